@@ -1,0 +1,25 @@
+"""chainrule: automatic differentiation and deep learning on NumPy, with the machinery in sight.
+
+Example:
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4.])
+"""
+
+from .core.graph import enable_grad, is_grad_enabled, no_grad
+from .core.primitive import REGISTRY as _REGISTRY
+from .core.tensor import Tensor
+from .creation import arange, eye, ones, ones_like, tensor, zeros, zeros_like
+from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, exp,
+                  expand_dims, expm1, getitem, log, log1p, log_softmax, logsumexp, matmul, max,
+                  maximum, mean, min, minimum, mul, neg, one_hot, permute, pow, relu, reshape,
+                  scatter_add, sigmoid, sign, sin, softmax, softmax_cross_entropy, sqrt, squeeze, stack,
+                  sub, sum, swapaxes, take, take_along_axis, tanh, transpose, unsqueeze, var, where)
+from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .tree import tree_flatten, tree_map, tree_unflatten
+from .coverage import rules
+
+__version__ = "0.1.0"

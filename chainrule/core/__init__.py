@@ -1,0 +1,1 @@
+"""The autodiff engine: tensors, the recorded graph, reverse and forward mode."""

@@ -1,0 +1,73 @@
+"""Applying a primitive: compute its forward, push forward-mode tangents, record a reverse-mode node.
+
+This is the hot path of the engine: for a first-order computation it costs one implementation call,
+one :class:`~chainrule.core.tensor.Tensor` and, when an input requires a gradient, one
+:class:`~chainrule.core.graph.Node`.
+"""
+
+from .. import backend
+from ..errors import ShapeError
+from .graph import Node, _GradMode, user_site
+from .tensor import Tensor
+
+
+class hooks:
+    """Observers of every primitive applied (tracing, anomaly detection); ``None`` when off."""
+    on_forward = None
+    record_site = False
+
+
+def bind(prim, inputs, params):
+    """Apply ``prim`` to ``inputs`` (tensors, arrays, scalars) with keyword ``params``."""
+    level = 0
+    for x in inputs:
+        if isinstance(x, Tensor) and x._tangents:
+            level = max(level, max(x._tangents))
+    if level:
+        from .forward import bind_tangents
+        return bind_tangents(prim, inputs, params, level)
+    return record(prim, inputs, params)
+
+
+def record(prim, inputs, params):
+    """Compute ``prim`` on the inputs' values and, when some input needs a gradient, record a node."""
+    values, parents, needs_grad = [], [], False
+    for x in inputs:
+        if isinstance(x, Tensor):
+            values.append(x.data)
+            parents.append(x._node)
+            needs_grad = needs_grad or x._node is not None
+        else:
+            values.append(x)
+            parents.append(None)
+    ans = evaluate(prim, values, params)
+    node = None
+    if needs_grad and _GradMode.enabled and prim.differentiable:
+        node = Node(prim, tuple(parents), inputs, ans, params)
+        if hooks.record_site:
+            node.site = user_site()
+    out = Tensor._wrap(ans, node)
+    if hooks.on_forward is not None:
+        hooks.on_forward(prim, inputs, out, params)
+    return out
+
+
+def evaluate(prim, values, params):
+    """Run a primitive's forward on raw values, turning the array library's complaints into errors
+    that name the operation, the shapes and the user's line."""
+    try:
+        ans = prim.impl(backend.xp, *values, **params)
+    except (ValueError, IndexError, TypeError) as error:
+        raise _shape_error(prim, values, params, error) from error
+    if type(ans) is not backend.ndarray:
+        ans = backend.asarray(ans)
+    return ans
+
+
+def _shape_error(prim, values, params, error):
+    shapes = ", ".join(str(getattr(v, "shape", type(v).__name__)) for v in values)
+    settings = "".join(f", {k}={v!r}" for k, v in params.items() if k != "index")
+    site = user_site()
+    where = f"\n  at {site[0]}:{site[1]}: {site[2]}" if site else ""
+    kind = ShapeError if isinstance(error, ValueError) else type(error)
+    return kind(f"{prim.name}: inputs of shapes {shapes}{settings} do not fit: {error}{where}")

@@ -1,0 +1,71 @@
+"""Forward mode: tangents pushed through JVP rules, tagged by the level of the transform that made them.
+
+A tensor's ``_tangents`` maps a level to its tangent there. Each :func:`chainrule.jvp` opens a new,
+higher level; a primitive applied to inputs carrying tangents splits off the highest level ``L`` (as
+a nested dual number ``x = x₀ + ε_L t`` whose parts may carry lower levels), computes the primal from
+the parts, and its tangent by the JVP rules on chainrule's own primitives. Tangents of different
+levels never mix, so nested derivatives do not confuse their perturbations.
+"""
+
+import itertools
+
+from .graph import Node, _GradMode
+from .primitive import diff
+from .tensor import Tensor
+
+_levels = itertools.count(1)
+
+
+def new_level():
+    """A level above every level made so far: the new transform's own."""
+    return next(_levels)
+
+
+def with_tangent(x, level, tangent):
+    """A tensor equal to ``x`` (same graph node) that also carries ``tangent`` at ``level``."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    out = Tensor._wrap(x.data, x._node)
+    out._tangents = dict(x._tangents or {})
+    out._tangents[level] = tangent
+    return out
+
+
+def strip(x, level):
+    """``x`` without its tangent at ``level``, and that tangent (``None`` when it has none)."""
+    if not isinstance(x, Tensor) or not x._tangents or level not in x._tangents:
+        return x, None
+    out = Tensor._wrap(x.data, x._node)
+    rest = {k: v for k, v in x._tangents.items() if k != level}
+    out._tangents = rest or None
+    return out, x._tangents[level]
+
+
+def bind_tangents(prim, inputs, params, level):
+    """Apply ``prim`` to inputs of which some carry a tangent at ``level`` (the highest present)."""
+    from .dispatch import bind
+    split = [strip(x, level) for x in inputs]
+    primals = tuple(p for p, _ in split)
+    primal_out = bind(prim, primals, params)
+    tangent_out = None
+    if prim.differentiable:
+        for i, (_, tangent) in enumerate(split):
+            if tangent is None or prim.jvps[i] is None:
+                continue
+            term = prim.jvps[i](diff, tangent, primal_out, *primals, **params)
+            if tuple(term.shape) != primal_out.shape:
+                term = diff.broadcast_to(term, shape=primal_out.shape)
+            tangent_out = term if tangent_out is None else tangent_out + term
+    out = Tensor._wrap(primal_out.data, primal_out._node)
+    out._tangents = dict(primal_out._tangents or {})
+    if tangent_out is not None:
+        out._tangents[level] = tangent_out
+    out._tangents = out._tangents or None
+    parents = tuple(x._node if isinstance(x, Tensor) else None for x in inputs)
+    if _GradMode.enabled and prim.differentiable and any(p is not None for p in parents):
+        # Reverse mode must see the inputs with every tangent, so a backward pass differentiated
+        # in forward mode (forward-over-reverse) carries them through its own rules.
+        out._node = Node(prim, parents, tuple(inputs), primal_out.data, params)
+        out._node.ans_tangents = out._tangents
+    return out
+

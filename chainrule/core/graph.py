@@ -1,0 +1,161 @@
+"""Recording: the grad mode switch, graph nodes, and an iterative topological order.
+
+A node is created for every primitive applied to an input that requires a gradient. It keeps what its
+rules need (the inputs, the output's value, the primitive's parameters) until a backward pass frees it.
+"""
+
+import contextlib
+import functools
+import weakref
+
+from ..errors import GraphError
+
+
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled():
+    """Whether operations are being recorded for reverse mode."""
+    return _GradMode.enabled
+
+
+class _SetGradEnabled(contextlib.ContextDecorator):
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        self.previous = _GradMode.enabled
+        _GradMode.enabled = self.mode
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self.previous
+        return False
+
+
+def no_grad():
+    """Context manager (or decorator) under which nothing is recorded, like ``torch.no_grad``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> with cr.no_grad():
+        ...     y = w * 2
+        >>> y.requires_grad
+        False
+    """
+    return _SetGradEnabled(False)
+
+
+def enable_grad():
+    """Context manager (or decorator) that turns recording back on inside ``no_grad``."""
+    return _SetGradEnabled(True)
+
+
+class Leaf:
+    """The graph's end at a user-created tensor: reverse mode accumulates its ``.grad`` here."""
+
+    __slots__ = ("tensor_ref", "__weakref__")
+    parents = ()
+
+    def __init__(self, tensor):
+        self.tensor_ref = weakref.ref(tensor)
+
+    @property
+    def name(self):
+        return "leaf"
+
+
+class Node:
+    """One application of a primitive, as reverse mode needs it.
+
+    Attributes:
+        prim: the primitive applied.
+        parents: for each input, the node it came from (``None`` for inputs that need no gradient).
+        inputs: the inputs themselves (tensors or constants), freed after backward.
+        ans: the output's array, freed after backward.
+        params: the primitive's keyword parameters (axis, shape...).
+        ans_tangents: the output's forward-mode tangents, when it had any (for higher order).
+        retained: a weak reference to the output tensor when it asked to ``retain_grad()``.
+        site: where the user created it (file, line, code), filled only while tracing.
+    """
+
+    __slots__ = ("prim", "parents", "inputs", "ans", "params", "ans_tangents", "retained", "site",
+                 "__weakref__")
+
+    def __init__(self, prim, parents, inputs, ans, params):
+        self.prim = prim
+        self.parents = parents
+        self.inputs = inputs
+        self.ans = ans
+        self.params = params
+        self.ans_tangents = None
+        self.retained = None
+        self.site = None
+
+    @property
+    def name(self):
+        return self.prim.name
+
+    def free(self):
+        self.inputs = None
+        self.ans = None
+        self.ans_tangents = None
+
+    def saved(self):
+        """The saved inputs and output, or a clear error when a backward pass already freed them."""
+        if self.inputs is None:
+            raise GraphError(
+                f"Trying to backward through the graph a second time (at '{self.prim.name}'): its saved "
+                "values were freed by the first backward(). Pass retain_graph=True to the first "
+                "backward() if you need to go through the graph again, or recompute the forward pass.")
+        return self.inputs, self.ans
+
+
+def toposort(roots):
+    """All nodes reachable from ``roots``, each before every node it depends on (no recursion).
+
+    Args:
+        roots: nodes to start from.
+
+    Returns:
+        A list where every node comes before its parents: the order the backward pass runs in.
+    """
+    order, visited = [], set()
+    for root in roots:
+        if root in visited:
+            continue
+        visited.add(root)
+        stack = [(root, iter(root.parents))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if parent is not None and parent not in visited:
+                    visited.add(parent)
+                    stack.append((parent, iter(parent.parents)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+@functools.cache
+def _package_dir():
+    import os
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_site(skip_internal=True):
+    """The innermost stack frame outside chainrule: (filename, line number, source line)."""
+    import linecache
+    import sys
+    frame = sys._getframe(1)
+    package = _package_dir()
+    while frame is not None and skip_internal and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    return filename, lineno, linecache.getline(filename, lineno).strip()

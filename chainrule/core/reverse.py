@@ -1,0 +1,110 @@
+"""The backward pass: VJP rules applied in reverse topological order.
+
+Broadcasting in the forward pass is undone here, once, for every primitive: a VJP rule returns its
+cotangent in the output's shape and :func:`unbroadcast` sums it down to the input's shape.
+"""
+
+from .graph import Leaf, _SetGradEnabled, toposort
+from .primitive import diff, raw
+from .tensor import Tensor
+
+
+def unbroadcast(ns, g, shape):
+    """Sum ``g`` over the axes that broadcasting added to or stretched in an input of ``shape``."""
+    g_shape = tuple(g.shape)
+    if g_shape == shape:
+        return g
+    lead = len(g_shape) - len(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
+    return ns.reshape(ns.sum(g, axis=tuple(range(lead)) + stretched), shape=shape)
+
+
+def backward(roots, cotangents, *, targets=None, retain_graph=False, create_graph=False, owned=True):
+    """Propagate cotangents from ``roots`` back through the recorded graph.
+
+    Args:
+        roots: tensors to start from.
+        cotangents: one cotangent per root (arrays, or tensors when ``create_graph``).
+        targets: nodes whose cotangents to return (functional mode); ``None`` accumulates into the
+            ``.grad`` of leaves instead, like ``Tensor.backward``.
+        retain_graph: keep saved values for another pass.
+        create_graph: run the rules on chainrule's own primitives so the result is differentiable.
+        owned: whether the engine may hand the root cotangents to a leaf without copying them.
+
+    Returns:
+        A dict from each reached target node to its cotangent.
+    """
+    grads = {}
+    for root, cotangent in zip(roots, cotangents, strict=True):
+        if root._node is not None:
+            _add(grads, root._node, cotangent)
+    order = toposort(list(grads))
+    needed = None if targets is None else _reaching(order, targets)
+    with _SetGradEnabled(create_graph):
+        return _run(order, grads, needed, targets, retain_graph, create_graph,
+                    handed=set() if owned else {id(c) for c in cotangents})
+
+
+def _run(order, grads, needed, targets, retain_graph, create_graph, handed):
+    ns = diff if create_graph else raw
+    captured = {}
+    for node in order:
+        g = grads.pop(node, None)
+        if g is None:
+            continue
+        if targets is not None and node in targets:
+            captured[node] = g
+        if type(node) is Leaf:
+            if targets is None:
+                _accumulate_leaf(node, g, create_graph, handed)
+            continue
+        if node.retained is not None and node.retained() is not None:
+            node.retained().grad = g if isinstance(g, Tensor) else Tensor._wrap(g.copy(), None)
+        inputs, ans = node.saved()
+        if create_graph:
+            ans = Tensor._wrap(ans, node)
+            ans._tangents = node.ans_tangents
+            args = inputs
+        else:
+            args = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        rules, params = node.prim.vjps, node.params
+        for i, parent in enumerate(node.parents):
+            if parent is None or (needed is not None and parent not in needed) or rules[i] is None:
+                continue
+            g_input = unbroadcast(ns, rules[i](ns, g, ans, *args, **params), inputs[i].shape)
+            _add(grads, parent, g_input)
+        if not retain_graph:
+            node.free()
+    return captured
+
+
+def _add(grads, node, g):
+    previous = grads.get(node)
+    grads[node] = g if previous is None else previous + g
+
+
+def _reaching(order, targets):
+    """The nodes from which some target can be reached (the only ones worth a VJP)."""
+    needed = set()
+    for node in reversed(order):
+        if node in targets or any(parent in needed for parent in node.parents):
+            needed.add(node)
+    return needed
+
+
+def _accumulate_leaf(leaf, g, create_graph, handed):
+    tensor = leaf.tensor_ref()
+    if tensor is None:
+        return
+    if create_graph:
+        g = g if isinstance(g, Tensor) else Tensor._wrap(g, None)
+        tensor.grad = g if tensor.grad is None else tensor.grad + g
+        return
+    if tensor.grad is not None:
+        tensor.grad.data += g
+        return
+    # The same array may reach several leaves (an add passes its cotangent on as it is): copy it then.
+    if id(g) in handed or g.base is not None:
+        g = g.copy()
+    handed.add(id(g))
+    tensor.grad = Tensor._wrap(g, None)

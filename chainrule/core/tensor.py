@@ -1,0 +1,253 @@
+"""The Tensor: an array, an optional link into the recorded graph, and optional forward-mode tangents."""
+
+from .. import backend
+from ..errors import GraphError, ShapeError
+from .graph import Leaf
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Create tensors with :func:`chainrule.tensor`. Arithmetic operators, comparisons and indexing work
+    with tensors, NumPy arrays and Python scalars on either side.
+
+    Attributes:
+        data: the underlying NumPy array.
+        grad: the gradient accumulated by :meth:`backward` (a Tensor), or ``None``.
+        name: an optional label used by graphs and reports.
+    """
+
+    __slots__ = ("data", "grad", "name", "_node", "_tangents", "__weakref__")
+    __array_ufunc__ = None  # make NumPy defer to Tensor's reflected operators
+
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = backend.asarray(data, dtype=dtype)
+        self.grad = None
+        self.name = name
+        self._node = None
+        self._tangents = None
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _wrap(cls, array, node):
+        tensor = cls.__new__(cls)
+        tensor.data = array
+        tensor.grad = None
+        tensor.name = None
+        tensor._node = node
+        tensor._tangents = None
+        return tensor
+
+    # -- autograd state ---------------------------------------------------------------------------
+
+    @property
+    def requires_grad(self):
+        """Whether reverse mode tracks this tensor."""
+        return self._node is not None
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if not flag:
+            if not self.is_leaf:
+                raise GraphError("requires_grad can only be switched off on a leaf; use .detach()")
+            self._node = None
+        elif self._node is None:
+            if self.data.dtype.kind not in "fc":
+                raise TypeError(f"only floating-point tensors can require gradients, not {self.dtype}")
+            self._node = Leaf(self)
+
+    def requires_grad_(self, flag=True):
+        """Set :attr:`requires_grad` in place and return ``self`` (like PyTorch)."""
+        self.requires_grad = flag
+        return self
+
+    @property
+    def is_leaf(self):
+        """True for tensors created by the user rather than by an operation."""
+        return self._node is None or isinstance(self._node, Leaf)
+
+    @property
+    def grad_fn(self):
+        """The name of the primitive that created this tensor, ``None`` for a leaf."""
+        return None if self.is_leaf else self._node.prim.name
+
+    def retain_grad(self):
+        """Keep this intermediate tensor's gradient in ``.grad`` after backward."""
+        if self._node is None:
+            raise GraphError("retain_grad() on a tensor that does not require grad")
+        if not self.is_leaf:
+            import weakref
+            self._node.retained = weakref.ref(self)
+        return self
+
+    def detach(self):
+        """The same values, cut from the graph and from forward-mode tangents."""
+        return Tensor._wrap(self.data, None)
+
+    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on.
+
+        Args:
+            gradient: the cotangent of this tensor; may be omitted only for a single-element tensor.
+            retain_graph: keep the saved values so that a second backward can pass through the graph.
+            create_graph: record the backward pass itself, so gradients can be differentiated again.
+        """
+        from .reverse import backward
+        if self._node is None:
+            raise GraphError("backward() on a tensor that does not require grad: none of its inputs "
+                             "had requires_grad=True (or it was computed under no_grad())")
+        if gradient is None:
+            if self.data.size != 1:
+                raise GraphError(f"backward() without `gradient` needs a single-element output, but this "
+                                 f"tensor has shape {self.shape}; reduce it first (e.g. .sum()) or pass "
+                                 f"gradient= an array of shape {self.shape}")
+            gradient = backend.xp.ones_like(self.data)
+        else:
+            gradient = gradient if isinstance(gradient, Tensor) else backend.asarray(gradient)
+            if tuple(gradient.shape) != self.shape:
+                raise ShapeError(f"backward(): gradient has shape {tuple(gradient.shape)} but the "
+                                 f"tensor has shape {self.shape}")
+            if not create_graph and isinstance(gradient, Tensor):
+                gradient = gradient.data
+        backward([self], [gradient], retain_graph=retain_graph or create_graph,
+                 create_graph=create_graph, owned=False)
+
+    # -- array-like view --------------------------------------------------------------------------
+
+    shape = property(lambda self: self.data.shape, doc="The shape, a tuple of ints.")
+    dtype = property(lambda self: self.data.dtype, doc="The NumPy dtype.")
+    ndim = property(lambda self: self.data.ndim, doc="The number of axes.")
+    size = property(lambda self: self.data.size, doc="The number of elements.")
+
+    def __len__(self):
+        return len(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def item(self):
+        """The single element as a Python number."""
+        return self.data.item()
+
+    def numpy(self):
+        """The underlying NumPy array (shares memory, like PyTorch's ``.numpy()``)."""
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def astype(self, dtype):
+        """A copy with another dtype (differentiable between float types)."""
+        return ops.astype(self, dtype=backend.xp.dtype(dtype))
+
+    def __repr__(self):
+        body = backend.xp.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype != backend.xp.float64 and self.data.size:
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append("requires_grad=True" if self.is_leaf else f"grad_fn={self.grad_fn}")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
+    def __hash__(self):
+        return id(self)
+
+    # -- operators --------------------------------------------------------------------------------
+
+    def __add__(self, other): return ops.add(self, other)
+    def __radd__(self, other): return ops.add(other, self)
+    def __sub__(self, other): return ops.sub(self, other)
+    def __rsub__(self, other): return ops.sub(other, self)
+    def __mul__(self, other): return ops.mul(self, other)
+    def __rmul__(self, other): return ops.mul(other, self)
+    def __truediv__(self, other): return ops.div(self, other)
+    def __rtruediv__(self, other): return ops.div(other, self)
+    def __pow__(self, other): return ops.pow(self, other)
+    def __rpow__(self, other): return ops.pow(other, self)
+    def __matmul__(self, other): return ops.matmul(self, other)
+    def __rmatmul__(self, other): return ops.matmul(other, self)
+    def __neg__(self): return ops.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return ops.abs(self)
+    def __getitem__(self, index): return ops.getitem(self, index)
+
+    # Comparisons give constant boolean tensors: they have no derivative.
+    def __lt__(self, other): return Tensor._wrap(self.data < _value(other), None)
+    def __le__(self, other): return Tensor._wrap(self.data <= _value(other), None)
+    def __gt__(self, other): return Tensor._wrap(self.data > _value(other), None)
+    def __ge__(self, other): return Tensor._wrap(self.data >= _value(other), None)
+    def __eq__(self, other): return Tensor._wrap(self.data == _value(other), None)
+    def __ne__(self, other): return Tensor._wrap(self.data != _value(other), None)
+    def __and__(self, other): return Tensor._wrap(self.data & _value(other), None)
+    def __or__(self, other): return Tensor._wrap(self.data | _value(other), None)
+    def __invert__(self): return Tensor._wrap(~self.data, None)
+
+    # -- methods, as PyTorch users expect them ----------------------------------------------------
+
+    def sum(self, axis=None, keepdims=False): return ops.sum(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return ops.mean(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return ops.max(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return ops.min(self, axis=axis, keepdims=keepdims)
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def logsumexp(self, axis=None, keepdims=False):
+        return ops.logsumexp(self, axis=axis, keepdims=keepdims)
+    def softmax(self, axis=-1): return ops.softmax(self, axis=axis)
+    def log_softmax(self, axis=-1): return ops.log_softmax(self, axis=axis)
+    def exp(self): return ops.exp(self)
+    def log(self): return ops.log(self)
+    def log1p(self): return ops.log1p(self)
+    def expm1(self): return ops.expm1(self)
+    def sqrt(self): return ops.sqrt(self)
+    def abs(self): return ops.abs(self)
+    def sin(self): return ops.sin(self)
+    def cos(self): return ops.cos(self)
+    def tanh(self): return ops.tanh(self)
+    def sigmoid(self): return ops.sigmoid(self)
+    def relu(self): return ops.relu(self)
+    def clip(self, min=None, max=None): return ops.clip(self, min, max)
+    clamp = clip
+    def matmul(self, other): return ops.matmul(self, other)
+    def reshape(self, *shape): return ops.reshape(self, _shape_args(shape))
+    view = reshape
+    def flatten(self, start_axis=0):
+        return ops.reshape(self, self.shape[:start_axis] + (-1,))
+    def transpose(self, *axes): return ops.transpose(self, _shape_args(axes) or None)
+    def permute(self, *axes): return ops.transpose(self, _shape_args(axes))
+    T = property(lambda self: ops.transpose(self), doc="The tensor with its axes reversed.")
+    mT = property(lambda self: ops.swapaxes(self, -1, -2), doc="The last two axes swapped.")
+    def swapaxes(self, axis1, axis2): return ops.swapaxes(self, axis1, axis2)
+    def squeeze(self, axis=None): return ops.squeeze(self, axis)
+    def unsqueeze(self, axis): return ops.unsqueeze(self, axis)
+    def broadcast_to(self, shape): return ops.broadcast_to(self, shape)
+    expand = broadcast_to
+    def gather(self, axis, indices): return ops.take_along_axis(self, indices, axis)
+    def take(self, indices, axis=None): return ops.take(self, indices, axis)
+    def argmax(self, axis=None): return Tensor._wrap(backend.asarray(self.data.argmax(axis)), None)
+    def argmin(self, axis=None): return Tensor._wrap(backend.asarray(self.data.argmin(axis)), None)
+
+
+def _value(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _shape_args(args):
+    """Accept ``reshape(2, 3)`` and ``reshape((2, 3))`` alike."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+from .. import ops  # noqa: E402  (the operations need Tensor defined first)

@@ -1,0 +1,122 @@
+"""Elementwise primitives. An elementwise Jacobian is diagonal, so one rule per input serves as both
+its VJP (``g`` a cotangent) and its JVP (``g`` a tangent): see ``Primitive.def_elementwise``."""
+
+from ..core.primitive import primitive
+
+add = primitive("add", lambda xp, x, y: xp.add(x, y))
+add.def_elementwise(lambda ns, g, ans, x, y: g,
+                    lambda ns, g, ans, x, y: g)
+
+sub = primitive("sub", lambda xp, x, y: xp.subtract(x, y))
+sub.def_elementwise(lambda ns, g, ans, x, y: g,
+                    lambda ns, g, ans, x, y: -g)
+
+mul = primitive("mul", lambda xp, x, y: xp.multiply(x, y))
+mul.def_elementwise(lambda ns, g, ans, x, y: g * y,
+                    lambda ns, g, ans, x, y: g * x)
+
+div = primitive("div", lambda xp, x, y: xp.divide(x, y))
+div.def_elementwise(lambda ns, g, ans, x, y: g / y,
+                    lambda ns, g, ans, x, y: -g * ans / y)
+
+neg = primitive("neg", lambda xp, x: xp.negative(x))
+neg.def_elementwise(lambda ns, g, ans, x: -g)
+
+
+def _pow_d_exponent(ns, g, ans, x, y):
+    # d(x^y)/dy = x^y log x, taken as 0 where x = 0 (the limit along y > 0).
+    safe_x = ns.where(x == 0, 1, x)
+    return g * ans * ns.log(safe_x)
+
+
+pow = primitive("pow", lambda xp, x, y: xp.power(x, y))
+pow.def_elementwise(lambda ns, g, ans, x, y: g * y * x ** (y - 1),
+                    _pow_d_exponent)
+
+exp = primitive("exp", lambda xp, x: xp.exp(x))
+exp.def_elementwise(lambda ns, g, ans, x: g * ans)
+
+log = primitive("log", lambda xp, x: xp.log(x))
+log.def_elementwise(lambda ns, g, ans, x: g / x)
+
+log1p = primitive("log1p", lambda xp, x: xp.log1p(x))
+log1p.def_elementwise(lambda ns, g, ans, x: g / (1 + x))
+
+expm1 = primitive("expm1", lambda xp, x: xp.expm1(x))
+expm1.def_elementwise(lambda ns, g, ans, x: g * (ans + 1))
+
+sqrt = primitive("sqrt", lambda xp, x: xp.sqrt(x))
+sqrt.def_elementwise(lambda ns, g, ans, x: g / (2 * ans))
+
+abs = primitive("abs", lambda xp, x: xp.abs(x))
+abs.def_elementwise(lambda ns, g, ans, x: g * ns.sign(x))
+
+sign = primitive("sign", lambda xp, x: xp.sign(x))
+sign.def_elementwise(lambda ns, g, ans, x: g * 0)
+
+sin = primitive("sin", lambda xp, x: xp.sin(x))
+sin.def_elementwise(lambda ns, g, ans, x: g * ns.cos(x))
+
+cos = primitive("cos", lambda xp, x: xp.cos(x))
+cos.def_elementwise(lambda ns, g, ans, x: -g * ns.sin(x))
+
+tanh = primitive("tanh", lambda xp, x: xp.tanh(x))
+tanh.def_elementwise(lambda ns, g, ans, x: g * (1 - ans * ans))
+
+
+def _sigmoid(xp, x):
+    # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0: neither overflows.
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1, e) / (1 + e)
+
+
+sigmoid = primitive("sigmoid", _sigmoid)
+sigmoid.def_elementwise(lambda ns, g, ans, x: g * ans * (1 - ans))
+
+relu = primitive("relu", lambda xp, x: xp.maximum(x, 0))
+relu.def_elementwise(lambda ns, g, ans, x: g * (x > 0))
+
+# Ties between x and y split the derivative equally, as in PyTorch and JAX.
+maximum = primitive("maximum", lambda xp, x, y: xp.maximum(x, y))
+maximum.def_elementwise(lambda ns, g, ans, x, y: g * ((x > y) + 0.5 * (x == y)),
+                        lambda ns, g, ans, x, y: g * ((y > x) + 0.5 * (x == y)))
+
+minimum = primitive("minimum", lambda xp, x, y: xp.minimum(x, y))
+minimum.def_elementwise(lambda ns, g, ans, x, y: g * ((x < y) + 0.5 * (x == y)),
+                        lambda ns, g, ans, x, y: g * ((y < x) + 0.5 * (x == y)))
+
+where = primitive("where", lambda xp, condition, x, y: xp.where(condition, x, y))
+where.def_elementwise(None,
+                      lambda ns, g, ans, c, x, y: ns.where(c, g, 0),
+                      lambda ns, g, ans, c, x, y: ns.where(c, 0, g))
+where.__doc__ = """Elements of ``x`` where ``condition`` holds, else of ``y``.
+
+The gradient flows only to the selected elements, but a NaN or infinity *created* in the unselected
+branch still poisons it: in ``where(x > 0, sqrt(x), 0)`` the derivative of ``sqrt`` at ``x < 0`` is NaN
+and ``0 * NaN`` is NaN. Make the unselected branch safe first::
+
+    safe = where(x > 0, x, 1)
+    y = where(x > 0, sqrt(safe), 0)
+"""
+
+clip = primitive("clip", lambda xp, x, min=None, max=None: xp.clip(x, min, max))
+
+
+def _clip_rule(ns, g, ans, x, min=None, max=None):
+    # The gradient passes where min <= x <= max (bounds included, like torch.clamp).
+    inside = 1
+    if min is not None:
+        inside = inside * (x >= min)
+    if max is not None:
+        inside = inside * (x <= max)
+    return g * inside
+
+
+clip.def_elementwise(_clip_rule)
+
+identity = primitive("identity", lambda xp, x: x)
+identity.def_elementwise(lambda ns, g, ans, x: g)
+
+astype = primitive("astype", lambda xp, x, *, dtype: x.astype(dtype))
+astype.defvjp(lambda ns, g, ans, x, dtype: ns.astype(g, dtype=x.dtype))
+astype.defjvp(lambda ns, t, ans, x, dtype: ns.astype(t, dtype=dtype))

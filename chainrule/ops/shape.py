@@ -1,0 +1,153 @@
+"""Primitives that move elements without changing them: transpose, reshape, broadcasting, squeezing,
+joining, indexing. All are linear, so their JVP is the primitive applied to the tangent."""
+
+import numpy as _np
+
+from ..core.primitive import primitive
+from .reductions import normalize_axes
+
+
+def _inverse_permutation(axes):
+    return tuple(_np.argsort(axes))
+
+
+def _full_axes(axes, ndim):
+    return tuple(range(ndim))[::-1] if axes is None else tuple(a % ndim for a in axes)
+
+
+transpose = primitive("transpose", lambda xp, x, axes=None: xp.transpose(x, axes))
+transpose.defvjp(lambda ns, g, ans, x, axes=None:
+                 ns.transpose(g, axes=_inverse_permutation(_full_axes(axes, x.ndim))))
+transpose.defjvp_linear()
+
+
+swapaxes = primitive("swapaxes", lambda xp, x, *, axis1, axis2: xp.swapaxes(x, axis1, axis2))
+swapaxes.defvjp(lambda ns, g, ans, x, axis1, axis2: ns.swapaxes(g, axis1=axis1, axis2=axis2))
+swapaxes.defjvp(lambda ns, t, ans, x, axis1, axis2: ns.swapaxes(t, axis1=axis1, axis2=axis2))
+
+
+def permute(x, *axes):
+    """``x`` with its axes reordered (PyTorch's name for :func:`transpose` with ``axes``)."""
+    return transpose(x, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes)
+
+
+reshape = primitive("reshape", lambda xp, x, *, shape: xp.reshape(x, shape))
+reshape.defvjp(lambda ns, g, ans, x, shape: ns.reshape(g, shape=x.shape))
+reshape.defjvp_linear()
+
+broadcast_to = primitive("broadcast_to", lambda xp, x, *, shape: xp.broadcast_to(x, shape))
+broadcast_to.defvjp(lambda ns, g, ans, x, shape: g)  # the reverse pass sums g down to x's shape
+broadcast_to.defjvp_linear()
+
+squeeze = primitive("squeeze", lambda xp, x, axis=None: xp.squeeze(x, axis))
+squeeze.defvjp(lambda ns, g, ans, x, axis=None: ns.reshape(g, shape=x.shape))
+squeeze.defjvp_linear()
+
+unsqueeze = primitive("unsqueeze", lambda xp, x, *, axis: xp.expand_dims(x, axis))
+unsqueeze.defvjp(lambda ns, g, ans, x, axis: ns.reshape(g, shape=x.shape))
+unsqueeze.defjvp_linear()
+expand_dims = unsqueeze
+
+
+def _concatenate_impl(xp, *xs, axis=0):
+    return xp.concatenate(xs, axis=axis)
+
+
+def _piece(argnum, ns, g, xs, axis):
+    """The part of ``g`` that came from input ``argnum`` of a concatenation along ``axis``."""
+    axis = axis % g.ndim
+    start = sum(x.shape[axis] for x in xs[:argnum])
+    index = (slice(None),) * axis + (slice(start, start + xs[argnum].shape[axis]),)
+    return ns.getitem(g, index=index)
+
+
+def _with_zeros(ns, argnum, t, xs):
+    return [t if i == argnum else ns.zeros_like(x) for i, x in enumerate(xs)]
+
+
+_concatenate = primitive("concatenate", _concatenate_impl)
+_concatenate.defvjp_argnum(lambda argnum, ns, g, ans, *xs, axis=0: _piece(argnum, ns, g, xs, axis))
+_concatenate.defjvp_argnum(lambda argnum, ns, t, ans, *xs, axis=0:
+                           ns.concatenate(*_with_zeros(ns, argnum, t, xs), axis=axis))
+
+
+def concatenate(tensors, axis=0):
+    """Join a sequence of tensors along an existing axis."""
+    return _concatenate(*tensors, axis=axis)
+
+
+def _stack_impl(xp, *xs, axis=0):
+    return xp.stack(xs, axis=axis)
+
+
+def _stack_slice(argnum, ns, g, axis):
+    axis = axis % g.ndim
+    return ns.getitem(g, index=(slice(None),) * axis + (argnum,))
+
+
+_stack = primitive("stack", _stack_impl)
+_stack.defvjp_argnum(lambda argnum, ns, g, ans, *xs, axis=0: _stack_slice(argnum, ns, g, axis))
+_stack.defjvp_argnum(lambda argnum, ns, t, ans, *xs, axis=0:
+                     ns.stack(*_with_zeros(ns, argnum, t, xs), axis=axis))
+
+
+def stack(tensors, axis=0):
+    """Join a sequence of same-shaped tensors along a new axis."""
+    return _stack(*tensors, axis=axis)
+
+
+def _is_basic(index):
+    return all(isinstance(i, (int, slice, type(None), type(Ellipsis))) for i in index)
+
+
+def _as_tuple(index):
+    return index if isinstance(index, tuple) else (index,)
+
+
+getitem = primitive("getitem", lambda xp, x, *, index: x[index])
+getitem.defvjp(lambda ns, g, ans, x, index: ns.scatter_add(g, index=index, shape=x.shape))
+getitem.defjvp_linear()
+
+
+def _scatter_add_impl(xp, g, *, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index``: the transpose of indexing. Repeated integer
+    indices accumulate."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    if _is_basic(_as_tuple(index)):
+        out[index] = g
+    else:
+        xp.add.at(out, index, g)
+    return out
+
+
+scatter_add = primitive("scatter_add", _scatter_add_impl)
+scatter_add.defvjp(lambda ns, g, ans, y, index, shape: ns.getitem(g, index=index))
+scatter_add.defjvp_linear()
+
+
+def normalize_index(index):
+    """An index with tensors and lists turned into arrays, ready to be a primitive's parameter."""
+    def convert(i):
+        if hasattr(i, "_node"):
+            return i.data
+        if isinstance(i, list):
+            return _np.asarray(i)
+        return i
+    return tuple(convert(i) for i in index) if isinstance(index, tuple) else convert(index)
+
+
+def take(x, indices, axis=None):
+    """Elements of ``x`` at integer ``indices`` along ``axis`` (of the flattened ``x`` when None)."""
+    indices = normalize_index(indices)
+    if axis is None:
+        return getitem(reshape(x, (-1,)), index=indices)
+    return getitem(x, index=(slice(None),) * (axis % len(x.shape)) + (indices,))
+
+
+def take_along_axis(x, indices, axis):
+    """``out[..., i, ...] = x[..., indices[..., i, ...], ...]`` along ``axis`` (``torch.gather``)."""
+    indices = _np.asarray(normalize_index(indices))
+    axis = normalize_axes(axis, len(x.shape))[0]
+    grids = list(_np.ogrid[tuple(slice(n) for n in indices.shape)])
+    grids[axis] = indices
+    return getitem(x, index=tuple(grids))

@@ -1,0 +1,291 @@
+"""Functional transforms in the style of JAX: grad, value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, hvp.
+
+They nest to any order and mix modes. Reverse mode differentiates with respect to fresh graph nodes
+made for the inputs (so an inner ``grad`` never confuses its variable with an outer one), and forward
+mode tags tangents with the level of the ``jvp`` that made them (see :mod:`chainrule.core.forward`).
+When a transform runs inside another one, its own backward pass is recorded, so the outer transform
+can differentiate it.
+"""
+
+import contextlib
+import functools
+
+from . import backend
+from .core.forward import new_level, strip, with_tangent
+from .core.graph import Node, _SetGradEnabled
+from .core.reverse import backward
+from .core.tensor import Tensor
+from .errors import ShapeError
+from .ops import identity, reshape, stack
+from .tree import tree_flatten, tree_unflatten
+
+_active = [0]
+
+
+@contextlib.contextmanager
+def _transform():
+    """Run a transform's body; yields whether it sits inside another transform."""
+    _active[0] += 1
+    try:
+        with _SetGradEnabled(True):
+            yield _active[0] > 1
+    finally:
+        _active[0] -= 1
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _is_tracked(x):
+    return isinstance(x, Tensor) and (x._node is not None or bool(x._tangents))
+
+
+def _variable(x):
+    """A tensor equal to ``x`` with a graph node of its own: the variable reverse mode targets."""
+    x = _as_tensor(x)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"can only differentiate with respect to floating-point inputs, not {x.dtype} "
+                        "(pass floats, e.g. 1.0 rather than 1)")
+    node = Node(identity, (x._node,), (x,), x.data, {})
+    variable = Tensor._wrap(x.data, node)
+    variable._tangents = x._tangents
+    return variable
+
+
+def _argnums_tuple(argnums, nargs):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for n in nums:
+        if not -nargs <= n < nargs:
+            raise ValueError(f"argnums={argnums!r} is out of range for a function called with {nargs} "
+                             "positional arguments")
+    return nums
+
+
+def _with_variables(args, argnums):
+    """``args`` with the leaves at ``argnums`` replaced by variables; the variables' trees."""
+    args = list(args)
+    trees = []
+    for n in argnums:
+        leaves, treedef = tree_flatten(args[n])
+        variables = [_variable(leaf) for leaf in leaves]
+        args[n] = tree_unflatten(treedef, variables)
+        trees.append((variables, treedef))
+    return args, trees
+
+
+def _cotangents_for(trees, captured):
+    """The captured cotangent of every variable, zeros for those the output does not depend on."""
+    results = []
+    for variables, treedef in trees:
+        grads = []
+        for v in variables:
+            g = captured.get(v._node)
+            if g is None:
+                g = backend.xp.zeros_like(v.data)
+            grads.append(g if isinstance(g, Tensor) else Tensor._wrap(backend.asarray(g), None))
+        results.append(tree_unflatten(treedef, grads))
+    return results
+
+
+def _targets(trees):
+    return {v._node for variables, _ in trees for v in variables}
+
+
+def _result(x, keep_graph):
+    return x if keep_graph or not isinstance(x, Tensor) else x.detach()
+
+
+def value_and_grad(f, argnums=0, has_aux=False):
+    """A function returning ``(f(*args), ∇f(*args))`` for a scalar-valued ``f``.
+
+    Args:
+        f: a function of tensors (or pytrees of them) returning a single-element tensor, or
+            ``(output, aux)`` when ``has_aux``.
+        argnums: which positional argument(s) to differentiate with respect to.
+        has_aux: ``f`` returns ``(output, aux)``; the result is then ``((value, aux), grads)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> value, slope = cr.value_and_grad(lambda x: x ** 3)(2.0)
+        >>> float(value), float(slope)
+        (8.0, 12.0)
+    """
+    @functools.wraps(f)
+    def wrapped(*args, **kwargs):
+        nums = _argnums_tuple(argnums, len(args))
+        with _transform() as nested:
+            keep_graph = nested or any(_is_tracked(leaf) for leaf in tree_flatten(args)[0])
+            new_args, trees = _with_variables(args, nums)
+            out = f(*new_args, **kwargs)
+            out, aux = out if has_aux else (out, None)
+            out = _as_tensor(out)
+            if out.size != 1:
+                raise ShapeError(f"grad needs a function with a single-element output, but "
+                                 f"{getattr(f, '__name__', 'f')} returned shape {out.shape}; use "
+                                 "jacrev or vjp for vector outputs")
+            captured = backward([out], [backend.xp.ones_like(out.data)], targets=_targets(trees),
+                                retain_graph=keep_graph, create_graph=keep_graph)
+            grads = _cotangents_for(trees, captured)
+            value = _result(out, keep_graph)
+        grads = grads[0] if isinstance(argnums, int) else tuple(grads)
+        return ((value, aux), grads) if has_aux else (value, grads)
+    return wrapped
+
+
+def grad(f, argnums=0, has_aux=False):
+    """The gradient of a scalar-valued ``f`` as a function (JAX's ``grad``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> float(cr.grad(cr.sin)(0.0))
+        1.0
+        >>> float(cr.grad(cr.grad(lambda x: x ** 3))(1.0))
+        6.0
+    """
+    value_and_grad_f = value_and_grad(f, argnums, has_aux)
+
+    @functools.wraps(f)
+    def wrapped(*args, **kwargs):
+        if has_aux:
+            (_, aux), grads = value_and_grad_f(*args, **kwargs)
+            return grads, aux
+        return value_and_grad_f(*args, **kwargs)[1]
+    return wrapped
+
+
+def vjp(f, *primals, has_aux=False):
+    """Evaluate ``f`` and return ``(out, vjp_fn)``, with ``vjp_fn(cotangent)`` giving one
+    cotangent per primal (a tuple), like ``jax.vjp``. ``vjp_fn`` may be called many times."""
+    with _transform() as nested:
+        keep_graph = nested or any(_is_tracked(leaf) for leaf in tree_flatten(primals)[0])
+        args, trees = _with_variables(primals, range(len(primals)))
+        out = f(*args)
+        out, aux = out if has_aux else (out, None)
+    out_leaves, out_def = tree_flatten(out)
+    out_leaves = [_as_tensor(leaf) for leaf in out_leaves]
+    targets = _targets(trees)
+
+    def vjp_fn(cotangent):
+        cotangents, _ = tree_flatten(cotangent)
+        if len(cotangents) != len(out_leaves):
+            raise ShapeError(f"vjp_fn: got {len(cotangents)} cotangents for {len(out_leaves)} outputs")
+        for c, o in zip(cotangents, out_leaves, strict=True):
+            if tuple(getattr(c, "shape", ())) != o.shape:
+                raise ShapeError(f"vjp_fn: cotangent of shape {tuple(getattr(c, 'shape', ()))} for "
+                                 f"an output of shape {o.shape}")
+        cotangents = [c if keep_graph and isinstance(c, Tensor) else backend.asarray(getattr(c, "data", c))
+                      for c in cotangents]
+        with _transform():
+            captured = backward(out_leaves, cotangents, targets=targets, retain_graph=True,
+                                create_graph=keep_graph, owned=False)
+            return tuple(_cotangents_for(trees, captured))
+
+    out = tree_unflatten(out_def, [_result(leaf, keep_graph) for leaf in out_leaves])
+    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
+
+
+def jvp(f, primals, tangents):
+    """Evaluate ``f`` at ``primals`` and its directional derivative along ``tangents``, like
+    ``jax.jvp``: returns ``(f(*primals), J·tangents)``.
+
+    Args:
+        f: a function of the primals.
+        primals: a tuple (or list) of arguments, each a tensor, array, number or pytree of them.
+        tangents: a tuple of the same structure and shapes.
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    with _transform() as nested:
+        keep_graph = nested or any(_is_tracked(leaf) for leaf in tree_flatten(primals)[0])
+        level = new_level()
+        p_leaves, p_def = tree_flatten(primals)
+        t_leaves, _ = tree_flatten(tangents)
+        if len(p_leaves) != len(t_leaves):
+            raise ValueError("jvp: tangents must have the same structure as primals")
+        dual = []
+        for p, t in zip(p_leaves, t_leaves, strict=True):
+            p = _as_tensor(p)
+            if tuple(getattr(t, "shape", ())) != p.shape:
+                raise ShapeError(f"jvp: tangent of shape {tuple(getattr(t, 'shape', ()))} for a primal "
+                                 f"of shape {p.shape}")
+            t = t if isinstance(t, Tensor) else backend.asarray(t, dtype=p.dtype)
+            dual.append(with_tangent(p, level, t))
+        out = f(*tree_unflatten(p_def, dual))
+        out_leaves, out_def = tree_flatten(out)
+        primal_out, tangent_out = [], []
+        for leaf in out_leaves:
+            leaf, t = strip(_as_tensor(leaf), level)
+            primal_out.append(_result(leaf, keep_graph))
+            if t is None:
+                t = backend.xp.zeros_like(leaf.data)
+            t = t if isinstance(t, Tensor) else Tensor._wrap(backend.asarray(t), None)
+            tangent_out.append(_result(t, keep_graph))
+    return tree_unflatten(out_def, primal_out), tree_unflatten(out_def, tangent_out)
+
+
+def _basis(x):
+    """The standard basis of ``x``'s space, one array of ``x``'s shape each."""
+    eye = backend.xp.eye(x.size, dtype=x.dtype)
+    return [row.reshape(x.shape) for row in eye]
+
+
+def jacfwd(f, argnums=0):
+    """The Jacobian of ``f`` by forward mode: one JVP per input element.
+
+    The result has shape ``out.shape + x.shape`` (a tuple of those for several ``argnums``).
+    """
+    @functools.wraps(f)
+    def wrapped(*args):
+        nums = _argnums_tuple(argnums, len(args))
+        jacobians = []
+        for n in nums:
+            x = _as_tensor(args[n])
+
+            def f_n(x_n, n=n):
+                return f(*args[:n], x_n, *args[n + 1:])
+
+            columns = [jvp(f_n, (x,), (e,))[1] for e in _basis(x)]
+            jac = stack(columns, axis=-1)
+            jacobians.append(reshape(jac, columns[0].shape + x.shape))
+        return jacobians[0] if isinstance(argnums, int) else tuple(jacobians)
+    return wrapped
+
+
+def jacrev(f, argnums=0):
+    """The Jacobian of ``f`` by reverse mode: one VJP per output element.
+
+    The result has shape ``out.shape + x.shape`` (a tuple of those for several ``argnums``).
+    """
+    @functools.wraps(f)
+    def wrapped(*args):
+        positions = [n % len(args) for n in _argnums_tuple(argnums, len(args))]
+
+        def f_selected(*selected):
+            full = list(args)
+            for n, value in zip(positions, selected, strict=True):
+                full[n] = value
+            return f(*full)
+
+        out, vjp_fn = vjp(f_selected, *[args[n] for n in positions])
+        out = _as_tensor(out)
+        rows = [vjp_fn(e) for e in _basis(out)]
+        jacobians = []
+        for k, n in enumerate(positions):
+            jac = stack([row[k] for row in rows], axis=0)
+            jacobians.append(reshape(jac, out.shape + _as_tensor(args[n]).shape))
+        return jacobians[0] if isinstance(argnums, int) else tuple(jacobians)
+    return wrapped
+
+
+def hessian(f, argnums=0):
+    """The Hessian of a scalar ``f``, forward-over-reverse (``jacfwd(jacrev(f))``), shape
+    ``x.shape + x.shape``."""
+    return jacfwd(jacrev(f, argnums), argnums)
+
+
+def hvp(f, x, v):
+    """The Hessian-vector product ``∇²f(x) v`` without forming the Hessian (forward-over-reverse)."""
+    return jvp(grad(f), (x,), (v,))[1]
+
