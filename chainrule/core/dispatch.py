@@ -12,8 +12,17 @@ from .tensor import Tensor
 
 
 class hooks:
-    """Observers of every primitive applied (tracing, anomaly detection); ``None`` when off."""
+    """Observers of the engine, ``None`` (free) when off; set by :mod:`chainrule.inspect`.
+
+    Attributes:
+        on_forward: ``f(prim, inputs, out, params)`` after every primitive's forward.
+        on_vjp: ``f(node, argnum, g, g_input, summed_axes)`` after every VJP rule.
+        on_jvp: ``f(prim, argnum, tangent, tangent_out, inputs, params)`` after every JVP rule.
+        record_site: store the user's source line in every node (for traces and errors).
+    """
     on_forward = None
+    on_vjp = None
+    on_jvp = None
     record_site = False
 
 

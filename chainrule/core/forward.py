@@ -9,6 +9,7 @@ levels never mix, so nested derivatives do not confuse their perturbations.
 
 import itertools
 
+from .dispatch import hooks
 from .graph import Node, _GradMode
 from .primitive import diff
 from .tensor import Tensor
@@ -55,6 +56,8 @@ def bind_tangents(prim, inputs, params, level):
             term = prim.jvps[i](diff, tangent, primal_out, *primals, **params)
             if tuple(term.shape) != primal_out.shape:
                 term = diff.broadcast_to(term, shape=primal_out.shape)
+            if hooks.on_jvp is not None:
+                hooks.on_jvp(prim, i, tangent, term, inputs, params)
             tangent_out = term if tangent_out is None else tangent_out + term
     out = Tensor._wrap(primal_out.data, primal_out._node)
     out._tangents = dict(primal_out._tangents or {})

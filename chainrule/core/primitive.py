@@ -139,12 +139,18 @@ class _Namespace:
         return function
 
 
+def _value(x):
+    """The array inside a tensor; anything else as it is."""
+    from .tensor import Tensor
+    return x.data if isinstance(x, Tensor) else x
+
+
 def _constant_helpers():
     xp = backend.xp
     return {
         "zeros_like": lambda x: xp.zeros(x.shape, x.dtype),
         "ones_like": lambda x: xp.ones(x.shape, x.dtype),
-        "value": lambda x: getattr(x, "data", x),
+        "value": _value,
     }
 
 

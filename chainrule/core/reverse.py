@@ -4,19 +4,24 @@ Broadcasting in the forward pass is undone here, once, for every primitive: a VJ
 cotangent in the output's shape and :func:`unbroadcast` sums it down to the input's shape.
 """
 
+from .dispatch import hooks
 from .graph import Leaf, _SetGradEnabled, toposort
 from .primitive import diff, raw
 from .tensor import Tensor
 
 
+def broadcast_axes(out_shape, shape):
+    """The axes of ``out_shape`` that broadcasting added to, or stretched in, an input of ``shape``."""
+    lead = len(out_shape) - len(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1)
+    return tuple(range(lead)) + stretched
+
+
 def unbroadcast(ns, g, shape):
     """Sum ``g`` over the axes that broadcasting added to or stretched in an input of ``shape``."""
-    g_shape = tuple(g.shape)
-    if g_shape == shape:
+    if tuple(g.shape) == shape:
         return g
-    lead = len(g_shape) - len(shape)
-    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
-    return ns.reshape(ns.sum(g, axis=tuple(range(lead)) + stretched), shape=shape)
+    return ns.reshape(ns.sum(g, axis=broadcast_axes(tuple(g.shape), shape)), shape=shape)
 
 
 def backward(roots, cotangents, *, targets=None, retain_graph=False, create_graph=False, owned=True):
@@ -71,7 +76,10 @@ def _run(order, grads, needed, targets, retain_graph, create_graph, handed):
         for i, parent in enumerate(node.parents):
             if parent is None or (needed is not None and parent not in needed) or rules[i] is None:
                 continue
-            g_input = unbroadcast(ns, rules[i](ns, g, ans, *args, **params), inputs[i].shape)
+            g_full = rules[i](ns, g, ans, *args, **params)
+            g_input = unbroadcast(ns, g_full, inputs[i].shape)
+            if hooks.on_vjp is not None:
+                hooks.on_vjp(node, i, g, g_input, broadcast_axes(tuple(g_full.shape), inputs[i].shape))
             _add(grads, parent, g_input)
         if not retain_graph:
             node.free()
