@@ -7,45 +7,23 @@ one :class:`~chainrule.core.tensor.Tensor` and, when an input requires a gradien
 
 from .. import backend
 from ..errors import ShapeError
-from .graph import Node, _GradMode, user_site
+from .graph import Node, _GradMode, hooks, user_site
 from .tensor import Tensor
-
-
-class hooks:
-    """Observers of the engine, ``None`` (free) when off; set by :mod:`chainrule.inspect`.
-
-    Attributes:
-        on_forward: ``f(prim, inputs, out, params)`` after every primitive's forward.
-        on_vjp: ``f(node, argnum, g, g_input, summed_axes)`` after every VJP rule.
-        on_jvp: ``f(prim, argnum, tangent, tangent_out, inputs, params)`` after every JVP rule.
-        record_site: store the user's source line in every node (for traces and errors).
-    """
-    on_forward = None
-    on_vjp = None
-    on_jvp = None
-    record_site = False
 
 
 def bind(prim, inputs, params):
     """Apply ``prim`` to ``inputs`` (tensors, arrays, scalars) with keyword ``params``."""
-    level = 0
-    for x in inputs:
-        if isinstance(x, Tensor) and x._tangents:
-            level = max(level, max(x._tangents))
-    if level:
-        from .forward import bind_tangents
-        return bind_tangents(prim, inputs, params, level)
-    return record(prim, inputs, params)
-
-
-def record(prim, inputs, params):
-    """Compute ``prim`` on the inputs' values and, when some input needs a gradient, record a node."""
     values, parents, needs_grad = [], [], False
     for x in inputs:
         if isinstance(x, Tensor):
+            if x._tangents:
+                from .forward import bind_tangents
+                return bind_tangents(prim, inputs, params)
             values.append(x.data)
-            parents.append(x._node)
-            needs_grad = needs_grad or x._node is not None
+            node = x._node
+            parents.append(node)
+            if node is not None:
+                needs_grad = True
         else:
             values.append(x)
             parents.append(None)

@@ -9,8 +9,7 @@ levels never mix, so nested derivatives do not confuse their perturbations.
 
 import itertools
 
-from .dispatch import hooks
-from .graph import Node, _GradMode
+from .graph import Node, _GradMode, hooks
 from .primitive import diff
 from .tensor import Tensor
 
@@ -42,9 +41,10 @@ def strip(x, level):
     return out, x._tangents[level]
 
 
-def bind_tangents(prim, inputs, params, level):
-    """Apply ``prim`` to inputs of which some carry a tangent at ``level`` (the highest present)."""
+def bind_tangents(prim, inputs, params):
+    """Apply ``prim`` to inputs of which some carry tangents, splitting off the highest level."""
     from .dispatch import bind
+    level = max(max(x._tangents) for x in inputs if isinstance(x, Tensor) and x._tangents)
     split = [strip(x, level) for x in inputs]
     primals = tuple(p for p, _ in split)
     primal_out = bind(prim, primals, params)

@@ -6,9 +6,26 @@ rules need (the inputs, the output's value, the primitive's parameters) until a 
 
 import contextlib
 import functools
+import itertools
+import operator
 import weakref
 
 from ..errors import GraphError
+
+
+class hooks:
+    """Observers of the engine, ``None`` (free) when off; set by :mod:`chainrule.inspect`.
+
+    Attributes:
+        on_forward: ``f(prim, inputs, out, params)`` after every primitive's forward.
+        on_vjp: ``f(node, argnum, g, g_input, summed_axes)`` after every VJP rule.
+        on_jvp: ``f(prim, argnum, tangent, tangent_out, inputs, params)`` after every JVP rule.
+        record_site: store the user's source line in every node (for traces and errors).
+    """
+    on_forward = None
+    on_vjp = None
+    on_jvp = None
+    record_site = False
 
 
 class _GradMode:
@@ -52,14 +69,19 @@ def enable_grad():
     return _SetGradEnabled(True)
 
 
+_counter = itertools.count()
+_creation_order = operator.attrgetter("seq")
+
+
 class Leaf:
     """The graph's end at a user-created tensor: reverse mode accumulates its ``.grad`` here."""
 
-    __slots__ = ("tensor_ref", "__weakref__")
+    __slots__ = ("tensor_ref", "seq", "__weakref__")
     parents = ()
 
     def __init__(self, tensor):
         self.tensor_ref = weakref.ref(tensor)
+        self.seq = next(_counter)
 
     @property
     def name(self):
@@ -78,12 +100,14 @@ class Node:
         ans_tangents: the output's forward-mode tangents, when it had any (for higher order).
         retained: a weak reference to the output tensor when it asked to ``retain_grad()``.
         site: where the user created it (file, line, code), filled only while tracing.
+        seq: a creation number; newer nodes come first in the backward pass.
     """
 
-    __slots__ = ("prim", "parents", "inputs", "ans", "params", "ans_tangents", "retained", "site",
+    __slots__ = ("prim", "parents", "inputs", "ans", "params", "ans_tangents", "retained", "site", "seq",
                  "__weakref__")
 
     def __init__(self, prim, parents, inputs, ans, params):
+        self.seq = next(_counter)
         self.prim = prim
         self.parents = parents
         self.inputs = inputs
@@ -115,30 +139,23 @@ class Node:
 def toposort(roots):
     """All nodes reachable from ``roots``, each before every node it depends on (no recursion).
 
+    Nodes are numbered as they are created and an input always exists before the operations that
+    use it, so sorting the reachable nodes newest first is a topological order.
+
     Args:
         roots: nodes to start from.
 
     Returns:
         A list where every node comes before its parents: the order the backward pass runs in.
     """
-    order, visited = [], set()
-    for root in roots:
-        if root in visited:
-            continue
-        visited.add(root)
-        stack = [(root, iter(root.parents))]
-        while stack:
-            node, parents = stack[-1]
-            for parent in parents:
-                if parent is not None and parent not in visited:
-                    visited.add(parent)
-                    stack.append((parent, iter(parent.parents)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
+    seen = set(roots)
+    stack = list(seen)
+    while stack:
+        for parent in stack.pop().parents:
+            if parent is not None and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_creation_order, reverse=True)
 
 
 @functools.cache

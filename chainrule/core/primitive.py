@@ -168,7 +168,14 @@ def _raw_function(prim):
     return call
 
 
-raw = _Namespace(_raw_function, _constant_helpers())
+def _materialized_broadcast(x, shape):
+    # A fresh array rather than NumPy's read-only view: cheaper to make, and safe to own as a gradient.
+    out = backend.xp.empty(shape, dtype=x.dtype)
+    out[...] = x
+    return out
+
+
+raw = _Namespace(_raw_function, {**_constant_helpers(), "broadcast_to": _materialized_broadcast})
 """Rules' namespace for first-order passes: forward implementations on bare arrays."""
 
 diff = _Namespace(lambda prim: prim, _constant_helpers())

@@ -4,8 +4,7 @@ Broadcasting in the forward pass is undone here, once, for every primitive: a VJ
 cotangent in the output's shape and :func:`unbroadcast` sums it down to the input's shape.
 """
 
-from .dispatch import hooks
-from .graph import Leaf, _SetGradEnabled, toposort
+from .graph import Leaf, _SetGradEnabled, hooks, toposort
 from .primitive import diff, raw
 from .tensor import Tensor
 
@@ -42,12 +41,15 @@ def backward(roots, cotangents, *, targets=None, retain_graph=False, create_grap
     grads = {}
     for root, cotangent in zip(roots, cotangents, strict=True):
         if root._node is not None:
-            _add(grads, root._node, cotangent)
+            previous = grads.get(root._node)
+            grads[root._node] = cotangent if previous is None else previous + cotangent
     order = toposort(list(grads))
     needed = None if targets is None else _reaching(order, targets)
-    with _SetGradEnabled(create_graph):
-        return _run(order, grads, needed, targets, retain_graph, create_graph,
-                    handed=set() if owned else {id(c) for c in cotangents})
+    handed = set() if owned else {id(c) for c in cotangents}
+    if not create_graph:
+        return _run(order, grads, needed, targets, retain_graph, False, handed)
+    with _SetGradEnabled(True):
+        return _run(order, grads, needed, targets, retain_graph, True, handed)
 
 
 def _run(order, grads, needed, targets, retain_graph, create_graph, handed):
@@ -74,21 +76,18 @@ def _run(order, grads, needed, targets, retain_graph, create_graph, handed):
             args = [x.data if isinstance(x, Tensor) else x for x in inputs]
         rules, params = node.prim.vjps, node.params
         for i, parent in enumerate(node.parents):
-            if parent is None or (needed is not None and parent not in needed) or rules[i] is None:
+            if parent is None or rules[i] is None or (needed is not None and parent not in needed):
                 continue
             g_full = rules[i](ns, g, ans, *args, **params)
-            g_input = unbroadcast(ns, g_full, inputs[i].shape)
+            shape = args[i].shape
+            g_input = g_full if g_full.shape == shape else unbroadcast(ns, g_full, shape)
             if hooks.on_vjp is not None:
-                hooks.on_vjp(node, i, g, g_input, broadcast_axes(tuple(g_full.shape), inputs[i].shape))
-            _add(grads, parent, g_input)
+                hooks.on_vjp(node, i, g, g_input, broadcast_axes(tuple(g_full.shape), shape))
+            previous = grads.get(parent)
+            grads[parent] = g_input if previous is None else previous + g_input
         if not retain_graph:
             node.free()
     return captured
-
-
-def _add(grads, node, g):
-    previous = grads.get(node)
-    grads[node] = g if previous is None else previous + g
 
 
 def _reaching(order, targets):

@@ -95,7 +95,6 @@ class Tensor:
             retain_graph: keep the saved values so that a second backward can pass through the graph.
             create_graph: record the backward pass itself, so gradients can be differentiated again.
         """
-        from .reverse import backward
         if self._node is None:
             raise GraphError("backward() on a tensor that does not require grad: none of its inputs "
                              "had requires_grad=True (or it was computed under no_grad())")
@@ -112,7 +111,7 @@ class Tensor:
                                  f"tensor has shape {self.shape}")
             if not create_graph and isinstance(gradient, Tensor):
                 gradient = gradient.data
-        backward([self], [gradient], retain_graph=retain_graph or create_graph,
+        reverse.backward([self], [gradient], retain_graph=retain_graph or create_graph,
                  create_graph=create_graph, owned=False)
 
     # -- array-like view --------------------------------------------------------------------------
@@ -251,3 +250,4 @@ def _shape_args(args):
 
 
 from .. import ops  # noqa: E402  (the operations need Tensor defined first)
+from . import reverse  # noqa: E402

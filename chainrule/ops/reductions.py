@@ -19,7 +19,7 @@ def _axis_arg(axis):
 
 def _kept(ns, y, shape, axis, keepdims):
     """A reduction's result ``y`` with the reduced axes of an input of ``shape`` restored as size 1."""
-    if keepdims:
+    if keepdims or axis is None:  # a full reduction's scalar broadcasts as it is
         return y
     axes = normalize_axes(axis, len(shape))
     return ns.reshape(y, shape=tuple(1 if i in axes else n for i, n in enumerate(shape)))
