@@ -1,0 +1,260 @@
+"""The :class:`Optimizer` base class: parameter groups, per-parameter state and checkpoints.
+
+A parameter is any object ``p`` with ``p.data`` (a NumPy array, updated in place) and ``p.grad``
+(``None`` or an object whose ``.data`` is an array of ``p``'s shape).
+"""
+
+import copy
+import math
+from collections.abc import MutableMapping
+
+import numpy as np
+
+
+class ParamState(MutableMapping):
+    """Per-parameter state, keyed by parameter identity (parameters need not be hashable).
+
+    Like PyTorch's ``defaultdict(dict)``, looking up a parameter without state creates an empty dict.
+    """
+
+    def __init__(self):
+        self._items = {}  # id(param) -> (param, state); holding param keeps its id from being reused
+
+    def __getitem__(self, param):
+        if id(param) not in self._items:
+            self._items[id(param)] = (param, {})
+        return self._items[id(param)][1]
+
+    def __setitem__(self, param, value):
+        self._items[id(param)] = (param, value)
+
+    def __delitem__(self, param):
+        del self._items[id(param)]
+
+    def __contains__(self, param):
+        return id(param) in self._items
+
+    def __iter__(self):
+        return (param for param, _ in list(self._items.values()))
+
+    def __len__(self):
+        return len(self._items)
+
+    def __repr__(self):
+        return f"ParamState({len(self)} parameters)"
+
+
+def _is_param(obj):
+    return not isinstance(obj, dict) and isinstance(getattr(obj, "data", None), np.ndarray)
+
+
+def check_number(owner, name, value, low=None, high=None, *, low_open=False, high_open=True):
+    """Raise a ``ValueError`` naming ``name``, ``value`` and the allowed range unless it holds ``value``.
+
+    Args:
+        owner: class name used in the message.
+        name: argument name.
+        value: the value to check; NaN and infinity always fail.
+        low, high: bounds (``None`` for unbounded).
+        low_open, high_open: whether each bound is excluded.
+
+    Returns:
+        ``value`` as a float.
+    """
+    lo = "<" if low_open else "<="
+    hi = "<" if high_open else "<="
+    if low is not None and high is not None:
+        allowed = f"{low} {lo} {name} {hi} {high}"
+    elif low is not None:
+        allowed = f"{name} {'>' if low_open else '>='} {low}"
+    elif high is not None:
+        allowed = f"{name} {hi} {high}"
+    else:
+        allowed = f"{name} finite"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: invalid {name} {value!r}: expected a number with {allowed}") from None
+    ok = math.isfinite(number)
+    if ok and low is not None:
+        ok = number > low if low_open else number >= low
+    if ok and high is not None:
+        ok = number < high if high_open else number <= high
+    if not ok:
+        raise ValueError(f"{owner}: invalid {name} {value!r}: expected {allowed}")
+    return number
+
+
+class Optimizer:
+    """Base class of optimisers, with PyTorch's interface.
+
+    Subclasses pass their default hyperparameters and implement :meth:`_check` (validation of one
+    group's hyperparameters) and :meth:`_update` (the step of one parameter).
+
+    Args:
+        params: an iterable of parameters, or of dicts (parameter groups) with a ``"params"`` entry
+            and hyperparameters overriding ``defaults``.
+        defaults: default hyperparameters.
+
+    Attributes:
+        param_groups: list of dicts, each with ``"params"`` (a list) and every hyperparameter.
+        state: per-parameter state dicts (a :class:`ParamState`, indexed by parameter).
+        defaults: the default hyperparameters.
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self._check(self.defaults)
+        self.state = ParamState()
+        self.param_groups = []
+        if isinstance(params, dict) or _is_param(params):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of parameters or of dicts, "
+                            f"got a single {type(params).__name__}; wrap it in a list")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # -- hooks for subclasses ---------------------------------------------------------------------
+
+    def _check(self, group):
+        """Raise ``ValueError`` if a hyperparameter of ``group`` is out of range."""
+
+    def _update(self, param, grad, state, group):
+        """Update the array ``param`` in place from the array ``grad``, filling the dict ``state``."""
+        raise NotImplementedError
+
+    # -- public interface -------------------------------------------------------------------------
+
+    def add_param_group(self, param_group):
+        """Add a parameter group (e.g. layers unfrozen during fine-tuning).
+
+        Args:
+            param_group: dict with ``"params"`` and optional hyperparameters (missing ones take the
+                optimiser's defaults).
+        """
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}: a parameter group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError(f"{name}: a parameter group needs a 'params' entry")
+        params = param_group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: parameters must be given in a sequence with a fixed order, not a set")
+        params = [params] if _is_param(params) else list(params)
+        if not params:
+            raise ValueError(f"{name}: got a parameter group with an empty parameter list")
+        for p in params:
+            if not _is_param(p):
+                raise TypeError(f"{name}: a parameter needs a NumPy array in .data, got {type(p).__name__}")
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        for p in params:
+            if id(p) in seen:
+                raise ValueError(f"{name}: a parameter appears more than once "
+                                 "(in two parameter groups or twice in one)")
+            seen.add(id(p))
+        group = {**self.defaults, **param_group, "params": params}
+        self._check(group)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradients of all parameters.
+
+        Args:
+            set_to_none: set ``p.grad`` to ``None`` (default); otherwise fill the gradient arrays with
+                zeros in place.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient (parameters whose grad is ``None`` are skipped).
+
+        Args:
+            closure: optional callable that recomputes the loss and gradients, called first.
+
+        Returns:
+            The closure's loss, or ``None``.
+        """
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p.data, p.grad.data, self.state[p], group)
+        return loss
+
+    def state_dict(self):
+        """The optimiser's state as plain data, with parameters replaced by their index.
+
+        Returns:
+            ``{"state": {index: {name: value}}, "param_groups": [{..., "params": [index, ...]}]}``, with
+            parameters numbered in group order as in PyTorch; arrays are copies.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {index[id(p)]: copy.deepcopy(s) for p, s in self.state.items() if s and id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore a state saved by :meth:`state_dict` (of an optimiser over the same parameter layout).
+
+        Args:
+            state_dict: the saved state; its arrays are copied (and cast to each parameter's dtype).
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            raise ValueError(f"{name}: a state dict needs 'state' and 'param_groups' entries")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}: the loaded state dict has {len(saved_groups)} parameter groups, "
+                             f"but this optimizer has {len(self.param_groups)}")
+        params = {}
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(group["params"]) != len(saved["params"]):
+                raise ValueError(f"{name}: parameter group {i} of the loaded state dict has "
+                                 f"{len(saved['params'])} parameters, but this optimizer's has "
+                                 f"{len(group['params'])}")
+            params.update(zip(saved["params"], group["params"]))
+        state = ParamState()
+        for key, saved in state_dict["state"].items():
+            if int(key) not in params:
+                raise ValueError(f"{name}: the loaded state dict has state for an unknown parameter {key!r}")
+            p = params[int(key)]
+            state[p] = {k: self._restore(v, p, k) for k, v in saved.items()}
+        new_groups = []
+        for group, saved in zip(self.param_groups, saved_groups):
+            new_group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            new_group["params"] = group["params"]
+            self._check(new_group)
+            new_groups.append(new_group)
+        self.state = state
+        self.param_groups = new_groups
+
+    def _restore(self, value, param, key):
+        if not isinstance(value, np.ndarray):
+            return copy.deepcopy(value)
+        if value.shape != param.data.shape:
+            raise ValueError(f"{type(self).__name__}: state {key!r} of shape {value.shape} "
+                             f"for a parameter of shape {param.data.shape}")
+        dtype = param.data.dtype if value.dtype.kind == "f" else value.dtype
+        return np.array(value, dtype=dtype, copy=True)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines + [")"])
