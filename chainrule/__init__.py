@@ -13,7 +13,7 @@ from .core.graph import enable_grad, is_grad_enabled, no_grad
 from .core.primitive import REGISTRY as _REGISTRY
 from .core.tensor import Tensor
 from .creation import arange, eye, ones, ones_like, tensor, zeros, zeros_like
-from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, exp,
+from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, erf, exp,
                   expand_dims, expm1, getitem, log, log1p, log_softmax, logsumexp, matmul, max,
                   maximum, mean, min, minimum, mul, neg, one_hot, permute, pow, relu, reshape,
                   scatter_add, sigmoid, sign, sin, softmax, softmax_cross_entropy, sqrt, squeeze, stack,
@@ -21,5 +21,8 @@ from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos,
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
 from .tree import tree_flatten, tree_map, tree_unflatten
 from .coverage import rules
+from .serialization import load, save
+from . import nn, optim, data
+from .nn.rng import manual_seed
 
 __version__ = "0.1.0"

@@ -81,6 +81,8 @@ def _run(order, grads, needed, targets, retain_graph, create_graph, handed):
             g_full = rules[i](ns, g, ans, *args, **params)
             shape = args[i].shape
             g_input = g_full if g_full.shape == shape else unbroadcast(ns, g_full, shape)
+            if g_input.dtype != args[i].dtype:  # a float64 constant must not upcast a float32 gradient
+                g_input = ns.astype(g_input, dtype=args[i].dtype)
             if hooks.on_vjp is not None:
                 hooks.on_vjp(node, i, g, g_input, broadcast_axes(tuple(g_full.shape), shape))
             previous = grads.get(parent)

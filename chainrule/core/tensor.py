@@ -163,6 +163,11 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
+    def __reduce__(self):
+        # Copies and pickles become fresh leaves: the link into a graph cannot travel, and a copied
+        # link would send the copy's gradients to the original.
+        return Tensor, (self.data, self.requires_grad and self.is_leaf, None, self.name)
+
     # -- operators --------------------------------------------------------------------------------
 
     def __add__(self, other): return ops.add(self, other)

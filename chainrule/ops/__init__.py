@@ -1,6 +1,6 @@
 """Every primitive, with its forward, JVP and VJP side by side, plus composites built from them."""
 
-from .elementwise import (abs, add, astype, clip, cos, div, exp, expm1, identity, log, log1p, maximum,
+from .elementwise import (abs, add, astype, clip, cos, div, erf, exp, expm1, identity, log, log1p, maximum,
                           minimum, mul, neg, pow, relu, sigmoid, sign, sin, sqrt, sub, tanh, where)
 from .linalg import matmul
 from .reductions import (logsumexp, log_softmax, max, mean, min, one_hot, softmax,

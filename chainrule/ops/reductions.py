@@ -139,11 +139,21 @@ def _one_hot_impl(xp, labels, *, num_classes, axis=-1, dtype="float64"):
 one_hot = primitive("one_hot", _one_hot_impl, differentiable=False)
 
 
-def _target(ns, xp_labels, logits, axis):
+def _target(ns, labels, logits, axis):
     """Labels as a distribution over classes: one-hot rows for integer labels, else as given."""
-    if xp_labels.dtype.kind in "iu":
-        return ns.one_hot(xp_labels, num_classes=logits.shape[axis], axis=axis, dtype=logits.dtype)
-    return xp_labels
+    if labels.dtype.kind in "iu":
+        return ns.one_hot(labels, num_classes=logits.shape[axis], axis=axis, dtype=logits.dtype)
+    return labels
+
+
+def _sce_logits_derivative(ns, logits, labels, axis):
+    # loss = Σₖ tₖ · (logsumexp(z) - zₖ)  =>  ∂loss/∂z = (Σₖ tₖ) softmax(z) - t, i.e. softmax(z) - onehot(y)
+    # for integer labels and any target that sums to one.
+    target = _target(ns, labels, logits, axis)
+    probs = ns.softmax(logits, axis=axis)
+    if labels.dtype.kind in "iu":
+        return probs - target
+    return probs * ns.sum(target, axis=axis, keepdims=True) - target
 
 
 def _softmax_cross_entropy_impl(xp, logits, labels, axis=-1):
@@ -162,9 +172,8 @@ def _softmax_cross_entropy_impl(xp, logits, labels, axis=-1):
 
 
 def _sce_logits_vjp(ns, g, ans, logits, labels, axis=-1):
-    # The fused gradient: d loss / d z = softmax(z) - onehot(y), scaled by each row's cotangent.
-    g = ns.unsqueeze(g, axis=axis)
-    return g * (ns.softmax(logits, axis=axis) - _target(ns, labels, logits, axis))
+    # The fused gradient softmax(z) - onehot(y), scaled by each row's cotangent.
+    return ns.unsqueeze(g, axis=axis) * _sce_logits_derivative(ns, logits, labels, axis)
 
 
 def _sce_labels_vjp(ns, g, ans, logits, labels, axis=-1):
@@ -187,6 +196,6 @@ Returns:
 softmax_cross_entropy.defvjp(_sce_logits_vjp, _sce_labels_vjp)
 softmax_cross_entropy.defjvp(
     lambda ns, t, ans, logits, labels, axis=-1:
-        ns.sum((ns.softmax(logits, axis=axis) - _target(ns, labels, logits, axis)) * t, axis=axis),
+        ns.sum(_sce_logits_derivative(ns, logits, labels, axis) * t, axis=axis),
     lambda ns, t, ans, logits, labels, axis=-1:
         -ns.sum(ns.log_softmax(logits, axis=axis) * t, axis=axis))

@@ -189,3 +189,19 @@ def test_grads_of_two_leaves_do_not_share_memory():
     (a + b).sum().backward()
     a.grad.data[0] = 100.0
     assert b.grad.data[0] == 1.0
+
+
+def test_float64_constants_do_not_upcast_float32_gradients():
+    x = cr.tensor(np.ones(3, np.float32), requires_grad=True)
+    (x * np.ones(3)).sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_copies_of_a_leaf_are_independent_leaves():
+    import copy
+    import pickle
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    for twin in (copy.deepcopy(x), pickle.loads(pickle.dumps(x))):
+        (twin * 2).sum().backward()
+        np.testing.assert_array_equal(twin.grad.data, [2.0, 2.0])
+        assert x.grad is None and twin.data is not x.data

@@ -44,6 +44,7 @@ SPECS = {
     "abs": [(cr.abs, [positive(5)]), (lambda x: cr.abs(-x), [positive(3)])],
     "sign": [(lambda x: x * cr.sign(x), [positive(4)])],
     "sin": [(cr.sin, [real(5)])],
+    "erf": [(cr.erf, [real(5)])],
     "cos": [(cr.cos, [real(5)])],
     "tanh": [(cr.tanh, [real(2, 3)])],
     "sigmoid": [(cr.sigmoid, [real(2, 3)])],
@@ -65,7 +66,8 @@ SPECS = {
     "log_softmax": [(lambda x: cr.log_softmax(x, axis=1), [real(3, 4)])],
     "softmax_cross_entropy": [
         (lambda z: cr.softmax_cross_entropy(z, LABELS), [real(3, 4)]),
-        (lambda z, p: cr.softmax_cross_entropy(z, cr.softmax(p)), [real(3, 4), real(3, 4)])],
+        (lambda z, p: cr.softmax_cross_entropy(z, cr.softmax(p)), [real(3, 4), real(3, 4)]),
+        (lambda z, p: cr.softmax_cross_entropy(z, p), [real(3, 4), positive(3, 4)])],  # unnormalised
     "matmul": [(cr.matmul, [real(3, 4), real(4, 2)]), (cr.matmul, [real(4), real(4, 2)]),
                (cr.matmul, [real(3, 4), real(4)]), (cr.matmul, [real(4), real(4)]),
                (cr.matmul, [real(2, 3, 4), real(4, 5)]), (cr.matmul, [real(4), real(2, 4, 3)]),

@@ -1,0 +1,31 @@
+"""Neural networks: modules, layers, activations, losses, initialisers, the MLP in one line.
+
+Example:
+    >>> import numpy as np
+    >>> import chainrule.nn as nn
+    >>> import chainrule.nn.functional as F
+    >>> model = nn.MLP([2, 16, 2], activation="tanh", seed=0)
+    >>> x, y = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]), np.array([0, 1, 1, 0])
+    >>> loss = F.cross_entropy(model(x), y)
+    >>> loss.backward()
+    >>> model[0].weight.grad.shape
+    (16, 2)
+"""
+
+from . import functional, init, rng, utils
+from .activation import (ACTIVATIONS, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Step, Tanh,
+                         get_activation)
+from .layers import BatchNorm1d, Dropout, Embedding, Identity, LayerNorm, Linear, Residual
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, L1Loss, MSELoss, NLLLoss
+from .mlp import MLP
+from .module import LoadResult, Module, ModuleList, Parameter, Sequential
+
+__all__ = [
+    "functional", "init", "rng", "utils",
+    "Module", "Parameter", "Sequential", "ModuleList", "LoadResult",
+    "Linear", "Embedding", "Dropout", "BatchNorm1d", "LayerNorm", "Identity", "Residual",
+    "Step", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "GELU", "Softmax", "LogSoftmax",
+    "ACTIVATIONS", "get_activation",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "HingeLoss",
+    "MLP",
+]

@@ -1,0 +1,244 @@
+"""Layers: Linear, Embedding, Dropout, BatchNorm1d, LayerNorm, Identity and a residual wrapper.
+
+Parameters are float32. Every layer that draws random numbers takes a ``generator`` (a
+``numpy.random.Generator``, an int seed, or ``None`` for the shared default of :mod:`chainrule.nn.rng`).
+"""
+
+import math
+
+import numpy as np
+
+from .. import ops
+from ..core.tensor import Tensor
+from ..errors import ShapeError
+from . import functional as F
+from . import init as initializers
+from .module import Module, Parameter, check_module
+from .rng import as_generator
+
+
+class Linear(Module):
+    """A fully connected layer ``y = x @ weight.T + bias``, with ``weight`` of shape ``(out, in)``.
+
+    Default initialisation (``init=None``) is PyTorch's: weight and bias uniform in
+    ``±1/√in_features`` (``kaiming_uniform_`` with ``a=√5``), so the same seed-free recipe gives the
+    same distribution in both. With ``init`` set, the weight is drawn by that scheme (a name or a
+    callable, see :func:`chainrule.nn.init.get_initializer`; ``"kaiming_normal"`` is He's init for ReLU
+    nets) and the bias starts at zero. Inputs of another dtype are converted to the weight's.
+
+    Args:
+        in_features: the width of the input's last axis.
+        out_features: the width of the output's last axis.
+        bias: whether to add a learned bias.
+        init: ``None``, an init scheme name or a callable ``f(weight, generator=...)``.
+        generator: for the initial values.
+        dtype: the parameters' dtype.
+
+    Example:
+        >>> import chainrule as cr
+        >>> layer = Linear(3, 2, generator=0)
+        >>> layer.weight.shape, layer(cr.ones(5, 3)).shape
+        ((2, 3), (5, 2))
+    """
+
+    def __init__(self, in_features, out_features, bias=True, init=None, generator=None, dtype="float32"):
+        super().__init__()
+        self.in_features = _positive_int(in_features, "Linear: in_features")
+        self.out_features = _positive_int(out_features, "Linear: out_features")
+        generator = as_generator(generator)
+        self.weight = Parameter(np.zeros((out_features, in_features)), dtype=dtype)
+        self.bias = Parameter(np.zeros(out_features), dtype=dtype) if bias else None
+        if init is None:
+            bound = 1 / math.sqrt(in_features)
+            initializers.uniform_(self.weight, -bound, bound, generator)
+            if bias:
+                initializers.uniform_(self.bias, -bound, bound, generator)
+        else:
+            initializers.get_initializer(init)(self.weight, generator=generator)
+
+    def forward(self, x):
+        shape = np.shape(_value(x))
+        if not shape or shape[-1] != self.in_features:
+            raise ShapeError(f"Linear({self.in_features} -> {self.out_features}): expected an input of "
+                             f"shape (..., {self.in_features}), got {shape}")
+        return F.linear(_cast(x, self.weight.dtype), self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Embedding(Module):
+    """A lookup table: row ``i`` of ``weight`` is the vector of token ``i``; initialised ``N(0, 1)``.
+
+    Args:
+        num_embeddings: the number of rows (the vocabulary size).
+        embedding_dim: the width of each row.
+        generator: for the initial values.
+        dtype: the weight's dtype.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, generator=None, dtype="float32"):
+        super().__init__()
+        self.num_embeddings = _positive_int(num_embeddings, "Embedding: num_embeddings")
+        self.embedding_dim = _positive_int(embedding_dim, "Embedding: embedding_dim")
+        self.weight = Parameter(np.zeros((num_embeddings, embedding_dim)), dtype=dtype)
+        initializers.normal_(self.weight, generator=generator)
+
+    def forward(self, indices):
+        indices = np.asarray(_value(indices))
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"{self._name()}: indices must be integers, not {indices.dtype}")
+        if indices.size and (indices.min() < 0 or indices.max() >= self.num_embeddings):
+            raise IndexError(f"{self._name()}: indices must lie in [0, {self.num_embeddings}), found "
+                             f"values from {indices.min()} to {indices.max()}")
+        return ops.take(self.weight, indices, axis=0)
+
+    def _name(self):
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout in training mode (see :func:`chainrule.nn.functional.dropout`); the identity
+    in evaluation mode.
+
+    Args:
+        p: the probability of zeroing each element, in [0, 1].
+        generator: draws the masks; an int seed makes the sequence of masks reproducible.
+    """
+
+    def __init__(self, p=0.5, generator=None):
+        super().__init__()
+        F.check_probability(p, "Dropout")
+        self.p = p
+        self.generator = None if generator is None else as_generator(generator)
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training, self.generator)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation of ``(N, C)`` or ``(N, C, L)`` inputs, per feature ``C``.
+
+    Training mode normalises with the batch's mean and (biased) variance and updates the running
+    statistics (``running_var`` from the unbiased variance, as in PyTorch); evaluation mode uses the
+    running statistics. ``weight`` starts at one and ``bias`` at zero.
+
+    Args:
+        num_features: ``C``.
+        eps: added to the variance before the square root.
+        momentum: how far the running statistics move towards each batch's, in [0, 1].
+        affine: whether to learn ``weight`` and ``bias``.
+        dtype: the parameters' and buffers' dtype.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, dtype="float32"):
+        super().__init__()
+        self.num_features = _positive_int(num_features, "BatchNorm1d: num_features")
+        self.eps = _positive_number(eps, "BatchNorm1d: eps")
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm1d: momentum must be a number in [0, 1], not {momentum!r}")
+        self.momentum = momentum
+        self.weight = Parameter(np.ones(num_features), dtype=dtype) if affine else None
+        self.bias = Parameter(np.zeros(num_features), dtype=dtype) if affine else None
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+        self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
+
+    def forward(self, x):
+        shape = np.shape(_value(x))
+        if len(shape) not in (2, 3) or shape[1] != self.num_features:
+            raise ShapeError(f"BatchNorm1d({self.num_features}): expected an input of shape "
+                             f"(N, {self.num_features}) or (N, {self.num_features}, L), got {shape}")
+        if self.training:
+            self.num_batches_tracked.data += 1
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training, self.momentum, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.weight is not None}")
+
+
+class LayerNorm(Module):
+    """Normalisation of each example over its last axes (``normalized_shape``), then a learned
+    elementwise scale (starting at one) and shift (starting at zero).
+
+    Args:
+        normalized_shape: the trailing shape to normalise over (an int for the last axis).
+        eps: added to the variance before the square root.
+        elementwise_affine: whether to learn ``weight`` and ``bias``.
+        dtype: the parameters' dtype.
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype="float32"):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        for size in shape:
+            _positive_int(size, f"LayerNorm: normalized_shape {normalized_shape!r}")
+        self.normalized_shape = shape
+        self.eps = _positive_number(eps, "LayerNorm: eps")
+        self.weight = Parameter(np.ones(shape), dtype=dtype) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape), dtype=dtype) if elementwise_affine else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
+
+
+class Identity(Module):
+    """Returns its input: a placeholder where a layer is optional."""
+
+    nonlinearity = "linear"
+
+    def forward(self, x):
+        return x
+
+
+class Residual(Module):
+    """A skip connection around ``module``: ``x + module(x)``.
+
+    Args:
+        module: a module whose output has its input's shape.
+    """
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = check_module(module, "Residual: module")
+
+    def forward(self, x):
+        y = self.module(x)
+        if np.shape(_value(y)) != np.shape(_value(x)):
+            raise ShapeError(f"Residual: the wrapped {type(self.module).__name__} maps shape "
+                             f"{np.shape(_value(x))} to {np.shape(_value(y))}; x + f(x) needs them equal")
+        return x + y
+
+
+def _value(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _cast(x, dtype):
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else ops.astype(x, dtype=dtype)
+    return np.asarray(x, dtype=dtype)
+
+
+def _positive_int(value, where):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{where} must be a positive int, not {value!r}")
+    return int(value)
+
+
+def _positive_number(value, where):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{where} must be a positive number, not {value!r}")
+    return value

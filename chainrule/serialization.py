@@ -1,0 +1,166 @@
+"""Weights on disk in the safetensors format, written atomically and checked when read.
+
+A state dict (names to arrays or tensors) is stored as it is, so other safetensors readers see the same
+names. Nested dicts and lists (a checkpoint holding a model's and an optimiser's state, an epoch
+number) are stored with dotted names, and their structure, with any Python numbers and strings, goes
+into the file's metadata so :func:`load` rebuilds them. A checksum of the arrays is kept there too.
+
+Example:
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "weights.safetensors")
+    >>> save({"layer": {"weight": np.eye(2, dtype="float32")}, "epoch": 3}, path)
+    >>> load(path)
+    {'layer': {'weight': array([[1., 0.], [0., 1.]], dtype=float32)}, 'epoch': 3}
+"""
+
+import hashlib
+import json
+import os
+import uuid
+
+import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save as safetensors_bytes
+
+from .core.tensor import Tensor
+from .errors import CheckpointError
+
+_STRUCTURE = "chainrule.structure"
+_CHECKSUM = "chainrule.sha256"
+
+
+def save(state, path):
+    """Write ``state`` to ``path`` in the safetensors format, atomically.
+
+    The file is written to a temporary file in the same directory, flushed to disk and then renamed
+    over ``path``: a crash part-way leaves the previous file as it was.
+
+    Args:
+        state: a dict of names to arrays or tensors, possibly nested (dicts with str or int keys,
+            lists, tuples), with Python numbers, strings or None among the leaves.
+        path: the file to write.
+    """
+    arrays = {}
+    structure = _encode(state, (), arrays)
+    metadata = {_STRUCTURE: json.dumps(structure), _CHECKSUM: _checksum(arrays)}
+    payload = safetensors_bytes(arrays, metadata=metadata)
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        # Created like any new file (mode 0o666 less the umask), so the renamed file has the usual mode.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                             0o666)
+    except OSError as error:
+        raise CheckpointError(f"cannot save to {path!r}: {error.strerror}") from error
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            _write(file, payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    _sync_directory(directory)
+
+
+def _sync_directory(directory):
+    """Make the rename itself durable where the system allows it (POSIX file systems)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass  # some file systems cannot sync a directory; the new file is in place all the same
+    finally:
+        os.close(descriptor)
+
+
+def _write(file, payload):
+    """Write the whole file at once (tests replace it to simulate a crash part-way)."""
+    file.write(payload)
+
+
+def load(path):
+    """Read a file written by :func:`save` (or any safetensors file, as a flat dict of arrays).
+
+    Returns:
+        What was saved, with NumPy arrays where tensors or arrays were.
+
+    Raises:
+        FileNotFoundError: when there is nothing at ``path`` (IsADirectoryError for a directory).
+        CheckpointError: naming the file, when it is truncated, corrupt or not a safetensors file.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint at {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a directory, not a checkpoint file")
+    try:
+        with safe_open(path, framework="np") as file:
+            metadata = file.metadata() or {}
+            arrays = {name: file.get_tensor(name) for name in file.keys()}
+    except SafetensorError as error:
+        raise CheckpointError(f"cannot load {path!r}: not a readable safetensors file (truncated, "
+                              f"corrupt or another format): {error}") from error
+    if _CHECKSUM in metadata and metadata[_CHECKSUM] != _checksum(arrays):
+        raise CheckpointError(f"cannot load {path!r}: its arrays do not match the checksum written with "
+                              f"them (the file is corrupt)")
+    if _STRUCTURE not in metadata:
+        return arrays
+    try:
+        return _decode(json.loads(metadata[_STRUCTURE]), arrays)
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"cannot load {path!r}: its structure metadata is corrupt "
+                              f"({error!r})") from error
+
+
+def _encode(node, path, arrays):
+    """The JSON description of ``node``; its arrays go into ``arrays`` under their dotted path."""
+    if isinstance(node, dict):
+        for key in node:
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise TypeError(f"save: keys must be str or int, not {key!r} (at {'.'.join(path) or 'top'})")
+        return {"dict": [[key, _encode(value, (*path, str(key)), arrays)] for key, value in node.items()]}
+    if isinstance(node, (list, tuple)):
+        items = [_encode(value, (*path, str(i)), arrays) for i, value in enumerate(node)]
+        return {type(node).__name__: items}
+    if isinstance(node, (Tensor, np.ndarray, np.generic)):
+        name = ".".join(path)
+        if name in arrays:
+            raise ValueError(f"save: two entries are both named {name!r} once flattened with dots")
+        array = node.data if isinstance(node, Tensor) else np.asarray(node)
+        if array.dtype == object:
+            raise TypeError(f"save: {name!r} is an array of Python objects, which safetensors cannot hold")
+        arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
+        return {"array": name}
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return {"value": node}
+    raise TypeError(f"save: cannot store a {type(node).__name__} (at {'.'.join(path) or 'top'}); "
+                    f"use arrays, tensors, numbers, strings, dicts and lists")
+
+
+def _decode(description, arrays):
+    (kind, content), = description.items()
+    if kind == "dict":
+        return {key: _decode(value, arrays) for key, value in content}
+    if kind in ("list", "tuple"):
+        items = [_decode(value, arrays) for value in content]
+        return items if kind == "list" else tuple(items)
+    if kind == "array":
+        return arrays[content]
+    if kind == "value":
+        return content
+    raise ValueError(f"unknown entry kind {kind!r}")
+
+
+def _checksum(arrays):
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = arrays[name]
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
