@@ -14,7 +14,7 @@ from .core.primitive import REGISTRY as _REGISTRY
 from .core.tensor import Tensor
 from .creation import arange, eye, ones, ones_like, tensor, zeros, zeros_like
 from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, erf, exp,
-                  expand_dims, expm1, getitem, log, log1p, log_softmax, logsumexp, matmul, max,
+                  expand_dims, expm1, getitem, linear, log, log1p, log_softmax, logsumexp, matmul, max,
                   maximum, mean, min, minimum, mul, neg, one_hot, permute, pow, relu, reshape,
                   scatter_add, sigmoid, sign, sin, softmax, softmax_cross_entropy, sqrt, squeeze, stack,
                   sub, sum, swapaxes, take, take_along_axis, tanh, transpose, unsqueeze, var, where)
@@ -22,7 +22,7 @@ from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad,
 from .tree import tree_flatten, tree_map, tree_unflatten
 from .coverage import rules
 from .serialization import load, save
-from . import nn, optim, data
+from . import data, inspect, nn, optim
 from .nn.rng import manual_seed
 
 __version__ = "0.1.0"

@@ -84,9 +84,11 @@ def softplus(x):
 # -- layers ---------------------------------------------------------------------------------------
 
 def linear(x, weight, bias=None):
-    """``x @ weight.T + bias``, with ``weight`` shaped ``(out_features, in_features)`` as in PyTorch."""
-    y = ops.matmul(x, ops.transpose(weight))
-    return y if bias is None else y + bias
+    """``x @ weight.T + bias``, with ``weight`` shaped ``(out_features, in_features)`` as in PyTorch
+    (one fused primitive when there is a bias)."""
+    if bias is None:
+        return ops.matmul(x, ops.transpose(weight))
+    return ops.linear(x, weight, bias)
 
 
 def dropout(x, p=0.5, training=True, generator=None):

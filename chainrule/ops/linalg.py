@@ -29,3 +29,31 @@ matmul = primitive("matmul", lambda xp, x, y: xp.matmul(x, y))
 matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
 matmul.defjvp(lambda ns, t, ans, x, y: ns.matmul(t, y),
               lambda ns, t, ans, x, y: ns.matmul(x, t))
+
+
+def _linear_impl(xp, x, weight, bias):
+    out = xp.matmul(x, weight.T)
+    out += bias
+    return out
+
+
+def _rows(ns, a):
+    """``a`` as a matrix of rows: every leading axis flattened into one."""
+    return ns.reshape(a, shape=(-1, a.shape[-1]))
+
+
+linear = primitive("linear", _linear_impl)
+linear.__doc__ = """The affine map of a dense layer, ``x @ weight.T + bias``, fused into one primitive.
+
+Args:
+    x: inputs of shape ``(..., in_features)``.
+    weight: shape ``(out_features, in_features)``, as in PyTorch.
+    bias: shape ``(out_features,)``.
+"""
+# dx = g W;  dW = gᵀ x summed over every leading axis;  db = g, summed to b's shape by the engine.
+linear.defvjp(lambda ns, g, ans, x, weight, bias: ns.matmul(g, weight),
+              lambda ns, g, ans, x, weight, bias: ns.matmul(ns.transpose(_rows(ns, g)), _rows(ns, x)),
+              lambda ns, g, ans, x, weight, bias: g)
+linear.defjvp(lambda ns, t, ans, x, weight, bias: ns.matmul(t, ns.transpose(weight)),
+              lambda ns, t, ans, x, weight, bias: ns.matmul(x, ns.transpose(t)),
+              lambda ns, t, ans, x, weight, bias: t)

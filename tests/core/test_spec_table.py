@@ -72,6 +72,8 @@ SPECS = {
                (cr.matmul, [real(3, 4), real(4)]), (cr.matmul, [real(4), real(4)]),
                (cr.matmul, [real(2, 3, 4), real(4, 5)]), (cr.matmul, [real(4), real(2, 4, 3)]),
                (cr.matmul, [real(2, 3, 4), real(4)])],
+    "linear": [(cr.linear, [real(5, 3), real(2, 3), real(2)]), (cr.linear, [real(2, 4, 3), real(2, 3), real(2)]),
+               (cr.linear, [real(3), real(2, 3), real(2)])],
     "transpose": [(cr.transpose, [real(3, 4)]), (lambda x: cr.transpose(x, (1, 2, 0)), [real(2, 3, 4)])],
     "swapaxes": [(lambda x: cr.swapaxes(x, 0, 2), [real(2, 3, 4)])],
     "reshape": [(lambda x: cr.reshape(x, (4, 3)), [real(3, 4)]), (lambda x: cr.reshape(x, (-1,)), [real(2, 3)])],

@@ -1,0 +1,20 @@
+"""Small views of the values that hooks see: tensors, bare arrays and Python scalars alike."""
+
+from .. import backend
+from ..core.tensor import Tensor
+
+
+def array_of(x):
+    """The array inside a tensor; anything else as an array."""
+    return backend.asarray(x.data if isinstance(x, Tensor) else x)
+
+
+def shape_of(x):
+    """The shape of a tensor, array or scalar, as a tuple."""
+    return tuple(getattr(x, "shape", ()))
+
+
+def norm(x):
+    """The Euclidean norm of all the elements, as a Python float."""
+    return float(backend.xp.linalg.norm(array_of(x).ravel()))
+
