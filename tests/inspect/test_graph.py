@@ -76,7 +76,8 @@ def test_parameters_are_labelled_by_their_names_in_the_model():
     labels, edges = parse(graph(lambda x: model(x).sum(), x, model=model).source)
     names = {lines[0] for lines in labels.values()}
     assert {"0.weight", "0.bias", "2.weight", "2.bias", "x"} <= names
-    assert ("0.bias", "add") in edges and ("2.bias", "add") in edges
+    assert ("0.weight", "linear") in edges and ("0.bias", "linear") in edges
+    assert ("2.bias", "linear") in edges and ("linear", "relu") in edges
     assert np.linalg.norm(model[0].weight.grad.data) > 0
 
 
