@@ -231,7 +231,7 @@ class Module:
             raise CheckpointError(f"cannot load the state dict into {type(self).__name__}:\n  "
                                   + "\n  ".join(problems))
         for name, value in values.items():
-            own[name].data = value.astype(own[name].dtype, copy=True)
+            own[name].data[...] = value  # in place: keeps the layout and the optimiser's references
         return LoadResult(missing, unexpected)
 
     def to(self, dtype):

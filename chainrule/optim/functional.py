@@ -62,7 +62,7 @@ def sgd_step(param, grad, buf, *, lr, momentum=0.0, dampening=0.0, weight_decay=
             buf = grad.copy()
         else:
             buf *= momentum
-            buf += (1 - dampening) * grad
+            buf += grad if dampening == 0 else (1 - dampening) * grad
         grad = grad + momentum * buf if nesterov else buf
     param -= lr * grad
     return buf
