@@ -1,0 +1,111 @@
+"""Metrics on a model's outputs: accuracy and per-class accuracy for classifiers, RMSE for regression.
+
+All functions take NumPy arrays (or anything ``numpy.asarray`` accepts) and return Python numbers.
+"""
+
+import numpy as np
+
+
+def predicted_classes(outputs):
+    """The class each row of ``outputs`` predicts.
+
+    Args:
+        outputs: scores of shape ``(n, num_classes)``; a single score per row (shape ``(n,)`` or
+            ``(n, 1)``) is read as a binary classifier's margin, class 1 when positive.
+
+    Returns:
+        An int64 array of shape ``(n,)``.
+
+    Example:
+        >>> predicted_classes([[0.1, 2.0, -1.0], [3.0, 0.0, 0.0]])
+        array([1, 0])
+        >>> predicted_classes([[-0.5], [0.7]])
+        array([0, 1])
+    """
+    outputs = np.asarray(outputs)
+    if outputs.ndim == 1 or outputs.shape[-1] == 1:
+        return (outputs.reshape(len(outputs)) > 0).astype(np.int64)
+    return outputs.argmax(axis=-1)
+
+
+def accuracy(outputs, labels):
+    """The fraction of rows whose predicted class equals the label.
+
+    Example:
+        >>> accuracy([[0.1, 2.0], [3.0, 0.0], [0.0, 1.0]], [1, 0, 0])
+        0.6666666666666666
+    """
+    return float(np.mean(predicted_classes(outputs) == np.asarray(labels)))
+
+
+def per_class_accuracy(outputs, labels, num_classes):
+    """The accuracy on the examples of each class (recall per class).
+
+    Args:
+        outputs: scores, as for :func:`predicted_classes`.
+        labels: integer labels of shape ``(n,)``.
+        num_classes: the number of classes.
+
+    Returns:
+        A list of ``num_classes`` floats; ``nan`` for a class with no examples.
+
+    Example:
+        >>> per_class_accuracy([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], [0, 1, 1], num_classes=3)
+        [1.0, 0.5, nan]
+    """
+    labels = np.asarray(labels)
+    hits = predicted_classes(outputs) == labels
+    counts = np.bincount(labels, minlength=num_classes)
+    correct = np.bincount(labels, weights=hits, minlength=num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (correct / counts).tolist()
+
+
+def rmse(outputs, targets):
+    """The root of the mean squared error.
+
+    Example:
+        >>> rmse([[1.0], [2.0]], [[1.0], [4.0]])
+        1.4142135623730951
+    """
+    errors = np.asarray(outputs, dtype=np.float64) - np.asarray(targets, dtype=np.float64)
+    return float(np.sqrt(np.mean(errors ** 2)))
+
+
+class EpochMetrics:
+    """Running totals over the batches of one pass: the mean loss, and accuracy or RMSE.
+
+    Args:
+        task: ``"classification"`` (reports ``loss`` and ``accuracy``) or ``"regression"``
+            (``loss`` and ``rmse``).
+
+    Example:
+        >>> totals = EpochMetrics("classification")
+        >>> totals.update(0.5, [[2.0, 0.0], [0.0, 1.0]], [0, 0])
+        >>> totals.update(0.2, [[2.0, 0.0]], [0])
+        >>> totals.result()
+        {'loss': 0.4, 'accuracy': 0.6666666666666666}
+    """
+
+    def __init__(self, task):
+        self.task = task
+        self.count = 0
+        self.loss_sum = 0.0
+        self.score_sum = 0.0
+
+    def update(self, loss, outputs, targets):
+        """Add one batch: its mean ``loss`` (a float), the model's ``outputs`` and the ``targets``."""
+        n = len(targets)
+        self.count += n
+        self.loss_sum += loss * n
+        if self.task == "classification":
+            self.score_sum += accuracy(outputs, targets) * n
+        else:
+            self.score_sum += rmse(outputs, targets) ** 2 * n
+
+    def result(self):
+        """The metrics so far, as a dict of floats."""
+        mean_score = self.score_sum / self.count
+        if self.task == "classification":
+            return {"loss": self.loss_sum / self.count, "accuracy": mean_score}
+        return {"loss": self.loss_sum / self.count, "rmse": float(np.sqrt(mean_score))}

@@ -1,0 +1,353 @@
+"""The training loop: mini-batches, metrics, validation, learning-rate schedules, gradient clipping,
+early stopping, checkpoints and callbacks."""
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..core.graph import no_grad
+from ..core.tensor import Tensor
+from ..data import DataLoader, TensorDataset
+from ..errors import ChainruleError, CheckpointError
+from ..nn.rng import default_generator
+from ..nn.utils import clip_grad_norm_
+from ..optim.lr_scheduler import ReduceLROnPlateau
+from .callbacks import Monitor
+from .checkpoint import load_checkpoint, save_checkpoint
+from .history import History
+from .metrics import EpochMetrics, per_class_accuracy
+
+LAST, BEST = "last.safetensors", "best.safetensors"
+
+
+class DivergedError(ChainruleError, FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class Trainer:
+    """Trains a model on a data set epoch by epoch, and scores it.
+
+    Each epoch visits the training set once in a fresh random order (seeded), taking one optimiser
+    step per mini-batch, then scores the validation set, steps the learning-rate schedule, records the
+    epoch in :attr:`history` and, with a ``checkpoint_dir``, saves the checkpoints.
+
+    Args:
+        model: a Module mapping a batch of features to outputs (logits for a classifier).
+        loss: ``loss(outputs, targets)`` giving the batch's mean loss, e.g. ``nn.CrossEntropyLoss()``.
+        optimizer: an optimiser over the model's parameters.
+        batch_size: examples per optimiser step.
+        drop_last: skip each epoch's last batch when it is smaller than ``batch_size`` (batch
+            normalisation needs more than one example per batch).
+        scheduler: a learning-rate scheduler stepped once per epoch; a ``ReduceLROnPlateau`` is given
+            the monitored metric.
+        clip_grad_norm: when set, the gradients' global L2 norm is clipped to at most this.
+        early_stopping: an :class:`~chainrule.train.EarlyStopping`; its metric also picks the best
+            checkpoint (without it: ``val_loss``, or ``loss`` when there is no validation set).
+        callbacks: objects following the protocol in :mod:`chainrule.train.callbacks`.
+        seed: seeds the shuffling of the training set; with the model's own seed, a run is
+            reproducible bit for bit.
+        progress: show a progress bar per epoch, with loss, accuracy and speed (only when stderr is
+            a terminal).
+        checkpoint_dir: where ``last.safetensors`` (each epoch) and ``best.safetensors`` (each new
+            best) are saved; needed to resume.
+
+    Attributes:
+        history: a :class:`~chainrule.train.History`, one record per epoch.
+        epoch: the number of epochs completed.
+        step: the number of optimiser steps taken.
+        stop_training: set it to True to end training after the current epoch.
+    """
+
+    def __init__(self, model, loss, optimizer, *, batch_size=64, scheduler=None, clip_grad_norm=None,
+                 drop_last=False, early_stopping=None, callbacks=(), seed=0, progress=True,
+                 checkpoint_dir=None):
+        if clip_grad_norm is not None and not clip_grad_norm > 0:
+            raise ValueError(f"clip_grad_norm must be positive or None, not {clip_grad_norm!r}")
+        self.model = model
+        self.loss = loss
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.scheduler = scheduler
+        self.clip_grad_norm = clip_grad_norm
+        self.early_stopping = early_stopping
+        self.callbacks = list(callbacks)
+        self.seed = seed
+        self.progress = progress
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.history = History()
+        self.task = None
+        self.epoch = 0
+        self.step = 0
+        self.stop_training = False
+        self.monitor = None
+        self.loader = None
+        self.best_weights = None
+
+    # -- training ---------------------------------------------------------------------------------
+
+    def fit(self, train_data, val_data=None, epochs=10, resume=False):
+        """Train until ``epochs`` epochs are done in all (counting those of earlier calls), or until
+        early stopping ends the run.
+
+        Args:
+            train_data: a data set of ``(features, target)`` items, or a pair of arrays ``(x, y)``.
+                Integer targets make a classifier (accuracy is reported), float targets a regression
+                (RMSE).
+            val_data: the validation set, in the same forms, or ``None``.
+            epochs: the total number of epochs, counting those done before a resume.
+            resume: continue from ``checkpoint_dir/last.safetensors``; the final weights are those
+                an uninterrupted run would have reached.
+
+        Returns:
+            The :class:`~chainrule.train.History`.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, not {epochs!r}")
+        train, val = _as_dataset(train_data), None if val_data is None else _as_dataset(val_data)
+        self.task = _task(train)
+        previous = self.loader
+        self.loader = DataLoader(train, batch_size=self.batch_size, shuffle=True,
+                                 drop_last=self.drop_last, seed=self.seed)
+        if previous is not None:  # a second fit() continues the first one's sequence of epochs
+            self.loader.load_state_dict(previous.state_dict())
+        self.monitor = self.early_stopping or Monitor("val_loss" if val is not None else "loss")
+        self._check_monitor(val is not None)
+        if resume:
+            self._resume()
+        self._call("on_train_begin", self)
+        while self.epoch < epochs and not self.stop_training:
+            logs = self._run_epoch(epochs, val)
+            self._call("on_epoch_end", self, self.epoch, logs)
+        if self.monitor.restore_best and self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+        self._call("on_train_end", self)
+        return self.history
+
+    def _run_epoch(self, epochs, val):
+        start = time.perf_counter()
+        self.model.train()
+        totals = EpochMetrics(self.task)
+        size = len(self.loader) * self.batch_size if self.drop_last else len(self.loader.dataset)
+        bar = tqdm(total=size, desc=f"epoch {self.epoch + 1}/{epochs}", unit=" samples", unit_scale=True,
+                   disable=None if self.progress else True, leave=True, dynamic_ncols=True)
+        with bar:
+            for x, y in self.loader:
+                loss, outputs = self._train_step(x, y)
+                totals.update(loss, outputs, y)
+                self._call("on_batch_end", self, self.step,
+                           {"epoch": self.epoch + 1, "loss": loss, "batch_size": len(y)})
+                if not bar.disable:
+                    bar.set_postfix(_short(totals.result()), refresh=False)
+                    bar.update(len(y))
+            logs = {"epoch": self.epoch + 1, **totals.result()}
+            if val is not None:
+                scores = self.evaluate(val)
+                logs.update({f"val_{name}": scores[name] for name in totals.result()})
+            logs["lr"] = self.optimizer.param_groups[0]["lr"]
+            logs["seconds"] = time.perf_counter() - start
+            bar.set_postfix(_short(logs))
+        self._end_epoch(logs)
+        return logs
+
+    def _train_step(self, x, y):
+        self.optimizer.zero_grad()
+        outputs = self.model(Tensor(x))
+        loss = self.loss(outputs, Tensor(y))
+        value = loss.item()
+        if not math.isfinite(value):
+            raise DivergedError(self._divergence_message(value))
+        loss.backward()
+        if self.clip_grad_norm is not None:
+            clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+        self.optimizer.step()
+        self.step += 1
+        return value, outputs.data
+
+    def _end_epoch(self, logs):
+        self.epoch += 1
+        self.history.append(logs)
+        improved = self.monitor.update(self.epoch, logs)
+        if self.scheduler is not None:
+            if isinstance(self.scheduler, ReduceLROnPlateau):
+                self.scheduler.step(logs[self.monitor.metric])
+            else:
+                self.scheduler.step()
+        if improved and self.monitor.restore_best:
+            self.best_weights = self.model.state_dict()
+        if self.monitor.should_stop():
+            self.stop_training = True
+        if self.checkpoint_dir is not None:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            state = self.state_dict()
+            save_checkpoint(state, self.checkpoint_dir / LAST)
+            if improved:
+                save_checkpoint(state, self.checkpoint_dir / BEST)
+
+    def _divergence_message(self, value):
+        message = (f"training diverged: the loss is {value} at epoch {self.epoch + 1}, step "
+                   f"{self.step + 1}; try a smaller learning rate or gradient clipping")
+        if self.checkpoint_dir is not None and self.epoch > 0:
+            message += f"; the last good checkpoint is {self.checkpoint_dir / LAST} (epoch {self.epoch})"
+        return message
+
+    def _check_monitor(self, has_val):
+        score = "accuracy" if self.task == "classification" else "rmse"
+        names = ["loss", score] + (["val_loss", f"val_{score}"] if has_val else [])
+        if self.monitor.metric not in names:
+            raise ValueError(f"early stopping watches {self.monitor.metric!r}, which this run does not "
+                             f"record; choose one of {names}")
+
+    def _call(self, hook, *args):
+        for callback in self.callbacks:
+            method = getattr(callback, hook, None)
+            if method is not None:
+                method(*args)
+
+    # -- scoring ----------------------------------------------------------------------------------
+
+    def evaluate(self, data, batch_size=1024):
+        """Score the model on a data set: see :func:`evaluate`."""
+        return evaluate(self.model, self.loss, data, batch_size)
+
+    def predict(self, x, batch_size=1024):
+        """The model's outputs for the rows of ``x``: see :func:`predict`."""
+        return predict(self.model, x, batch_size)
+
+    # -- checkpoints ------------------------------------------------------------------------------
+
+    def state_dict(self):
+        """Everything a resumed run needs: model, optimiser, schedule, epoch and step, the shuffling
+        and dropout random states, the monitor and the history."""
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "loader": self.loader.state_dict(),
+            "random": {name: generator.bit_generator.state
+                       for name, generator in _generators(self.model).items()},
+            "monitor": self.monitor.state_dict(),
+            "history": self.history.records,
+        }
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` saved (the data loader must exist: called from ``fit``)."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.loader.load_state_dict(state["loader"])
+        generators = _generators(self.model)
+        for name, generator_state in state["random"].items():
+            generators[name].bit_generator.state = generator_state
+        self.monitor.load_state_dict(state["monitor"])
+        self.history = History(state["history"])
+        self.epoch, self.step = state["epoch"], state["step"]
+
+    def _resume(self):
+        if self.checkpoint_dir is None:
+            raise ValueError("resume=True needs the checkpoint_dir to resume from")
+        path = self.checkpoint_dir / LAST
+        if not path.is_file():
+            raise CheckpointError(f"cannot resume: no checkpoint at {path}")
+        state = load_checkpoint(path)
+        try:
+            self.load_state_dict(state)
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{path} does not fit this training run: {error}") from error
+        if self.monitor.restore_best and (self.checkpoint_dir / BEST).is_file():
+            self.best_weights = load_checkpoint(self.checkpoint_dir / BEST)["model"]
+        self.stop_training = self.monitor.should_stop()
+
+
+def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, *, resume=False, **options):
+    """Train ``model``: a shortcut for ``Trainer(model, loss, optimizer, **options).fit(...)``.
+
+    Args:
+        model, loss, optimizer: as for :class:`Trainer`.
+        train_data, val_data, epochs, resume: as for :meth:`Trainer.fit`.
+        **options: the other settings of :class:`Trainer` (``batch_size``, ``scheduler``,
+            ``clip_grad_norm``, ``early_stopping``, ``callbacks``, ``seed``, ``progress``,
+            ``checkpoint_dir``).
+
+    Returns:
+        The :class:`~chainrule.train.History`.
+    """
+    return Trainer(model, loss, optimizer, **options).fit(train_data, val_data, epochs, resume)
+
+
+def evaluate(model, loss, data, batch_size=1024):
+    """Score ``model`` (in evaluation mode, without recording) on a data set.
+
+    Args:
+        model: the model.
+        loss: ``loss(outputs, targets)``, the batch's mean loss.
+        data: a data set of ``(features, target)`` items, or a pair of arrays ``(x, y)``; integer
+            targets are class labels, float targets regression values.
+        batch_size: examples per forward pass.
+
+    Returns:
+        A dict with ``loss`` and, for class labels, ``accuracy`` and ``per_class_accuracy`` (a list,
+        one entry per class), or for regression targets, ``rmse``.
+    """
+    dataset = _as_dataset(data)
+    task = _task(dataset)
+    totals, outputs, targets = EpochMetrics(task), [], []
+    model.eval()
+    with no_grad():
+        for x, y in DataLoader(dataset, batch_size=min(batch_size, len(dataset))):
+            out = model(Tensor(x))
+            totals.update(loss(out, Tensor(y)).item(), out.data, y)
+            outputs.append(out.data)
+            targets.append(y)
+    scores = totals.result()
+    if task == "classification":
+        outputs = np.concatenate(outputs)
+        num_classes = outputs.shape[-1] if outputs.ndim == 2 and outputs.shape[-1] > 1 else 2
+        scores["per_class_accuracy"] = per_class_accuracy(outputs, np.concatenate(targets), num_classes)
+    return scores
+
+
+def predict(model, x, batch_size=1024):
+    """The outputs of ``model`` (in evaluation mode, without recording) for the rows of ``x``."""
+    x = np.asarray(x)
+    model.eval()
+    with no_grad():
+        return np.concatenate([model(Tensor(x[start:start + batch_size])).data
+                               for start in range(0, len(x), batch_size)])
+
+
+def _as_dataset(data):
+    if isinstance(data, (tuple, list)):
+        return TensorDataset(*data)
+    return data
+
+
+def _task(dataset):
+    """``"classification"`` for integer targets, ``"regression"`` for float ones."""
+    target = np.asarray(dataset[0][1])
+    return "classification" if target.dtype.kind in "iub" else "regression"
+
+
+def _generators(model):
+    """The random generators training draws on besides the loader's: the shared default one and any
+    a module holds (dropout's), by module path and attribute."""
+    found = {"default": default_generator()}
+    for module_name, module in model.named_modules():
+        for attribute, value in vars(module).items():
+            if isinstance(value, np.random.Generator):
+                found[f"{module_name}.{attribute}" if module_name else attribute] = value
+    return found
+
+
+def _short(logs):
+    """The metrics of a record as a progress bar's postfix: accuracies in percent."""
+    names = {"loss": "loss", "accuracy": "acc", "rmse": "rmse",
+             "val_loss": "val_loss", "val_accuracy": "val_acc", "val_rmse": "val_rmse"}
+    return {short: f"{logs[name]:.1%}" if "acc" in short else f"{logs[name]:.4g}"
+            for name, short in names.items() if name in logs}
