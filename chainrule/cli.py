@@ -257,3 +257,68 @@ def _rules(args):
     from .coverage import format_rules
     print(format_rules())
     return 0
+
+
+# -- graph ----------------------------------------------------------------------------------------
+
+def _graph_arguments(parser):
+    _run_dir_argument(parser)
+    parser.add_argument("--out", metavar="FILE", help="picture to write, .svg or .png (default: "
+                        "RUN_DIR/graph.svg); the DOT source is written beside it as .dot")
+    parser.add_argument("--examples", type=int, default=4, metavar="N",
+                        help="how many test examples the pictured batch holds (default: 4)")
+
+
+@command("graph", "draw a trained run's forward and backward graph for a small batch", _graph_arguments)
+def _graph(args):
+    from .inspect import graph
+    from .inspect.graphs import GraphvizNotInstalled
+    from .train.runs import LOSSES, load_run, prepare_data
+    config, record, _, model = load_run(args.run_dir)
+    x, y = prepare_data(config)[1]["test"]
+    loss = LOSSES[record["data"]["task"]][config.loss]()
+    model.eval()
+    picture = graph(lambda x, y: loss(model(x), y), x[:args.examples], y[:args.examples], model=model)
+    out = Path(args.out or Path(args.run_dir) / "graph.svg")
+    dot_path = out.with_suffix(".dot")
+    dot_path.write_text(picture.source)
+    try:
+        picture.render(outfile=out, cleanup=True)
+    except GraphvizNotInstalled as error:
+        print(f"wrote {dot_path}; {error}")
+        return 0
+    print(f"wrote {out} and {dot_path}")
+    return 0
+
+
+# -- bench ----------------------------------------------------------------------------------------
+
+def _bench_arguments(parser):
+    parser.add_argument("options", nargs=argparse.REMAINDER,
+                        help="options of `python -m benchmarks` (--quick, --only WORKLOAD, --threads N)")
+
+
+@command("bench", "time chainrule against PyTorch, JAX, HIPS autograd and NumPy (from a source checkout)",
+         _bench_arguments)
+def _bench(args):
+    try:
+        from benchmarks.__main__ import main as run_benchmarks
+    except ImportError:
+        raise ChainruleError("the benchmark suite lives in the source repository's benchmarks/ folder: "
+                             "run `chainrule bench` (or `python -m benchmarks`) from a checkout, with "
+                             "`pip install -e \".[reference]\"` for the peers") from None
+    return run_benchmarks(args.options) or 0
+
+
+# -- experiment -----------------------------------------------------------------------------------
+
+def _experiment_arguments(parser):
+    from .experiments.cli import configure_parser
+    configure_parser(parser)
+
+
+@command("experiment", "reproduce a classic claim about backpropagation as a report with tables and "
+         "figures", _experiment_arguments)
+def _experiment(args):
+    from .experiments.cli import execute
+    return execute(args)

@@ -132,7 +132,7 @@ def test_help_lists_the_commands_and_their_flags(capsys):
         main(["--help"])
     assert exit.value.code == 0
     text = capsys.readouterr().out
-    for name in ("train", "evaluate", "predict", "rules", "examples:"):
+    for name in ("train", "evaluate", "predict", "rules", "graph", "experiment", "bench", "examples:"):
         assert name in text
     with pytest.raises(SystemExit):
         main(["train", "--help"])
@@ -273,3 +273,21 @@ def test_regression_prints_the_test_rmse_and_predicts_values(tmp_path, capsys):
     status, out, _ = run_main(capsys, "predict", tmp_path / "run", tmp_path / "x.npy")
     assert out.startswith("wrote 2 predicted values")
     assert np.load(tmp_path / "x-predictions.npy").shape == (2, 1)
+
+
+def test_graph_draws_a_trained_model_with_its_parameter_names(trained, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained[0], run)
+    assert main(["graph", str(run), "--examples", "2"]) == 0
+    source = (run / "graph.dot").read_text()
+    assert "0.weight" in source and "linear" in source and "softmax_cross_entropy" in source
+    if shutil.which("dot"):
+        assert (run / "graph.svg").read_text().lstrip().startswith("<?xml")
+        assert "graph.svg" in capsys.readouterr().out
+
+
+def test_experiment_list_names_every_experiment(capsys):
+    assert main(["experiment", "--list"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == ["softmax", "perceptron", "modes", "vanishing", "overfitting", "momentum",
+                     "regularization", "learning-rate", "seeds", "classics"]
