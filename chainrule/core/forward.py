@@ -10,7 +10,7 @@ levels never mix, so nested derivatives do not confuse their perturbations.
 import itertools
 
 from .graph import Node, _GradMode, hooks
-from .primitive import diff
+from .primitive import diff, raw
 from .tensor import Tensor
 
 _levels = itertools.count(1)
@@ -41,6 +41,15 @@ def strip(x, level):
     return out, x._tangents[level]
 
 
+def _full(ns, tangent, shape):
+    """A tangent broadcast to the output's shape (rules may return a smaller one, e.g. a bias's)."""
+    return tangent if tuple(tangent.shape) == shape else ns.broadcast_to(tangent, shape=shape)
+
+
+def _is_tracked(x):
+    return isinstance(x, Tensor) and (x._node is not None or bool(x._tangents))
+
+
 def bind_tangents(prim, inputs, params):
     """Apply ``prim`` to inputs of which some carry tangents, splitting off the highest level."""
     from .dispatch import bind
@@ -50,15 +59,24 @@ def bind_tangents(prim, inputs, params):
     primal_out = bind(prim, primals, params)
     tangent_out = None
     if prim.differentiable:
+        # Plain values (no graph, no other level) need no recording: run the rules on bare arrays.
+        plain = not any(_is_tracked(x) for pair in split for x in pair)
+        ns = raw if plain else diff
+        args = [x.data if isinstance(x, Tensor) else x for x in primals] if plain else primals
+        ans = primal_out.data if plain else primal_out
         for i, (_, tangent) in enumerate(split):
             if tangent is None or prim.jvps[i] is None:
                 continue
-            term = prim.jvps[i](diff, tangent, primal_out, *primals, **params)
-            if tuple(term.shape) != primal_out.shape:
-                term = diff.broadcast_to(term, shape=primal_out.shape)
+            if plain and isinstance(tangent, Tensor):
+                tangent = tangent.data
+            term = prim.jvps[i](ns, tangent, ans, *args, **params)
             if hooks.on_jvp is not None:
-                hooks.on_jvp(prim, i, tangent, term, inputs, params)
+                hooks.on_jvp(prim, i, tangent, _full(ns, term, primal_out.shape), inputs, params)
             tangent_out = term if tangent_out is None else tangent_out + term
+        if tangent_out is not None:
+            tangent_out = _full(ns, tangent_out, primal_out.shape)
+        if plain and tangent_out is not None:
+            tangent_out = Tensor._wrap(tangent_out, None)
     out = Tensor._wrap(primal_out.data, primal_out._node)
     out._tangents = dict(primal_out._tangents or {})
     if tangent_out is not None:
