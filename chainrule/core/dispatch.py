@@ -7,7 +7,7 @@ one :class:`~chainrule.core.tensor.Tensor` and, when an input requires a gradien
 
 from .. import backend
 from ..errors import ShapeError
-from .graph import Node, _GradMode, hooks, user_site
+from .graph import Node, Unsaved, _GradMode, hooks, kept, user_site
 from .tensor import Tensor
 
 
@@ -30,7 +30,8 @@ def bind(prim, inputs, params):
     ans = evaluate(prim, values, params)
     node = None
     if needs_grad and _GradMode.enabled and prim.differentiable:
-        node = Node(prim, tuple(parents), inputs, ans, params)
+        node = Node(prim, tuple(parents), kept(inputs, prim.saves_inputs),
+                    ans if prim.saves_ans else Unsaved(ans), params)
         if hooks.record_site:
             node.site = user_site()
     out = Tensor._wrap(ans, node)

@@ -88,14 +88,37 @@ class Leaf:
         return "leaf"
 
 
+class Unsaved:
+    """What a node keeps of a value its rules never read: its shape and dtype (so the reverse pass can
+    still sum broadcasts and keep dtypes), not the array, which can then be freed early."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, value):
+        self.shape = value.shape
+        self.dtype = value.dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+
+def kept(values, save):
+    """``values`` as a node keeps them: as they are when its rules read them, else as :class:`Unsaved`."""
+    if save:
+        return values
+    return tuple(Unsaved(x) if hasattr(x, "dtype") else x for x in values)
+
+
 class Node:
     """One application of a primitive, as reverse mode needs it.
 
     Attributes:
         prim: the primitive applied.
         parents: for each input, the node it came from (``None`` for inputs that need no gradient).
-        inputs: the inputs themselves (tensors or constants), freed after backward.
-        ans: the output's array, freed after backward.
+        inputs: the inputs themselves (tensors or constants), freed after backward; only their shapes
+            and dtypes (:class:`Unsaved`) when the primitive's rules never read them.
+        ans: the output's array, freed after backward (or :class:`Unsaved`, likewise).
         params: the primitive's keyword parameters (axis, shape...).
         ans_tangents: the output's forward-mode tangents, when it had any (for higher order).
         retained: a weak reference to the output tensor when it asked to ``retain_grad()``.

@@ -32,12 +32,16 @@ class Primitive:
         name: the public name (``chainrule.<name>``).
         impl: the forward, ``impl(xp, *inputs, **params)``.
         differentiable: ``False`` for operations with integer or boolean outputs (``one_hot``).
+        saves: which values the rules read, of ``"inputs"`` and ``"ans"``; the reverse pass keeps only
+            the shapes and dtypes of the others, so their memory is freed as early as possible.
     """
 
-    def __init__(self, name, impl, differentiable=True):
+    def __init__(self, name, impl, differentiable=True, saves=("inputs", "ans")):
         self.name = name
         self.impl = impl
         self.differentiable = differentiable
+        self.saves_inputs = "inputs" in saves
+        self.saves_ans = "ans" in saves
         self.vjps = None
         self.jvps = None
         self.__name__ = name
@@ -113,11 +117,11 @@ class _ArgnumRules:
         return functools.partial(self.rule, argnum)
 
 
-def primitive(name, impl, differentiable=True):
-    """Create a primitive and add it to the registry (one name, one primitive)."""
+def primitive(name, impl, differentiable=True, saves=("inputs", "ans")):
+    """Create a primitive and add it to the registry (one name, one primitive). See :class:`Primitive`."""
     if name in REGISTRY:
         raise ValueError(f"primitive {name!r} is already registered")
-    prim = Primitive(name, impl, differentiable)
+    prim = Primitive(name, impl, differentiable, saves)
     REGISTRY[name] = prim
     return prim
 

@@ -69,8 +69,9 @@ def _run(order, grads, needed, targets, retain_graph, create_graph, handed):
             node.retained().grad = g if isinstance(g, Tensor) else Tensor._wrap(g.copy(), None)
         inputs, ans = node.saved()
         if create_graph:
-            ans = Tensor._wrap(ans, node)
-            ans._tangents = node.ans_tangents
+            if node.prim.saves_ans:
+                ans = Tensor._wrap(ans, node)
+                ans._tangents = node.ans_tangents
             args = inputs
         else:
             args = [x.data if isinstance(x, Tensor) else x for x in inputs]

@@ -104,6 +104,7 @@ class Standardizer:
         x = np.asarray(x)
         if x.shape[1:] != self.mean.shape:
             raise DataError(
-                f"Standardizer was fitted on features of shape {self.mean.shape}, got array of shape {x.shape}"
+                f"Standardizer was fitted on features of shape {self.mean.shape}, "
+                f"got an array of shape {x.shape}"
             )
         return x

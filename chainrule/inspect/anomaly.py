@@ -12,7 +12,7 @@ import contextlib
 import sys
 
 from .. import backend
-from ..core.graph import user_site
+from ..core.graph import Unsaved, user_site
 from ..core.primitive import REGISTRY
 from ..errors import AnomalyError
 from ._format import format_site
@@ -64,7 +64,9 @@ def _check_forward(prim, inputs, out, params):
 
 def _check_vjp(node, argnum, g, g_input, summed_axes):
     if _has_non_finite(g_input):
-        related = [(f"input {i}", x) for i, x in enumerate(node.inputs)] + [("cotangent", g)]
+        # Inputs the rules never read were not kept (only their shapes): they cannot be shown.
+        related = [(f"input {i}", x) for i, x in enumerate(node.inputs) if not isinstance(x, Unsaved)]
+        related.append(("cotangent", g))
         forward = format_site(node.site) if node.site is not None else \
             "unknown (the forward pass ran outside detect_anomaly(); wrap it too to see its line)"
         raise _anomaly(node.prim.name, "VJP", argnum, node.site, g_input, related, [

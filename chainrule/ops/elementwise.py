@@ -5,15 +5,15 @@ import math
 
 from ..core.primitive import primitive
 
-add = primitive("add", lambda xp, x, y: xp.add(x, y))
+add = primitive("add", lambda xp, x, y: xp.add(x, y), saves=())
 add.def_elementwise(lambda ns, g, ans, x, y: g,
                     lambda ns, g, ans, x, y: g)
 
-sub = primitive("sub", lambda xp, x, y: xp.subtract(x, y))
+sub = primitive("sub", lambda xp, x, y: xp.subtract(x, y), saves=())
 sub.def_elementwise(lambda ns, g, ans, x, y: g,
                     lambda ns, g, ans, x, y: -g)
 
-mul = primitive("mul", lambda xp, x, y: xp.multiply(x, y))
+mul = primitive("mul", lambda xp, x, y: xp.multiply(x, y), saves=("inputs",))
 mul.def_elementwise(lambda ns, g, ans, x, y: g * y,
                     lambda ns, g, ans, x, y: g * x)
 
@@ -21,7 +21,7 @@ div = primitive("div", lambda xp, x, y: xp.divide(x, y))
 div.def_elementwise(lambda ns, g, ans, x, y: g / y,
                     lambda ns, g, ans, x, y: -g * ans / y)
 
-neg = primitive("neg", lambda xp, x: xp.negative(x))
+neg = primitive("neg", lambda xp, x: xp.negative(x), saves=())
 neg.def_elementwise(lambda ns, g, ans, x: -g)
 
 
@@ -35,34 +35,34 @@ pow = primitive("pow", lambda xp, x, y: xp.power(x, y))
 pow.def_elementwise(lambda ns, g, ans, x, y: g * y * x ** (y - 1),
                     _pow_d_exponent)
 
-exp = primitive("exp", lambda xp, x: xp.exp(x))
+exp = primitive("exp", lambda xp, x: xp.exp(x), saves=("ans",))
 exp.def_elementwise(lambda ns, g, ans, x: g * ans)
 
-log = primitive("log", lambda xp, x: xp.log(x))
+log = primitive("log", lambda xp, x: xp.log(x), saves=("inputs",))
 log.def_elementwise(lambda ns, g, ans, x: g / x)
 
-log1p = primitive("log1p", lambda xp, x: xp.log1p(x))
+log1p = primitive("log1p", lambda xp, x: xp.log1p(x), saves=("inputs",))
 log1p.def_elementwise(lambda ns, g, ans, x: g / (1 + x))
 
-expm1 = primitive("expm1", lambda xp, x: xp.expm1(x))
+expm1 = primitive("expm1", lambda xp, x: xp.expm1(x), saves=("ans",))
 expm1.def_elementwise(lambda ns, g, ans, x: g * (ans + 1))
 
-sqrt = primitive("sqrt", lambda xp, x: xp.sqrt(x))
+sqrt = primitive("sqrt", lambda xp, x: xp.sqrt(x), saves=("ans",))
 sqrt.def_elementwise(lambda ns, g, ans, x: g / (2 * ans))
 
-abs = primitive("abs", lambda xp, x: xp.abs(x))
+abs = primitive("abs", lambda xp, x: xp.abs(x), saves=("inputs",))
 abs.def_elementwise(lambda ns, g, ans, x: g * ns.sign(x))
 
-sign = primitive("sign", lambda xp, x: xp.sign(x))
+sign = primitive("sign", lambda xp, x: xp.sign(x), saves=())
 sign.def_elementwise(lambda ns, g, ans, x: g * 0)
 
-sin = primitive("sin", lambda xp, x: xp.sin(x))
+sin = primitive("sin", lambda xp, x: xp.sin(x), saves=("inputs",))
 sin.def_elementwise(lambda ns, g, ans, x: g * ns.cos(x))
 
-cos = primitive("cos", lambda xp, x: xp.cos(x))
+cos = primitive("cos", lambda xp, x: xp.cos(x), saves=("inputs",))
 cos.def_elementwise(lambda ns, g, ans, x: -g * ns.sin(x))
 
-tanh = primitive("tanh", lambda xp, x: xp.tanh(x))
+tanh = primitive("tanh", lambda xp, x: xp.tanh(x), saves=("ans",))
 tanh.def_elementwise(lambda ns, g, ans, x: g * (1 - ans * ans))
 
 
@@ -72,22 +72,22 @@ def _sigmoid(xp, x):
     return xp.where(x >= 0, 1, e) / (1 + e)
 
 
-sigmoid = primitive("sigmoid", _sigmoid)
+sigmoid = primitive("sigmoid", _sigmoid, saves=("ans",))
 sigmoid.def_elementwise(lambda ns, g, ans, x: g * ans * (1 - ans))
 
-relu = primitive("relu", lambda xp, x: xp.maximum(x, 0))
-relu.def_elementwise(lambda ns, g, ans, x: g * (x > 0))
+relu = primitive("relu", lambda xp, x: xp.maximum(x, 0), saves=("ans",))
+relu.def_elementwise(lambda ns, g, ans, x: g * (ans > 0))  # relu(x) > 0 exactly where x > 0
 
 # Ties between x and y split the derivative equally, as in PyTorch and JAX.
-maximum = primitive("maximum", lambda xp, x, y: xp.maximum(x, y))
+maximum = primitive("maximum", lambda xp, x, y: xp.maximum(x, y), saves=("inputs",))
 maximum.def_elementwise(lambda ns, g, ans, x, y: g * ((x > y) + 0.5 * (x == y)),
                         lambda ns, g, ans, x, y: g * ((y > x) + 0.5 * (x == y)))
 
-minimum = primitive("minimum", lambda xp, x, y: xp.minimum(x, y))
+minimum = primitive("minimum", lambda xp, x, y: xp.minimum(x, y), saves=("inputs",))
 minimum.def_elementwise(lambda ns, g, ans, x, y: g * ((x < y) + 0.5 * (x == y)),
                         lambda ns, g, ans, x, y: g * ((y < x) + 0.5 * (x == y)))
 
-where = primitive("where", lambda xp, condition, x, y: xp.where(condition, x, y))
+where = primitive("where", lambda xp, condition, x, y: xp.where(condition, x, y), saves=("inputs",))
 where.def_elementwise(None,
                       lambda ns, g, ans, c, x, y: ns.where(c, g, 0),
                       lambda ns, g, ans, c, x, y: ns.where(c, 0, g))
@@ -101,7 +101,7 @@ and ``0 * NaN`` is NaN. Make the unselected branch safe first::
     y = where(x > 0, sqrt(safe), 0)
 """
 
-clip = primitive("clip", lambda xp, x, min=None, max=None: xp.clip(x, min, max))
+clip = primitive("clip", lambda xp, x, min=None, max=None: xp.clip(x, min, max), saves=("inputs",))
 
 
 def _clip_rule(ns, g, ans, x, min=None, max=None):
@@ -116,10 +116,10 @@ def _clip_rule(ns, g, ans, x, min=None, max=None):
 
 clip.def_elementwise(_clip_rule)
 
-identity = primitive("identity", lambda xp, x: x)
+identity = primitive("identity", lambda xp, x: x, saves=())
 identity.def_elementwise(lambda ns, g, ans, x: g)
 
-astype = primitive("astype", lambda xp, x, *, dtype: x.astype(dtype))
+astype = primitive("astype", lambda xp, x, *, dtype: x.astype(dtype), saves=())
 astype.defvjp(lambda ns, g, ans, x, dtype: ns.astype(g, dtype=x.dtype))
 astype.defjvp(lambda ns, t, ans, x, dtype: ns.astype(t, dtype=dtype))
 
@@ -136,6 +136,6 @@ def _erf(xp, x):
     return scipy_erf(x)
 
 
-erf = primitive("erf", _erf)
+erf = primitive("erf", _erf, saves=("inputs",))
 # d erf(x) / dx = 2/√π · e^(−x²)
 erf.def_elementwise(lambda ns, g, ans, x: g * (2 / math.sqrt(math.pi)) * ns.exp(-(x * x)))

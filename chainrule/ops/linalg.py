@@ -25,7 +25,7 @@ def _matmul_vjp_y(ns, g, ans, x, y):
     return ns.matmul(ns.swapaxes(x, axis1=-1, axis2=-2), g)
 
 
-matmul = primitive("matmul", lambda xp, x, y: xp.matmul(x, y))
+matmul = primitive("matmul", lambda xp, x, y: xp.matmul(x, y), saves=("inputs",))
 matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
 matmul.defjvp(lambda ns, t, ans, x, y: ns.matmul(t, y),
               lambda ns, t, ans, x, y: ns.matmul(x, t))
@@ -42,7 +42,7 @@ def _rows(ns, a):
     return ns.reshape(a, shape=(-1, a.shape[-1]))
 
 
-linear = primitive("linear", _linear_impl)
+linear = primitive("linear", _linear_impl, saves=("inputs",))
 linear.__doc__ = """The affine map of a dense layer, ``x @ weight.T + bias``, fused into one primitive.
 
 Args:

@@ -30,13 +30,13 @@ def _count(shape, axis):
 
 
 sum = primitive("sum", lambda xp, x, axis=None, keepdims=False:
-                xp.sum(x, axis=_axis_arg(axis), keepdims=keepdims))
+                xp.sum(x, axis=_axis_arg(axis), keepdims=keepdims), saves=())
 sum.defvjp(lambda ns, g, ans, x, axis=None, keepdims=False:
            ns.broadcast_to(_kept(ns, g, x.shape, axis, keepdims), x.shape))
 sum.defjvp_linear()
 
 mean = primitive("mean", lambda xp, x, axis=None, keepdims=False:
-                 xp.mean(x, axis=_axis_arg(axis), keepdims=keepdims))
+                 xp.mean(x, axis=_axis_arg(axis), keepdims=keepdims), saves=())
 mean.defvjp(lambda ns, g, ans, x, axis=None, keepdims=False:
             ns.broadcast_to(_kept(ns, g, x.shape, axis, keepdims), x.shape) / _count(x.shape, axis))
 mean.defjvp_linear()
@@ -74,7 +74,7 @@ def _centered(ns, x, axis, ddof):
     return 2 * (x - ns.mean(x, axis=axis, keepdims=True)) / (_count(x.shape, axis) - ddof)
 
 
-var = primitive("var", _var_impl)
+var = primitive("var", _var_impl, saves=("inputs",))
 var.defvjp(lambda ns, g, ans, x, axis=None, keepdims=False, ddof=0:
            _kept(ns, g, x.shape, axis, keepdims) * _centered(ns, x, axis, ddof))
 var.defjvp(lambda ns, t, ans, x, axis=None, keepdims=False, ddof=0:
@@ -111,7 +111,7 @@ def _softmax_rule(ns, g, ans, x, axis=-1):
     return ans * (g - ns.sum(g * ans, axis=axis, keepdims=True))
 
 
-softmax = primitive("softmax", _softmax_impl)
+softmax = primitive("softmax", _softmax_impl, saves=("ans",))
 softmax.defvjp(_softmax_rule).defjvp(_softmax_rule)
 
 
@@ -119,7 +119,7 @@ def _log_softmax_impl(xp, x, axis=-1):
     return x - _logsumexp_impl(xp, x, axis=axis, keepdims=True)
 
 
-log_softmax = primitive("log_softmax", _log_softmax_impl)
+log_softmax = primitive("log_softmax", _log_softmax_impl, saves=("ans",))
 # J = I - 1 sᵀ with s = exp(ans): Jᵀg = g - s Σg and Jt = t - <s, t>.
 log_softmax.defvjp(lambda ns, g, ans, x, axis=-1: g - ns.exp(ans) * ns.sum(g, axis=axis, keepdims=True))
 log_softmax.defjvp(lambda ns, t, ans, x, axis=-1: t - ns.sum(ns.exp(ans) * t, axis=axis, keepdims=True))
@@ -166,9 +166,9 @@ def _softmax_cross_entropy_impl(xp, logits, labels, axis=-1):
         raise ValueError(f"probability labels must have the logits' shape {logits.shape}, "
                          f"not {labels.shape}")
     log_probs = _log_softmax_impl(xp, logits, axis=axis)
-    target = _one_hot_impl(xp, labels, num_classes=logits.shape[axis], axis=axis, dtype=logits.dtype) if labels.dtype.kind in "iu" \
-        else labels
-    return -xp.sum(target * log_probs, axis=axis)
+    if labels.dtype.kind in "iu":
+        labels = _one_hot_impl(xp, labels, num_classes=logits.shape[axis], axis=axis, dtype=logits.dtype)
+    return -xp.sum(labels * log_probs, axis=axis)
 
 
 def _sce_logits_vjp(ns, g, ans, logits, labels, axis=-1):
@@ -180,7 +180,7 @@ def _sce_labels_vjp(ns, g, ans, logits, labels, axis=-1):
     return -ns.unsqueeze(g, axis=axis) * ns.log_softmax(logits, axis=axis)
 
 
-softmax_cross_entropy = primitive("softmax_cross_entropy", _softmax_cross_entropy_impl)
+softmax_cross_entropy = primitive("softmax_cross_entropy", _softmax_cross_entropy_impl, saves=("inputs",))
 softmax_cross_entropy.__doc__ = """Per-example cross-entropy of ``softmax(logits)`` against ``labels``.
 
 Args:

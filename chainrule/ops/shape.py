@@ -15,13 +15,13 @@ def _full_axes(axes, ndim):
     return tuple(range(ndim))[::-1] if axes is None else tuple(a % ndim for a in axes)
 
 
-transpose = primitive("transpose", lambda xp, x, axes=None: xp.transpose(x, axes))
+transpose = primitive("transpose", lambda xp, x, axes=None: xp.transpose(x, axes), saves=())
 transpose.defvjp(lambda ns, g, ans, x, axes=None:
                  ns.transpose(g, axes=_inverse_permutation(_full_axes(axes, x.ndim))))
 transpose.defjvp_linear()
 
 
-swapaxes = primitive("swapaxes", lambda xp, x, *, axis1, axis2: xp.swapaxes(x, axis1, axis2))
+swapaxes = primitive("swapaxes", lambda xp, x, *, axis1, axis2: xp.swapaxes(x, axis1, axis2), saves=())
 swapaxes.defvjp(lambda ns, g, ans, x, axis1, axis2: ns.swapaxes(g, axis1=axis1, axis2=axis2))
 swapaxes.defjvp(lambda ns, t, ans, x, axis1, axis2: ns.swapaxes(t, axis1=axis1, axis2=axis2))
 
@@ -31,19 +31,19 @@ def permute(x, *axes):
     return transpose(x, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes)
 
 
-reshape = primitive("reshape", lambda xp, x, *, shape: xp.reshape(x, shape))
+reshape = primitive("reshape", lambda xp, x, *, shape: xp.reshape(x, shape), saves=())
 reshape.defvjp(lambda ns, g, ans, x, shape: ns.reshape(g, shape=x.shape))
 reshape.defjvp_linear()
 
-broadcast_to = primitive("broadcast_to", lambda xp, x, *, shape: xp.broadcast_to(x, shape))
+broadcast_to = primitive("broadcast_to", lambda xp, x, *, shape: xp.broadcast_to(x, shape), saves=())
 broadcast_to.defvjp(lambda ns, g, ans, x, shape: g)  # the reverse pass sums g down to x's shape
 broadcast_to.defjvp_linear()
 
-squeeze = primitive("squeeze", lambda xp, x, axis=None: xp.squeeze(x, axis))
+squeeze = primitive("squeeze", lambda xp, x, axis=None: xp.squeeze(x, axis), saves=())
 squeeze.defvjp(lambda ns, g, ans, x, axis=None: ns.reshape(g, shape=x.shape))
 squeeze.defjvp_linear()
 
-unsqueeze = primitive("unsqueeze", lambda xp, x, *, axis: xp.expand_dims(x, axis))
+unsqueeze = primitive("unsqueeze", lambda xp, x, *, axis: xp.expand_dims(x, axis), saves=())
 unsqueeze.defvjp(lambda ns, g, ans, x, axis: ns.reshape(g, shape=x.shape))
 unsqueeze.defjvp_linear()
 expand_dims = unsqueeze
@@ -65,7 +65,7 @@ def _with_zeros(ns, argnum, t, xs):
     return [t if i == argnum else ns.zeros_like(x) for i, x in enumerate(xs)]
 
 
-_concatenate = primitive("concatenate", _concatenate_impl)
+_concatenate = primitive("concatenate", _concatenate_impl, saves=())
 _concatenate.defvjp_argnum(lambda argnum, ns, g, ans, *xs, axis=0: _piece(argnum, ns, g, xs, axis))
 _concatenate.defjvp_argnum(lambda argnum, ns, t, ans, *xs, axis=0:
                            ns.concatenate(*_with_zeros(ns, argnum, t, xs), axis=axis))
@@ -85,7 +85,7 @@ def _stack_slice(argnum, ns, g, axis):
     return ns.getitem(g, index=(slice(None),) * axis + (argnum,))
 
 
-_stack = primitive("stack", _stack_impl)
+_stack = primitive("stack", _stack_impl, saves=())
 _stack.defvjp_argnum(lambda argnum, ns, g, ans, *xs, axis=0: _stack_slice(argnum, ns, g, axis))
 _stack.defjvp_argnum(lambda argnum, ns, t, ans, *xs, axis=0:
                      ns.stack(*_with_zeros(ns, argnum, t, xs), axis=axis))
@@ -104,7 +104,7 @@ def _as_tuple(index):
     return index if isinstance(index, tuple) else (index,)
 
 
-getitem = primitive("getitem", lambda xp, x, *, index: x[index])
+getitem = primitive("getitem", lambda xp, x, *, index: x[index], saves=())
 getitem.defvjp(lambda ns, g, ans, x, index: ns.scatter_add(g, index=index, shape=x.shape))
 getitem.defjvp_linear()
 
@@ -120,7 +120,7 @@ def _scatter_add_impl(xp, g, *, index, shape):
     return out
 
 
-scatter_add = primitive("scatter_add", _scatter_add_impl)
+scatter_add = primitive("scatter_add", _scatter_add_impl, saves=())
 scatter_add.defvjp(lambda ns, g, ans, y, index, shape: ns.getitem(g, index=index))
 scatter_add.defjvp_linear()
 

@@ -27,7 +27,8 @@ def test_broadcast_gradients_have_the_input_shapes_and_sum_the_output(shapes, op
 
 
 @FAST
-@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), elements=finite),
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
+                  elements=finite),
        st.data())
 def test_sum_and_mean_gradients_over_any_axis(x, data):
     axis = data.draw(st.integers(0, x.ndim - 1))

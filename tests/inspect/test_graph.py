@@ -9,7 +9,6 @@ import pytest
 
 import chainrule as cr
 import chainrule.nn as nn
-import chainrule.nn.functional as F
 from chainrule.errors import GraphError
 from chainrule.inspect import GraphvizNotInstalled, graph
 
