@@ -105,6 +105,6 @@ class Standardizer:
         if x.shape[1:] != self.mean.shape:
             raise DataError(
                 f"Standardizer was fitted on features of shape {self.mean.shape}, "
-                f"got an array of shape {x.shape}"
+                f"got array of shape {x.shape}"
             )
         return x
