@@ -4,6 +4,8 @@ Broadcasting in the forward pass is undone here, once, for every primitive: a VJ
 cotangent in the output's shape and :func:`unbroadcast` sums it down to the input's shape.
 """
 
+import sys
+
 from .graph import Leaf, _SetGradEnabled, hooks, toposort
 from .primitive import diff, raw
 from .tensor import Tensor
@@ -113,8 +115,10 @@ def _accumulate_leaf(leaf, g, create_graph, handed):
     if tensor.grad is not None:
         tensor.grad.data += g
         return
-    # The same array may reach several leaves (an add passes its cotangent on as it is): copy it then.
-    if id(g) in handed or g.base is not None:
-        g = g.copy()
+    # The same array may reach several leaves (an add passes its cotangent on as it is), or be a view
+    # of one that does: copy it then. A view whose base nothing else holds (a transposed product) is
+    # the leaf's own.
+    if id(g) in handed or (g.base is not None and sys.getrefcount(g.base) > 2):
+        g = g.copy(order="K")
     handed.add(id(g))
     tensor.grad = Tensor._wrap(g, None)

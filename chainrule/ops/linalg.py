@@ -42,6 +42,11 @@ def _rows(ns, a):
     return ns.reshape(a, shape=(-1, a.shape[-1]))
 
 
+def _linear_vjp_weight(ns, g, ans, x, weight, bias):
+    # Computed as (xᵀ g)ᵀ: the result then has the column-major layout of nn.Linear's weights.
+    return ns.transpose(ns.matmul(ns.transpose(_rows(ns, x)), _rows(ns, g)))
+
+
 linear = primitive("linear", _linear_impl, saves=("inputs",))
 linear.__doc__ = """The affine map of a dense layer, ``x @ weight.T + bias``, fused into one primitive.
 
@@ -52,7 +57,7 @@ Args:
 """
 # dx = g W;  dW = gᵀ x summed over every leading axis;  db = g, summed to b's shape by the engine.
 linear.defvjp(lambda ns, g, ans, x, weight, bias: ns.matmul(g, weight),
-              lambda ns, g, ans, x, weight, bias: ns.matmul(ns.transpose(_rows(ns, g)), _rows(ns, x)),
+              _linear_vjp_weight,
               lambda ns, g, ans, x, weight, bias: g)
 linear.defjvp(lambda ns, t, ans, x, weight, bias: ns.matmul(t, ns.transpose(weight)),
               lambda ns, t, ans, x, weight, bias: ns.matmul(x, ns.transpose(t)),

@@ -59,7 +59,7 @@ def sgd_step(param, grad, buf, *, lr, momentum=0.0, dampening=0.0, weight_decay=
     grad = _gradient(param, grad, float(weight_decay))
     if momentum != 0:
         if buf is None:
-            buf = grad.copy()
+            buf = grad.copy(order="K")
         else:
             buf *= momentum
             buf += grad if dampening == 0 else (1 - dampening) * grad

@@ -205,3 +205,18 @@ def test_copies_of_a_leaf_are_independent_leaves():
         (twin * 2).sum().backward()
         np.testing.assert_array_equal(twin.grad.data, [2.0, 2.0])
         assert x.grad is None and twin.data is not x.data
+
+
+def test_a_reshaped_view_of_a_shared_cotangent_is_copied_into_its_leaf():
+    a = cr.tensor(np.ones((2, 2)), requires_grad=True)
+    b = cr.tensor(np.ones(4), requires_grad=True)
+    (a.reshape(4) + b).sum().backward()
+    a.grad.data[0, 0] = 100.0
+    np.testing.assert_array_equal(b.grad.data, np.ones(4))
+
+
+def test_linear_weight_gradients_keep_the_weights_layout():
+    layer = cr.nn.Linear(3, 2)
+    layer(np.ones((4, 3), np.float32)).sum().backward()
+    assert layer.weight.data.flags.f_contiguous and layer.weight.grad.data.flags.f_contiguous
+    np.testing.assert_array_equal(layer.weight.grad.data, np.full((2, 3), 4.0))
