@@ -2,6 +2,7 @@
 
 import math
 
+from .. import backend
 from ..core.primitive import primitive
 
 
@@ -139,9 +140,14 @@ def _one_hot_impl(xp, labels, *, num_classes, axis=-1, dtype="float64"):
 one_hot = primitive("one_hot", _one_hot_impl, differentiable=False)
 
 
+def _integer(labels):
+    dtype = labels.dtype if hasattr(labels, "dtype") else backend.asarray(labels).dtype  # a Python int
+    return dtype.kind in "iu"
+
+
 def _target(ns, labels, logits, axis):
     """Labels as a distribution over classes: one-hot rows for integer labels, else as given."""
-    if labels.dtype.kind in "iu":
+    if _integer(labels):
         return ns.one_hot(labels, num_classes=logits.shape[axis], axis=axis, dtype=logits.dtype)
     return labels
 
@@ -151,7 +157,7 @@ def _sce_logits_derivative(ns, logits, labels, axis):
     # for integer labels and any target that sums to one.
     target = _target(ns, labels, logits, axis)
     probs = ns.softmax(logits, axis=axis)
-    if labels.dtype.kind in "iu":
+    if _integer(labels):
         return probs - target
     return probs * ns.sum(target, axis=axis, keepdims=True) - target
 

@@ -220,3 +220,9 @@ def test_linear_weight_gradients_keep_the_weights_layout():
     layer(np.ones((4, 3), np.float32)).sum().backward()
     assert layer.weight.data.flags.f_contiguous and layer.weight.grad.data.flags.f_contiguous
     np.testing.assert_array_equal(layer.weight.grad.data, np.full((2, 3), 4.0))
+
+
+def test_a_python_int_label_works_in_both_passes():
+    z = np.array([0.5, -1.0, 2.0])
+    s = np.exp(z) / np.exp(z).sum()
+    np.testing.assert_allclose(cr.grad(lambda z: cr.softmax_cross_entropy(z, 2))(z).data, s - np.eye(3)[2])
