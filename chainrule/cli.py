@@ -60,6 +60,9 @@ def build_parser():
         description="chainrule: automatic differentiation and deep learning on NumPy, with the "
                     "machinery in sight.")
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="BLAS threads (default 1: the small matrices here gain nothing from more, "
+                             "and on a busy machine extra threads slow them down)")
     subparsers = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
     for name, (summary, add_arguments, run) in COMMANDS.items():
         description = summary[0].upper() + summary[1:] + "."
@@ -71,9 +74,11 @@ def build_parser():
 
 def main(argv=None):
     """Run the ``chainrule`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    from threadpoolctl import threadpool_limits
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with threadpool_limits(limits=args.threads):
+            return args.run(args)
     except (ChainruleError, OSError) as error:
         message = " ".join(_describe(error).split())
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
