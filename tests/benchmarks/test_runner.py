@@ -1,0 +1,157 @@
+"""The benchmark runner's plumbing: workers, missing peers, tables and the Markdown and JSON writers.
+
+No timing is asserted here: timings belong to ``python -m benchmarks``.
+"""
+
+import json
+
+import pytest
+
+from benchmarks import overhead, step, timing
+from benchmarks.environment import source_digest
+from benchmarks.report import Goal, Results, format_seconds, render_markdown, to_json
+from benchmarks.runner import run_framework
+from benchmarks.workloads import WORKLOADS
+
+TINY = {"graph": "tiny", "size": 1}
+
+
+def timing_of(median):
+    return {"median_s": median, "q1_s": 0.9 * median, "q3_s": 1.1 * median, "repeats": 5,
+            "calls_per_repeat": 10, "cpu_per_wall": 1.0}
+
+
+def test_a_framework_that_cannot_be_imported_is_reported_missing(tmp_path):
+    (tmp_path / "torch.py").write_text("raise ImportError('torch is hidden by the test')\n")
+    outcome = run_framework("torch", "overhead", threads=1, quick=True,
+                            extra_env={"PYTHONPATH": str(tmp_path)})
+    assert outcome == {"status": "missing", "reason": "torch is hidden by the test"}
+
+
+def test_a_worker_measures_every_case_and_reports_json():
+    outcome = run_framework("numpy", "overhead", threads=1, quick=True)
+    assert outcome["status"] == "ok"
+    assert len(outcome["cases"]) == len(overhead.cases(quick=True))
+    tiny = outcome["cases"][0]
+    assert tiny["q1_s"] <= tiny["median_s"] <= tiny["q3_s"]
+    assert tiny["repeats"] >= timing.QUICK.min_repeats
+
+
+def test_a_missing_peer_stays_in_the_table_and_its_goal_is_not_judged():
+    results = Results({"chainrule": {"status": "ok", "cases": [timing_of(10e-6)]},
+                       "torch": {"status": "missing", "reason": "No module named 'torch'"},
+                       "numpy": {"status": "error", "reason": "MemoryError"}})
+    table, = overhead.tables([TINY], results, frameworks=("chainrule", "torch", "numpy"))
+    assert table.headers[:4] == ["graph", "chainrule", "PyTorch eager", "NumPy by hand"]
+    assert table.rows[0][1:] == ["10.0 µs ±10%", "missing", "error", "n/a", "≤ 0.5x PyTorch", "n/a"]
+    assert [goal.status for goal in table.goals] == ["n/a"]
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_every_table_shows_peers_that_are_missing(name):
+    module = WORKLOADS[name]
+    missing = {"status": "missing", "reason": "No module named 'x'"}
+    tables = module.tables(module.cases(quick=False), Results(dict.fromkeys(module.FRAMEWORKS, missing)))
+    for table in tables:
+        assert table.rows
+        assert all("missing" in row for row in table.rows)
+    assert all(goal.status == "n/a" for table in tables for goal in table.goals)
+
+
+def test_goals_are_met_or_missed_by_the_ratio_against_the_peer():
+    results = Results({"chainrule": {"status": "ok", "cases": [timing_of(10e-6), timing_of(10e-6)]},
+                       "torch": {"status": "ok", "cases": [timing_of(25e-6), timing_of(15e-6)]}})
+    table, = overhead.tables([TINY, dict(TINY, size=100)], results, frameworks=("chainrule", "torch"))
+    assert [row[-3:] for row in table.rows] == [["0.40x", "≤ 0.5x PyTorch", "met"],
+                                                ["0.67x", "≤ 0.5x PyTorch", "MISSED"]]
+
+
+def test_step_table_checks_both_goals_and_reports_how_well_losses_agree():
+    measured = {"chainrule": 1.0e-3, "torch": 1.2e-3, "numpy": 0.8e-3}
+    results = Results({name: {"status": "ok", "cases": [timing_of(t) | {"losses": [2.0, 1.5, 1.0]}]}
+                       for name, t in measured.items()})
+    table, = step.tables([{"model": "A", "batch": 128}], results)
+    row = dict(zip(table.headers, table.rows[0], strict=True))
+    assert row["chainrule / PyTorch"] == "0.83x"
+    assert row["chainrule / NumPy"] == "1.25x"
+    assert row["status"] == "MISSED"
+    assert row["HIPS autograd"] == "not run"
+    assert "agree across frameworks to a relative 0.0e+00" in table.note
+
+
+def run_description():
+    return {"command": "python -m benchmarks --only overhead",
+            "machine": {"platform": "Linux", "cpu": "Some CPU", "cores": 2, "python": "3.11"},
+            "versions": {"python": "3.11", "torch": "missing"}, "commit": "abc1234", "date": "today",
+            "chainrule_source": {"at_start": "0123456789ab", "at_end": "ba9876543210"},
+            "settings": {"threads": 1, "quick": False, "cpus": [1], "environment": {"OMP_NUM_THREADS": "1"}},
+            "workloads": {"overhead": {"cases": [TINY], "results": {
+                "chainrule": {"status": "ok", "cases": [timing_of(1e-5) | {"cpu_per_wall": 1.02}]},
+                "torch": {"status": "missing", "reason": "No module named 'torch'"}}}}}
+
+
+def test_markdown_report_holds_goals_settings_and_every_table():
+    table, = overhead.tables([TINY], Results({"chainrule": {"status": "ok", "cases": [timing_of(1e-5)]},
+                                              "torch": {"status": "ok", "cases": [timing_of(4e-5)]}}))
+    text = render_markdown(run_description(), [table], notes="Why a goal is missed.")
+    assert "| tiny graph, 1 element: ≤ 0.5x PyTorch | 0.25x | met |" in text
+    assert "| command | `python -m benchmarks --only overhead` |" in text
+    assert "| versions | python 3.11, torch missing |" in text
+    assert "`OMP_NUM_THREADS=1`, `torch.set_num_threads(1)`, bound to CPU 1 |" in text
+    assert "processor time / wall time at most 1.02" in text
+    assert "| chainrule source | CHANGED during the run (digest 0123456789ab at the start" in text
+    assert "- overhead, PyTorch eager: missing (No module named 'torch')" in text
+    assert "| `(a*b + a).sum()`, 1 element | 10.0 µs ±10% | 40.0 µs ±10% |" in text
+    assert text.rstrip().endswith("## Notes\n\nWhy a goal is missed.")
+
+
+def test_json_report_round_trips_the_run_and_its_tables():
+    table, = overhead.tables([TINY], Results({"chainrule": {"status": "ok", "cases": [timing_of(1e-5)]}}))
+    document = json.loads(to_json(run_description(), [table]))
+    assert document["workloads"]["overhead"]["results"]["chainrule"]["cases"][0]["median_s"] == 1e-5
+    assert document["tables"][0]["rows"] == table.rows
+    assert document["tables"][0]["goals"] == [{"subject": "tiny graph, 1 element", "peer": "PyTorch",
+                                               "ratio": None, "limit": 0.5,
+                                               "description": "tiny graph, 1 element: ≤ 0.5x PyTorch",
+                                               "status": "n/a"}]
+
+
+@pytest.mark.parametrize("seconds, text", [(8.7e-6, "8.70 µs"), (8.123e-4, "812 µs"), (9.9996e-4, "1.00 ms"),
+                                           (0.0152, "15.2 ms"), (2.5, "2.50 s")])
+def test_times_print_with_three_significant_digits(seconds, text):
+    assert format_seconds(seconds) == text
+
+
+def test_goal_status():
+    goals = [Goal("step", "PyTorch", ratio, 1.0) for ratio in (0.5, 1.0, 1.5, None)]
+    assert [goal.status for goal in goals] == ["met", "met", "MISSED", "n/a"]
+    assert goals[0].description == "step: ≤ 1.0x PyTorch"
+
+
+def test_measure_summarises_repeats_of_a_function():
+    calls = []
+    budget = timing.Budget(warmup=2, warmup_seconds=0.0, repeats=4, min_repeats=3, repeat_seconds=0.001,
+                           total_seconds=0.05)
+    result = timing.measure(lambda: calls.append(1), budget)
+    assert 3 <= result["repeats"] <= 4
+    assert len(calls) >= 2 + result["repeats"] * result["calls_per_repeat"]
+    assert result["q1_s"] <= result["median_s"] <= result["q3_s"]
+
+
+def test_source_digest_changes_with_the_code(tmp_path):
+    (tmp_path / "module.py").write_text("x = 1\n")
+    before = source_digest(tmp_path)
+    assert source_digest(tmp_path) == before
+    (tmp_path / "module.py").write_text("x = 2\n")
+    assert source_digest(tmp_path) != before
+
+
+def test_render_rewrites_the_markdown_from_a_json_run_without_measuring(tmp_path, capsys):
+    from benchmarks.__main__ import main
+    run = run_description()
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(run))
+    main(["--render", str(saved), "--markdown", str(tmp_path / "report.md")])
+    text = (tmp_path / "report.md").read_text()
+    assert "| `(a*b + a).sum()`, 1 element | 10.0 µs ±10% | missing |" in text
+    assert f"wrote {tmp_path / 'report.md'}" in capsys.readouterr().out

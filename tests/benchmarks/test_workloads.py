@@ -1,0 +1,52 @@
+"""The benchmarked computations are the same in every framework: losses, gradients and Jacobians agree."""
+
+import numpy as np
+import pytest
+
+from benchmarks import models, modes, overhead
+
+SIZES = (6, 5, 4, 3)
+
+
+def installed(framework):
+    if framework != "chainrule" and framework != "numpy":
+        library = pytest.importorskip(framework)
+        if framework == "torch":
+            library.set_num_threads(1)
+    return framework
+
+
+def first_losses(framework, steps=3):
+    to_batch, step = models.trainer(framework, models.init_params(SIZES))
+    batch = to_batch(*models.random_batch(SIZES, batch=8))
+    return [float(step(*batch)) for _ in range(steps)]
+
+
+def test_hand_written_numpy_step_trains_like_chainrule():
+    numpy_losses = first_losses("numpy")
+    np.testing.assert_allclose(first_losses("chainrule"), numpy_losses, rtol=1e-5)
+    assert numpy_losses[2] < numpy_losses[0]
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax", "autograd"])
+def test_every_peer_trains_like_the_numpy_floor(framework):
+    np.testing.assert_allclose(first_losses(installed(framework)), first_losses("numpy"), rtol=1e-5)
+
+
+SHORT_CHAIN = {"graph": "chain", "length": 7, "size": 3}
+
+
+@pytest.mark.parametrize("case", overhead.cases(quick=True)[::2] + [SHORT_CHAIN])
+def test_hand_written_overhead_gradients_match_chainrule(case):
+    values = overhead.inputs(case)
+    _, by_hand = overhead.BUILDERS["numpy"](case, values)
+    _, engine = overhead.BUILDERS["chainrule"](case, values)
+    np.testing.assert_allclose(by_hand, engine, rtol=1e-5)
+
+
+def test_chainrule_jacobians_match_jax_on_both_shapes():
+    installed("jax")
+    problem = modes.jacobian_problem(5)
+    mine, theirs = modes.JACOBIAN_BUILDERS["chainrule"](*problem), modes.JACOBIAN_BUILDERS["jax"](*problem)
+    for name, (compute, checksum) in mine.items():
+        np.testing.assert_allclose(checksum(compute()), float(theirs[name][0]().sum()), rtol=1e-5)
