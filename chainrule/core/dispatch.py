@@ -27,10 +27,16 @@ def bind(prim, inputs, params):
         else:
             values.append(x)
             parents.append(None)
-    ans = evaluate(prim, values, params)
+    try:
+        ans = prim.impl(backend.xp, *values, **params)
+    except (ValueError, IndexError, TypeError) as error:
+        # The array library's complaint, restated with the operation, the shapes and the user's line.
+        raise _shape_error(prim, values, params, error) from error
+    if type(ans) is not backend.ndarray:
+        ans = backend.asarray(ans)
     node = None
     if needs_grad and _GradMode.enabled and prim.differentiable:
-        node = Node(prim, tuple(parents), kept(inputs, prim.saves_inputs),
+        node = Node(prim, tuple(parents), kept(inputs, values, prim.saves_inputs),
                     ans if prim.saves_ans else Unsaved(ans), params)
         if hooks.record_site:
             node.site = user_site()
@@ -38,18 +44,6 @@ def bind(prim, inputs, params):
     if hooks.on_forward is not None:
         hooks.on_forward(prim, inputs, out, params)
     return out
-
-
-def evaluate(prim, values, params):
-    """Run a primitive's forward on raw values, turning the array library's complaints into errors
-    that name the operation, the shapes and the user's line."""
-    try:
-        ans = prim.impl(backend.xp, *values, **params)
-    except (ValueError, IndexError, TypeError) as error:
-        raise _shape_error(prim, values, params, error) from error
-    if type(ans) is not backend.ndarray:
-        ans = backend.asarray(ans)
-    return ans
 
 
 def _shape_error(prim, values, params, error):

@@ -103,11 +103,12 @@ class Unsaved:
         return len(self.shape)
 
 
-def kept(values, save):
-    """``values`` as a node keeps them: as they are when its rules read them, else as :class:`Unsaved`."""
+def kept(inputs, values, save):
+    """What a node keeps of its ``inputs``: themselves when its rules read them, else the shapes and
+    dtypes of their raw ``values`` (:class:`Unsaved`)."""
     if save:
-        return values
-    return tuple(Unsaved(x) if hasattr(x, "dtype") else x for x in values)
+        return inputs
+    return tuple([Unsaved(v) if hasattr(v, "dtype") else v for v in values])
 
 
 class Node:
@@ -144,19 +145,12 @@ class Node:
     def name(self):
         return self.prim.name
 
-    def free(self):
-        self.inputs = None
-        self.ans = None
-        self.ans_tangents = None
-
-    def saved(self):
-        """The saved inputs and output, or a clear error when a backward pass already freed them."""
-        if self.inputs is None:
-            raise GraphError(
-                f"Trying to backward through the graph a second time (at '{self.prim.name}'): its saved "
-                "values were freed by the first backward(). Pass retain_graph=True to the first "
-                "backward() if you need to go through the graph again, or recompute the forward pass.")
-        return self.inputs, self.ans
+    def freed_error(self):
+        """The error for a backward pass through this node after an earlier one freed its values."""
+        return GraphError(
+            f"Trying to backward through the graph a second time (at '{self.prim.name}'): its saved "
+            "values were freed by the first backward(). Pass retain_graph=True to the first "
+            "backward() if you need to go through the graph again, or recompute the forward pass.")
 
 
 def toposort(roots):

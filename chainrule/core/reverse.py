@@ -56,6 +56,7 @@ def backward(roots, cotangents, *, targets=None, retain_graph=False, create_grap
 
 def _run(order, grads, needed, targets, retain_graph, create_graph, handed):
     ns = diff if create_graph else raw
+    on_vjp = hooks.on_vjp
     captured = {}
     for node in order:
         g = grads.pop(node, None)
@@ -69,29 +70,33 @@ def _run(order, grads, needed, targets, retain_graph, create_graph, handed):
             continue
         if node.retained is not None and node.retained() is not None:
             node.retained().grad = g if isinstance(g, Tensor) else Tensor._wrap(g.copy(), None)
-        inputs, ans = node.saved()
+        inputs, ans, prim = node.inputs, node.ans, node.prim
+        if inputs is None:
+            raise node.freed_error()
         if create_graph:
-            if node.prim.saves_ans:
+            if prim.saves_ans:
                 ans = Tensor._wrap(ans, node)
                 ans._tangents = node.ans_tangents
             args = inputs
-        else:
+        elif prim.saves_inputs:
             args = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        rules, params = node.prim.vjps, node.params
+        else:
+            args = inputs  # shapes and dtypes only
+        rules, params = prim.vjps, node.params
         for i, parent in enumerate(node.parents):
             if parent is None or rules[i] is None or (needed is not None and parent not in needed):
                 continue
             g_full = rules[i](ns, g, ans, *args, **params)
-            shape = args[i].shape
-            g_input = g_full if g_full.shape == shape else unbroadcast(ns, g_full, shape)
-            if g_input.dtype != args[i].dtype:  # a float64 constant must not upcast a float32 gradient
-                g_input = ns.astype(g_input, dtype=args[i].dtype)
-            if hooks.on_vjp is not None:
-                hooks.on_vjp(node, i, g, g_input, broadcast_axes(tuple(g_full.shape), shape))
+            x = args[i]
+            g_input = g_full if g_full.shape == x.shape else unbroadcast(ns, g_full, x.shape)
+            if g_input.dtype != x.dtype:  # a float64 constant must not upcast a float32 gradient
+                g_input = ns.astype(g_input, dtype=x.dtype)
+            if on_vjp is not None:
+                on_vjp(node, i, g, g_input, broadcast_axes(tuple(g_full.shape), x.shape))
             previous = grads.get(parent)
             grads[parent] = g_input if previous is None else previous + g_input
         if not retain_graph:
-            node.free()
+            node.inputs = node.ans = node.ans_tangents = None
     return captured
 
 

@@ -103,7 +103,7 @@ class Tensor:
                 raise GraphError(f"backward() without `gradient` needs a single-element output, but this "
                                  f"tensor has shape {self.shape}; reduce it first (e.g. .sum()) or pass "
                                  f"gradient= an array of shape {self.shape}")
-            gradient = backend.xp.ones_like(self.data)
+            gradient = backend.xp.ones(self.data.shape, self.data.dtype)
         else:
             gradient = gradient if isinstance(gradient, Tensor) else backend.asarray(gradient)
             if tuple(gradient.shape) != self.shape:
