@@ -98,6 +98,7 @@ class Tensor:
         if self._node is None:
             raise GraphError("backward() on a tensor that does not require grad: none of its inputs "
                              "had requires_grad=True (or it was computed under no_grad())")
+        owned = gradient is None  # the engine made the cotangent, so no leaf can share it with the user
         if gradient is None:
             if self.data.size != 1:
                 raise GraphError(f"backward() without `gradient` needs a single-element output, but this "
@@ -112,7 +113,7 @@ class Tensor:
             if not create_graph and isinstance(gradient, Tensor):
                 gradient = gradient.data
         reverse.backward([self], [gradient], retain_graph=retain_graph or create_graph,
-                 create_graph=create_graph, owned=False)
+                 create_graph=create_graph, owned=owned)
 
     # -- array-like view --------------------------------------------------------------------------
 
