@@ -62,17 +62,21 @@ def trainer(framework, params):
 
 def _chainrule(params):
     import chainrule as cr
-    weights = [cr.tensor(p, requires_grad=True) for p in params]
-    velocities = [np.zeros_like(p) for p in params]
+    sizes = [params[0].shape[0]] + [w.shape[1] for w in params[::2]]
+    model = cr.nn.MLP(sizes)
+    with cr.no_grad():
+        for linear, w, b in zip(model[::2], params[::2], params[1::2], strict=True):
+            linear.weight.data[...] = w.T
+            linear.bias.data[...] = b
+    optimizer = cr.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
 
     def step(x, y):
-        loss = cr.softmax_cross_entropy(mlp_logits(weights, x, cr.relu), y).mean()
+        optimizer.zero_grad()
+        loss = cr.nn.functional.cross_entropy(model(x), y)
         loss.backward()
-        for w, v in zip(weights, velocities, strict=True):
-            sgd_momentum(w.data, w.grad.data, v)
-            w.grad = None
+        optimizer.step()
         return loss
-    return lambda x, y: (cr.tensor(x), y), step
+    return lambda x, y: (x, y), step
 
 
 def _torch(params):

@@ -2,8 +2,8 @@
 
 The step (see :mod:`benchmarks.models`) is the forward pass, the mean softmax cross-entropy, the backward
 pass and SGD with momentum 0.9, in float32, from the same initial parameters and on the same batch for
-every framework. chainrule's step is written with the core API (tensors, ``relu``, ``@``,
-``softmax_cross_entropy``, ``backward``) and updates ``.data`` in place.
+every framework. chainrule's step uses what a user writes: ``nn.MLP``, ``nn.functional.cross_entropy``
+and ``optim.SGD``, as PyTorch's uses ``nn.Linear``, ``F.cross_entropy`` and ``optim.SGD``.
 """
 
 from benchmarks import models, timing
@@ -56,9 +56,10 @@ def tables(all_cases, results):
     headers = (["model", "batch"] + [FRAMEWORK_NAMES[f] for f in FRAMEWORKS]
                + ["chainrule / PyTorch", "chainrule / NumPy", "goal", "status"])
     note = ("Time per training step: forward, mean softmax cross-entropy, backward, SGD with momentum "
-            "0.9, float32, ReLU, the same initial parameters and batch for every framework. PyTorch uses "
-            "`nn.Linear`, `F.cross_entropy` and `optim.SGD`; JAX jits the whole step (buffers donated); "
-            f"chainrule and NumPy update the parameters in place. {loss_agreement(all_cases, results)}")
+            "0.9, float32, ReLU, the same initial parameters and batch for every framework. PyTorch and "
+            "chainrule use their `nn` MLP, `cross_entropy` and `optim.SGD`; JAX jits the whole step "
+            "(buffers donated); NumPy updates the parameters in place. "
+            f"{loss_agreement(all_cases, results)}")
     note = note.rstrip()
     return [Table("Training step", note, headers, rows, all_goals)]
 
