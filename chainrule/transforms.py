@@ -11,7 +11,7 @@ import contextlib
 import functools
 
 from . import backend
-from .core.forward import new_level, strip, with_tangent
+from .core.forward import is_tracked, new_level, strip, with_tangent
 from .core.graph import Node, _SetGradEnabled
 from .core.reverse import backward
 from .core.tensor import Tensor
@@ -37,8 +37,10 @@ def _as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def _is_tracked(x):
-    return isinstance(x, Tensor) and (x._node is not None or bool(x._tangents))
+def _keeps_graph(nested, inputs):
+    """Whether a transform's results must stay differentiable: inside another transform, or when an
+    input is itself followed by reverse or forward mode."""
+    return nested or any(is_tracked(leaf) for leaf in tree_flatten(inputs)[0])
 
 
 def _variable(x):
@@ -115,7 +117,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
     def wrapped(*args, **kwargs):
         nums = _argnums_tuple(argnums, len(args))
         with _transform() as nested:
-            keep_graph = nested or any(_is_tracked(leaf) for leaf in tree_flatten(args)[0])
+            keep_graph = _keeps_graph(nested, args)
             new_args, trees = _with_variables(args, nums)
             out = f(*new_args, **kwargs)
             out, aux = out if has_aux else (out, None)
@@ -158,7 +160,7 @@ def vjp(f, *primals, has_aux=False):
     """Evaluate ``f`` and return ``(out, vjp_fn)``, with ``vjp_fn(cotangent)`` giving one
     cotangent per primal (a tuple), like ``jax.vjp``. ``vjp_fn`` may be called many times."""
     with _transform() as nested:
-        keep_graph = nested or any(_is_tracked(leaf) for leaf in tree_flatten(primals)[0])
+        keep_graph = _keeps_graph(nested, primals)
         args, trees = _with_variables(primals, range(len(primals)))
         out = f(*args)
         out, aux = out if has_aux else (out, None)
@@ -198,7 +200,7 @@ def jvp(f, primals, tangents):
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     with _transform() as nested:
-        keep_graph = nested or any(_is_tracked(leaf) for leaf in tree_flatten(primals)[0])
+        keep_graph = _keeps_graph(nested, primals)
         level = new_level()
         p_leaves, p_def = tree_flatten(primals)
         t_leaves, _ = tree_flatten(tangents)

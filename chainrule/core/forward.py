@@ -46,7 +46,9 @@ def _full(ns, tangent, shape):
     return tangent if tuple(tangent.shape) == shape else ns.broadcast_to(tangent, shape=shape)
 
 
-def _is_tracked(x):
+def is_tracked(x):
+    """Whether ``x`` is a tensor that some transform follows: recorded for reverse mode or carrying
+    tangents."""
     return isinstance(x, Tensor) and (x._node is not None or bool(x._tangents))
 
 
@@ -60,7 +62,7 @@ def bind_tangents(prim, inputs, params):
     tangent_out = None
     if prim.differentiable:
         # Plain values (no graph, no other level) need no recording: run the rules on bare arrays.
-        plain = not any(_is_tracked(x) for pair in split for x in pair)
+        plain = not any(is_tracked(x) for pair in split for x in pair)
         ns = raw if plain else diff
         args = [x.data if isinstance(x, Tensor) else x for x in primals] if plain else primals
         ans = primal_out.data if plain else primal_out

@@ -83,10 +83,6 @@ class Leaf:
         self.tensor_ref = weakref.ref(tensor)
         self.seq = next(_counter)
 
-    @property
-    def name(self):
-        return "leaf"
-
 
 class Unsaved:
     """What a node keeps of a value its rules never read: its shape and dtype (so the reverse pass can
@@ -140,10 +136,6 @@ class Node:
         self.ans_tangents = None
         self.retained = None
         self.site = None
-
-    @property
-    def name(self):
-        return self.prim.name
 
     def freed_error(self):
         """The error for a backward pass through this node after an earlier one freed its values."""
