@@ -88,8 +88,8 @@ def bind_tangents(prim, inputs, params):
     if _GradMode.enabled and prim.differentiable and any(p is not None for p in parents):
         # Reverse mode must see the inputs with every tangent, so a backward pass differentiated
         # in forward mode (forward-over-reverse) carries them through its own rules.
-        out._node = Node(prim, parents, kept(tuple(inputs), [x.data if isinstance(x, Tensor) else x for x in inputs],
-                                             prim.saves_inputs),
+        values = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        out._node = Node(prim, parents, kept(tuple(inputs), values, prim.saves_inputs),
                          primal_out.data if prim.saves_ans else Unsaved(primal_out.data), params)
         out._node.ans_tangents = out._tangents
     return out
