@@ -36,14 +36,21 @@ def bind(prim, inputs, params):
         ans = backend.asarray(ans)
     node = None
     if needs_grad and _GradMode.enabled and prim.differentiable:
-        node = Node(prim, tuple(parents), kept(inputs, values, prim.saves_inputs),
-                    ans if prim.saves_ans else Unsaved(ans), params)
-        if hooks.record_site:
-            node.site = user_site()
+        node = new_node(prim, tuple(parents), inputs, values, ans, params)
     out = Tensor._wrap(ans, node)
     if hooks.on_forward is not None:
         hooks.on_forward(prim, inputs, out, params)
     return out
+
+
+def new_node(prim, parents, inputs, values, ans, params):
+    """A reverse-mode node for ``prim``, keeping of ``inputs`` (raw ``values``) and ``ans`` only what its
+    rules read, and the user's line while sites are recorded."""
+    node = Node(prim, parents, kept(inputs, values, prim.saves_inputs),
+                ans if prim.saves_ans else Unsaved(ans), params)
+    if hooks.record_site:
+        node.site = user_site()
+    return node
 
 
 def _shape_error(prim, values, params, error):

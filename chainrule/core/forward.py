@@ -3,13 +3,14 @@
 A tensor's ``_tangents`` maps a level to its tangent there. Each :func:`chainrule.jvp` opens a new,
 higher level; a primitive applied to inputs carrying tangents splits off the highest level ``L`` (as
 a nested dual number ``x = x₀ + ε_L t`` whose parts may carry lower levels), computes the primal from
-the parts, and its tangent by the JVP rules on chainrule's own primitives. Tangents of different
+the parts, and its tangent by the JVP rules (on chainrule's own primitives when something must be
+recorded, on bare arrays otherwise). Tangents of different
 levels never mix, so nested derivatives do not confuse their perturbations.
 """
 
 import itertools
 
-from .graph import Node, Unsaved, _GradMode, hooks, kept
+from .graph import _GradMode, hooks
 from .primitive import diff, raw
 from .tensor import Tensor
 
@@ -54,7 +55,7 @@ def is_tracked(x):
 
 def bind_tangents(prim, inputs, params):
     """Apply ``prim`` to inputs of which some carry tangents, splitting off the highest level."""
-    from .dispatch import bind
+    from .dispatch import bind, new_node
     level = max(max(x._tangents) for x in inputs if isinstance(x, Tensor) and x._tangents)
     split = [strip(x, level) for x in inputs]
     primals = tuple(p for p, _ in split)
@@ -77,8 +78,8 @@ def bind_tangents(prim, inputs, params):
             tangent_out = term if tangent_out is None else tangent_out + term
         if tangent_out is not None:
             tangent_out = _full(ns, tangent_out, primal_out.shape)
-        if plain and tangent_out is not None:
-            tangent_out = Tensor._wrap(tangent_out, None)
+            if plain:
+                tangent_out = Tensor._wrap(tangent_out, None)
     out = Tensor._wrap(primal_out.data, primal_out._node)
     out._tangents = dict(primal_out._tangents or {})
     if tangent_out is not None:
@@ -89,8 +90,7 @@ def bind_tangents(prim, inputs, params):
         # Reverse mode must see the inputs with every tangent, so a backward pass differentiated
         # in forward mode (forward-over-reverse) carries them through its own rules.
         values = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        out._node = Node(prim, parents, kept(tuple(inputs), values, prim.saves_inputs),
-                         primal_out.data if prim.saves_ans else Unsaved(primal_out.data), params)
+        out._node = new_node(prim, parents, tuple(inputs), values, primal_out.data, params)
         out._node.ans_tangents = out._tangents
     return out
 
