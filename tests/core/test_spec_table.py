@@ -1,26 +1,16 @@
 """Every primitive in the registry, checked in float64 against central differences in forward and
 reverse mode to second order, with broadcasting shape pairs, plus the adjoint identity."""
 
+import importlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import chainrule as cr
 from chainrule.core.primitive import REGISTRY
 from chainrule.testing import check_grads
-
-
-def real(*shape):
-    return ("real", shape)
-
-
-def positive(*shape):
-    return ("positive", shape)
-
-
-def sample(kind, shape, rng):
-    if kind == "positive":
-        return rng.uniform(0.5, 2.0, shape)
-    return rng.uniform(-1.5, 1.5, shape)
+from tests.core.domains import positive, real, sample
 
 
 CONDITION = np.array([[True, False, True, False]] * 3)
@@ -89,6 +79,9 @@ SPECS = {
                 (lambda x: x[MASK], [real(6)]), (lambda x: x[:, None, 0], [real(3, 4)])],
     "scatter_add": [(lambda g: cr.scatter_add(g, index=INDEX, shape=(3,)), [real(4)])],
 }
+# Each family of primitives may keep its entries in its own file, tests/core/spec_<family>.py.
+for _path in sorted(Path(__file__).parent.glob("spec_*.py")):
+    SPECS.update(importlib.import_module(f"tests.core.{_path.stem}").SPECS)
 
 
 def test_every_differentiable_primitive_has_both_rules_and_a_spec():
