@@ -3,6 +3,7 @@
 from .elementwise import (abs, add, astype, clip, cos, div, erf, exp, expm1, identity, log, log1p, maximum,
                           minimum, mul, neg, pow, relu, sigmoid, sign, sin, sqrt, sub, tanh, where)
 from .linalg import linear, matmul
+from .pad import pad
 from .reductions import (logsumexp, log_softmax, max, mean, min, one_hot, softmax,
                          softmax_cross_entropy, sum, var)
 from .shape import (broadcast_to, concatenate, expand_dims, getitem, permute, reshape, scatter_add,
