@@ -1,0 +1,250 @@
+"""Scaled dot-product attention, ``softmax(q kᵀ · scale + mask) v``, as one primitive with both rules.
+
+With ``s = scale · q kᵀ + bias`` (masked keys set to the dtype's lowest value), ``p = softmax(s)`` over
+the keys and ``out = p v``:
+
+- VJP: ``dv = pᵀ g``; ``dp = g vᵀ``; ``ds = p ⊙ (dp − ⟨p, dp⟩)`` (the softmax's Jacobian is
+  symmetric); ``dq = scale · ds k``, ``dk = scale · dsᵀ q``, ``dbias = ds``.
+- JVP: ``ṡ = scale · (q̇ kᵀ + q k̇ᵀ) + ḃias``; ``ṗ = p ⊙ (ṡ − ⟨p, ṡ⟩)``, the softmax pushforward;
+  ``ouṫ = ṗ v + p v̇``.
+
+The node keeps only the inputs: the ``(..., L, S)`` weights are recomputed in the rules (as
+FlashAttention does), once per node, shared by the rules of its inputs. A row whose keys are all
+masked has weights zero, so its output and gradients are zero, not NaN.
+"""
+
+import math
+
+from .. import backend
+from ..core.primitive import primitive, raw
+from ..core.tensor import Tensor
+from ..errors import ShapeError
+
+
+class _LastCall:
+    """A one-entry memo: the rules of one node run back to back on the same objects, so the weights
+    and the score cotangent they share are computed once. Entries are compared by identity (the memo
+    holds the objects, so their ids stay theirs)."""
+
+    def __init__(self):
+        self.key, self.value = None, None
+
+    def get(self, key, compute):
+        last = self.key
+        if last is None or len(last) != len(key) or any(a is not b for a, b in zip(last, key)):
+            self.value = compute()
+            self.key = key
+        return self.value
+
+
+_weights_memo, _scores_cotangent_memo = _LastCall(), _LastCall()
+
+
+def _kept_keys(ns, keep, bias):
+    """Where a query may look: ``keep`` and the finite entries of an additive mask."""
+    if bias is None:
+        return keep
+    finite = ns.value(bias) > -math.inf
+    if finite.all():
+        return keep
+    return finite if keep is None else keep & finite
+
+
+def _compute_weights(ns, query, key, bias, keep, scale):
+    scores = ns.matmul(query, ns.swapaxes(key, axis1=-1, axis2=-2)) * scale
+    if bias is not None:
+        scores = scores + bias
+    keep = _kept_keys(ns, keep, bias)
+    if keep is None:
+        return ns.softmax(scores, axis=-1)
+    # The lowest finite value, not -inf: a row with every key masked then stays finite (and is
+    # zeroed below) instead of giving -inf - (-inf) = NaN.
+    lowest = backend.xp.asarray(backend.xp.finfo(scores.dtype).min, dtype=scores.dtype)
+    weights = ns.softmax(ns.where(keep, scores, lowest), axis=-1)
+    alive = keep.any(axis=-1, keepdims=True)
+    return weights if alive.all() else weights * alive
+
+
+def _weights(ns, ans, query, key, bias, keep, scale):
+    """``softmax(scale · q kᵀ + bias)`` over kept keys, zero rows where no key is kept, computed once
+    per application of the primitive (``ans``, unique to it, keys the memo)."""
+    return _weights_memo.get((ns, ans, query, key, bias, keep),
+                             lambda: _compute_weights(ns, query, key, bias, keep, scale))
+
+
+def _dropped(weights, dropout):
+    return weights if dropout is None else weights * dropout
+
+
+def _softmax_pushforward(ns, weights, v):
+    # J = diag(p) - p pᵀ is symmetric: the same formula pushes tangents forward and pulls cotangents back.
+    return weights * (v - ns.sum(weights * v, axis=-1, keepdims=True))
+
+
+def _scores_cotangent(ns, g, ans, query, key, value, bias, keep, dropout, scale):
+    def compute():
+        weights = _weights(ns, ans, query, key, bias, keep, scale)
+        return _softmax_pushforward(ns, weights, _dropped(ns.matmul(g, _transposed(ns, value)), dropout))
+    return _scores_cotangent_memo.get((ns, g, ans, query, key, value, bias, keep, dropout), compute)
+
+
+def _transposed(ns, x):
+    return ns.swapaxes(x, axis1=-1, axis2=-2)
+
+
+def _attention_impl(xp, query, key, value, bias, keep, dropout, scale=1.0):
+    weights = _compute_weights(raw, query, key, bias, keep, scale)
+    return xp.matmul(_dropped(weights, dropout), value)
+
+
+def _vjp_query(ns, g, ans, query, key, value, bias, keep, dropout, scale=1.0):
+    ds = _scores_cotangent(ns, g, ans, query, key, value, bias, keep, dropout, scale)
+    return ns.matmul(ds, key) * scale
+
+
+def _vjp_key(ns, g, ans, query, key, value, bias, keep, dropout, scale=1.0):
+    ds = _scores_cotangent(ns, g, ans, query, key, value, bias, keep, dropout, scale)
+    return ns.matmul(_transposed(ns, ds), query) * scale
+
+
+def _vjp_value(ns, g, ans, query, key, value, bias, keep, dropout, scale=1.0):
+    weights = _dropped(_weights(ns, ans, query, key, bias, keep, scale), dropout)
+    return ns.matmul(_transposed(ns, weights), g)
+
+
+def _vjp_bias(ns, g, ans, query, key, value, bias, keep, dropout, scale=1.0):
+    return _scores_cotangent(ns, g, ans, query, key, value, bias, keep, dropout, scale)
+
+
+def _output_tangent(ns, scores_tangent, ans, query, key, value, bias, keep, dropout, scale):
+    weights = _weights(ns, ans, query, key, bias, keep, scale)
+    return ns.matmul(_dropped(_softmax_pushforward(ns, weights, scores_tangent), dropout), value)
+
+
+def _jvp_query(ns, t, ans, query, key, value, bias, keep, dropout, scale=1.0):
+    scores_tangent = ns.matmul(t, _transposed(ns, key)) * scale
+    return _output_tangent(ns, scores_tangent, ans, query, key, value, bias, keep, dropout, scale)
+
+
+def _jvp_key(ns, t, ans, query, key, value, bias, keep, dropout, scale=1.0):
+    scores_tangent = ns.matmul(query, _transposed(ns, t)) * scale
+    return _output_tangent(ns, scores_tangent, ans, query, key, value, bias, keep, dropout, scale)
+
+
+def _jvp_value(ns, t, ans, query, key, value, bias, keep, dropout, scale=1.0):
+    return ns.matmul(_dropped(_weights(ns, ans, query, key, bias, keep, scale), dropout), t)
+
+
+def _jvp_bias(ns, t, ans, query, key, value, bias, keep, dropout, scale=1.0):
+    return _output_tangent(ns, t, ans, query, key, value, bias, keep, dropout, scale)
+
+
+attention = primitive("attention", _attention_impl, saves=("inputs",))
+attention.__doc__ = """Attention ``softmax(scale · q kᵀ + bias, keys masked by keep) · dropout @ v``, fused.
+
+Args:
+    query: ``(..., L, E)``.
+    key: ``(..., S, E)``.
+    value: ``(..., S, Ev)``.
+    bias: ``None`` or an additive mask broadcastable to ``(..., L, S)`` (differentiable; ``-inf``
+        entries mask their keys).
+    keep: ``None`` or a boolean mask broadcastable to ``(..., L, S)``, ``True`` where a query may look.
+    dropout: ``None`` or a multiplier of the weights broadcastable to ``(..., L, S)`` (inverted
+        dropout's ``mask / (1 - p)``); not differentiated.
+    scale: the factor of the scores.
+
+Returns:
+    ``(..., L, Ev)``; rows with no kept key are zero.
+"""
+attention.defvjp(_vjp_query, _vjp_key, _vjp_value, _vjp_bias, None, None)
+attention.defjvp(_jvp_query, _jvp_key, _jvp_value, _jvp_bias, None, None)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, generator=None):
+    """Attention with PyTorch's ``scaled_dot_product_attention`` semantics, as one primitive.
+
+    Args:
+        query: ``(..., L, E)``; the leading axes (batch, heads) broadcast against key's and value's.
+        key: ``(..., S, E)``.
+        value: ``(..., S, Ev)``.
+        attn_mask: ``None``; a boolean mask (``True``: the query attends to that key) or an additive
+            float mask, broadcastable to ``(..., L, S)``.
+        dropout_p: the probability of dropping each attention weight (inverted dropout, applied
+            whenever ``dropout_p > 0``, as PyTorch's function does; pass 0 in evaluation).
+        is_causal: query ``i`` attends to keys ``j <= i`` (the top-left aligned lower triangle, as in
+            PyTorch); not together with ``attn_mask``.
+        scale: the factor of the scores; ``1/√E`` when ``None``.
+        generator: draws the dropout mask (see :mod:`chainrule.nn.rng`).
+
+    Returns:
+        ``(..., L, Ev)``. Unlike PyTorch (NaN), a query whose keys are all masked gets output zero and
+        zero gradients.
+
+    Example:
+        >>> import numpy as np
+        >>> q = np.ones((2, 3, 4)); k = np.ones((2, 5, 4)); v = np.arange(10.).reshape(2, 5, 1)
+        >>> scaled_dot_product_attention(q, k, v).shape
+        (2, 3, 1)
+    """
+    shapes = [backend.xp.shape(_array(x)) for x in (query, key, value)]
+    _check_shapes(*shapes)
+    (*_, length, width), (*_, keys, _) = shapes[0], shapes[1]
+    batch = backend.xp.broadcast_shapes(shapes[0][:-2], shapes[1][:-2], shapes[2][:-2])
+    weights_shape = (*batch, length, keys)
+    bias = keep = None
+    if attn_mask is not None:
+        if is_causal:
+            raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, "
+                             "not both")
+        mask_shape = backend.xp.shape(_array(attn_mask))
+        try:
+            if backend.xp.broadcast_shapes(mask_shape, weights_shape) != weights_shape:
+                raise ValueError
+        except ValueError:
+            raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {mask_shape} does not "
+                             f"broadcast to the attention weights' shape (..., L, S) = {weights_shape}"
+                             ) from None
+        if backend.xp.asarray(_array(attn_mask)).dtype == bool:
+            keep = backend.xp.asarray(_array(attn_mask))
+        else:
+            bias = attn_mask
+    elif is_causal:
+        keep = causal_mask(length, keys)
+    if scale is None:
+        scale = 1 / math.sqrt(width)
+    dropout = None
+    if dropout_p:
+        from ..nn.functional import check_probability
+        from ..nn.rng import as_generator
+        check_probability(dropout_p, "scaled_dot_product_attention: dropout_p")
+        dtype = backend.xp.result_type(_array(query), _array(key))
+        kept = as_generator(generator).random(weights_shape, dtype="float32") >= dropout_p
+        dropout = (kept / (1 - dropout_p) if dropout_p < 1 else kept).astype(dtype)
+    return attention(query, key, value, bias, keep, dropout, scale=float(scale))
+
+
+def causal_mask(length, keys=None):
+    """The boolean ``(length, keys)`` lower triangle: query ``i`` sees keys ``0..i``."""
+    keys = length if keys is None else keys
+    return backend.xp.tril(backend.xp.ones((length, keys), dtype=bool))
+
+
+def _check_shapes(query, key, value):
+    where = "scaled_dot_product_attention"
+    if len(query) < 2 or len(key) < 2 or len(value) < 2:
+        raise ShapeError(f"{where}: query, key and value need at least 2 axes (..., L, E), got shapes "
+                         f"{query}, {key}, {value}")
+    if query[-1] != key[-1]:
+        raise ShapeError(f"{where}: query {query} and key {key} must have the same last axis (E)")
+    if key[-2] != value[-2]:
+        raise ShapeError(f"{where}: key {key} and value {value} must have the same number of keys (S)")
+    try:
+        backend.xp.broadcast_shapes(query[:-2], key[:-2], value[:-2])
+    except ValueError:
+        raise ShapeError(f"{where}: the leading (batch) axes of query {query}, key {key} and value "
+                         f"{value} do not broadcast") from None
+
+
+def _array(x):
+    return x.data if isinstance(x, Tensor) else x
