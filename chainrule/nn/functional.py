@@ -23,6 +23,7 @@ from ..core.tensor import Tensor
 from ..errors import ShapeError
 from .rng import as_generator
 from ..ops import erf
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401  (re-exported)
 
 REDUCTIONS = ("mean", "sum", "none")
 
