@@ -18,6 +18,8 @@ from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos,
                   maximum, mean, min, minimum, mul, neg, one_hot, permute, pow, relu, reshape,
                   scatter_add, sigmoid, sign, sin, softmax, softmax_cross_entropy, sqrt, squeeze, stack,
                   sub, sum, swapaxes, take, take_along_axis, tanh, transpose, unsqueeze, var, where)
+from .ops.einsum import dot, einsum, inner, kron, outer, tensordot
+from .ops.matrix import cross, diag, diagonal, moveaxis, trace, tril, triu
 from .ops.pad import pad
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
 from .tree import tree_flatten, tree_map, tree_unflatten

@@ -2,7 +2,9 @@
 
 from .elementwise import (abs, add, astype, clip, cos, div, erf, exp, expm1, identity, log, log1p, maximum,
                           minimum, mul, neg, pow, relu, sigmoid, sign, sin, sqrt, sub, tanh, where)
+from .einsum import dot, einsum, inner, kron, outer, tensordot
 from .linalg import linear, matmul
+from .matrix import cross, diag, diagonal, moveaxis, trace, tril, triu
 from .pad import pad
 from .reductions import (logsumexp, log_softmax, max, mean, min, one_hot, softmax,
                          softmax_cross_entropy, sum, var)
