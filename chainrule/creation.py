@@ -1,7 +1,7 @@
 """Creating tensors."""
 
 from . import backend
-from .core.tensor import Tensor, _value
+from .core.tensor import Tensor, unwrap
 
 
 def tensor(data, requires_grad=False, dtype=None, name=None):
@@ -35,12 +35,12 @@ ones.__doc__ = "A float32 tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."
 
 def zeros_like(x, requires_grad=False):
     """Zeros with the shape and dtype of ``x``."""
-    return Tensor(backend.xp.zeros_like(_value(x)), requires_grad=requires_grad)
+    return Tensor(backend.xp.zeros_like(unwrap(x)), requires_grad=requires_grad)
 
 
 def ones_like(x, requires_grad=False):
     """Ones with the shape and dtype of ``x``."""
-    return Tensor(backend.xp.ones_like(_value(x)), requires_grad=requires_grad)
+    return Tensor(backend.xp.ones_like(unwrap(x)), requires_grad=requires_grad)
 
 
 def arange(*args, dtype=None):

@@ -3,12 +3,12 @@ differences, to any order, plus the adjoint identity that ties the two modes tog
 
 import numpy as np
 
-from .core.tensor import Tensor
+from .core.tensor import unwrap
 from .transforms import jvp, vjp
 
 
 def _numeric(x):
-    return np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float64)
+    return np.asarray(unwrap(x), dtype=np.float64)
 
 
 def _inner(a, b):

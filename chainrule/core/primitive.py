@@ -143,18 +143,11 @@ class _Namespace:
         return function
 
 
-def _value(x):
-    """The array inside a tensor; anything else as it is."""
-    from .tensor import Tensor
-    return x.data if isinstance(x, Tensor) else x
-
-
 def _constant_helpers():
     xp = backend.xp
     return {
         "zeros_like": lambda x: xp.zeros(x.shape, x.dtype),
         "ones_like": lambda x: xp.ones(x.shape, x.dtype),
-        "value": _value,
     }
 
 
@@ -187,3 +180,6 @@ diff = _Namespace(lambda prim: prim, _constant_helpers())
 
 
 from .dispatch import bind  # noqa: E402  (bind needs Primitive's module loaded)
+from .tensor import unwrap  # noqa: E402
+
+raw.value = diff.value = unwrap

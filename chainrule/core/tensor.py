@@ -189,14 +189,14 @@ class Tensor:
     def __getitem__(self, index): return ops.getitem(self, index)
 
     # Comparisons give constant boolean tensors: they have no derivative.
-    def __lt__(self, other): return Tensor._wrap(self.data < _value(other), None)
-    def __le__(self, other): return Tensor._wrap(self.data <= _value(other), None)
-    def __gt__(self, other): return Tensor._wrap(self.data > _value(other), None)
-    def __ge__(self, other): return Tensor._wrap(self.data >= _value(other), None)
-    def __eq__(self, other): return Tensor._wrap(self.data == _value(other), None)
-    def __ne__(self, other): return Tensor._wrap(self.data != _value(other), None)
-    def __and__(self, other): return Tensor._wrap(self.data & _value(other), None)
-    def __or__(self, other): return Tensor._wrap(self.data | _value(other), None)
+    def __lt__(self, other): return Tensor._wrap(self.data < unwrap(other), None)
+    def __le__(self, other): return Tensor._wrap(self.data <= unwrap(other), None)
+    def __gt__(self, other): return Tensor._wrap(self.data > unwrap(other), None)
+    def __ge__(self, other): return Tensor._wrap(self.data >= unwrap(other), None)
+    def __eq__(self, other): return Tensor._wrap(self.data == unwrap(other), None)
+    def __ne__(self, other): return Tensor._wrap(self.data != unwrap(other), None)
+    def __and__(self, other): return Tensor._wrap(self.data & unwrap(other), None)
+    def __or__(self, other): return Tensor._wrap(self.data | unwrap(other), None)
     def __invert__(self): return Tensor._wrap(~self.data, None)
 
     # -- methods, as PyTorch users expect them ----------------------------------------------------
@@ -244,7 +244,8 @@ class Tensor:
     def argmin(self, axis=None): return Tensor._wrap(backend.asarray(self.data.argmin(axis)), None)
 
 
-def _value(x):
+def unwrap(x):
+    """The array inside a tensor; anything else as it is."""
     return x.data if isinstance(x, Tensor) else x
 
 

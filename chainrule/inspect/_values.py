@@ -1,12 +1,12 @@
 """Small views of the values that hooks see: tensors, bare arrays and Python scalars alike."""
 
 from .. import backend
-from ..core.tensor import Tensor
+from ..core.tensor import unwrap
 
 
 def array_of(x):
     """The array inside a tensor; anything else as an array."""
-    return backend.asarray(x.data if isinstance(x, Tensor) else x)
+    return backend.asarray(unwrap(x))
 
 
 def shape_of(x):

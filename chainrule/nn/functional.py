@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
 from .rng import as_generator
 from ..ops import erf
@@ -58,7 +58,7 @@ def step(x):
 
 def leaky_relu(x, negative_slope=0.01):
     """``x`` where ``x > 0``, else ``negative_slope * x``."""
-    return ops.where(_value(x) > 0, x, x * negative_slope)
+    return ops.where(unwrap(x) > 0, x, x * negative_slope)
 
 
 def gelu(x, approximate="none"):
@@ -105,7 +105,7 @@ def dropout(x, p=0.5, training=True, generator=None):
     check_probability(p, "dropout")
     if not training or p == 0:
         return x
-    data = _value(x)
+    data = unwrap(x)
     keep = as_generator(generator).random(np.shape(data), dtype=np.float32) >= p
     return ops.mul(x, (keep / (1 - p) if p < 1 else keep).astype(_float_dtype(data)))
 
@@ -114,7 +114,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` axes to zero mean and unit variance, then
     scale by ``weight`` and shift by ``bias``."""
     normalized_shape = _shape_tuple(normalized_shape)
-    shape = np.shape(_value(x))
+    shape = np.shape(unwrap(x))
     if shape[len(shape) - len(normalized_shape):] != normalized_shape:
         raise ShapeError(f"layer_norm: input of shape {shape} does not end in normalized_shape "
                          f"{normalized_shape}")
@@ -132,7 +132,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     them in place: ``running = (1 − momentum) running + momentum · batch``, with the unbiased batch
     variance as in PyTorch. Otherwise the running statistics are used.
     """
-    shape = np.shape(_value(x))
+    shape = np.shape(unwrap(x))
     if len(shape) not in (2, 3):
         raise ShapeError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got {shape}")
     axes = (0,) if len(shape) == 2 else (0, 2)
@@ -140,8 +140,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation needs running_mean and running_var (or training=True)")
-        mean = np.reshape(_value(running_mean), along_features)
-        var = np.reshape(_value(running_var), along_features)
+        mean = np.reshape(unwrap(running_mean), along_features)
+        var = np.reshape(unwrap(running_var), along_features)
         return _affine(_normalize(x, mean, var, eps), _features(weight, along_features),
                        _features(bias, along_features))
     count = math.prod(shape[a] for a in axes)
@@ -151,11 +151,11 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     mean = ops.mean(x, axes, keepdims=True)
     var = ops.var(x, axes, keepdims=True)
     if running_mean is not None:
-        _value(running_mean)[...] *= 1 - momentum
-        _value(running_mean)[...] += momentum * mean.data.reshape(-1)
+        unwrap(running_mean)[...] *= 1 - momentum
+        unwrap(running_mean)[...] += momentum * mean.data.reshape(-1)
     if running_var is not None:
-        _value(running_var)[...] *= 1 - momentum
-        _value(running_var)[...] += momentum * count / (count - 1) * var.data.reshape(-1)
+        unwrap(running_var)[...] *= 1 - momentum
+        unwrap(running_var)[...] += momentum * count / (count - 1) * var.data.reshape(-1)
     return _affine(_normalize(x, mean, var, eps), _features(weight, along_features),
                    _features(bias, along_features))
 
@@ -227,7 +227,7 @@ def _soft_cross_entropy(logits, target, class_weight, label_smoothing, axis):
     # The fused rule softmax(z) − q holds for a q that sums to one, so write the loss as s · CE(z, q/s)
     # with s = Σ_k q_k (s = 0 only when every weighted class has weight 0: then the loss is 0).
     s = ops.sum(q, axis, keepdims=True)
-    safe = ops.where(_value(s) == 0, 1, s)
+    safe = ops.where(unwrap(s) == 0, 1, s)
     return ops.squeeze(s, axis) * ops.softmax_cross_entropy(logits, q / safe, axis)
 
 
@@ -347,7 +347,7 @@ def _reduce_labelled(losses, keep, weights, labels, reduction):
 
 def _labels(target, classes, ignore_index, where):
     """Integer labels with ignored entries replaced by 0, and the mask of the kept ones."""
-    labels = np.asarray(_value(target))
+    labels = np.asarray(unwrap(target))
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{where}: target must be integer class labels, not {labels.dtype}")
     keep = labels != ignore_index if ignore_index is not None else np.ones(labels.shape, bool)
@@ -363,7 +363,7 @@ def _class_weights(weight, classes, dtype):
     """Per-class weights as an array of shape ``(classes,)``, or None."""
     if weight is None:
         return None
-    weight = np.asarray(_value(weight), dtype=dtype)
+    weight = np.asarray(unwrap(weight), dtype=dtype)
     if weight.shape != (classes,):
         raise ShapeError(f"weight must have one entry per class, shape ({classes},), not {weight.shape}")
     return weight
@@ -377,7 +377,7 @@ def _along(vector, axis, ndim):
 
 
 def _check_same_shape(where, input, target):
-    input_shape, target_shape = np.shape(_value(input)), np.shape(_value(target))
+    input_shape, target_shape = np.shape(unwrap(input)), np.shape(unwrap(target))
     if input_shape != target_shape:
         raise ShapeError(f"{where}: input of shape {input_shape} and target of shape {target_shape} "
                          f"differ (broadcasting them is almost always a bug; reshape one of them)")
@@ -386,7 +386,7 @@ def _check_same_shape(where, input, target):
 def _cast_like(value, like):
     """``value`` in the floating dtype of ``like``, so a float64 target does not turn a float32
     model's gradients into float64."""
-    dtype = _float_dtype(_value(like))
+    dtype = _float_dtype(unwrap(like))
     if isinstance(value, Tensor):
         return value if value.dtype == dtype else ops.astype(value, dtype=dtype)
     return np.asarray(value, dtype=dtype)
@@ -398,7 +398,7 @@ def _float_dtype(array):
 
 
 def _is_integer(value):
-    return np.asarray(_value(value)).dtype.kind in "iu"
+    return np.asarray(unwrap(value)).dtype.kind in "iu"
 
 
 def _shape_tuple(shape):
@@ -407,7 +407,3 @@ def _shape_tuple(shape):
 
 def _tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def _value(x):
-    return x.data if isinstance(x, Tensor) else x

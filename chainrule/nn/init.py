@@ -21,7 +21,7 @@ Example:
 
 import math
 
-from ..core.tensor import Tensor
+from ..core.tensor import unwrap
 from .rng import as_generator
 
 
@@ -49,18 +49,14 @@ def calculate_gain(nonlinearity, param=None):
     return gains[nonlinearity]
 
 
-def _array(tensor):
-    return tensor.data if isinstance(tensor, Tensor) else tensor
-
-
 def _fill(tensor, values):
-    _array(tensor)[...] = values
+    unwrap(tensor)[...] = values
     return tensor
 
 
 def _fans(tensor):
     """(fan_in, fan_out) of a weight shaped (out, in, *receptive field)."""
-    shape = _array(tensor).shape
+    shape = unwrap(tensor).shape
     if len(shape) < 2:
         raise ValueError(f"fan_in and fan_out need a weight with at least 2 dimensions, got shape {shape}")
     receptive = math.prod(shape[2:])
@@ -78,7 +74,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with ``U(a, b)``."""
     if not a <= b:
         raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
-    shape = _array(tensor).shape
+    shape = unwrap(tensor).shape
     return _fill(tensor, as_generator(generator).uniform(a, b, shape))
 
 
@@ -86,7 +82,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with ``N(mean, std²)``."""
     if not std >= 0:
         raise ValueError(f"normal_: std must be >= 0, not {std}")
-    shape = _array(tensor).shape
+    shape = unwrap(tensor).shape
     return _fill(tensor, as_generator(generator).normal(mean, std, shape))
 
 

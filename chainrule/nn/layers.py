@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
 from . import functional as F
 from . import init as initializers
@@ -59,7 +59,7 @@ class Linear(Module):
             initializers.get_initializer(init)(self.weight, generator=generator)
 
     def forward(self, x):
-        shape = np.shape(_value(x))
+        shape = np.shape(unwrap(x))
         if not shape or shape[-1] != self.in_features:
             raise ShapeError(f"Linear({self.in_features} -> {self.out_features}): expected an input of "
                              f"shape (..., {self.in_features}), got {shape}")
@@ -88,7 +88,7 @@ class Embedding(Module):
         initializers.normal_(self.weight, generator=generator)
 
     def forward(self, indices):
-        indices = np.asarray(_value(indices))
+        indices = np.asarray(unwrap(indices))
         if indices.dtype.kind not in "iu":
             raise TypeError(f"{self._name()}: indices must be integers, not {indices.dtype}")
         if indices.size and (indices.min() < 0 or indices.max() >= self.num_embeddings):
@@ -154,7 +154,7 @@ class BatchNorm1d(Module):
         self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
 
     def forward(self, x):
-        shape = np.shape(_value(x))
+        shape = np.shape(unwrap(x))
         if len(shape) not in (2, 3) or shape[1] != self.num_features:
             raise ShapeError(f"BatchNorm1d({self.num_features}): expected an input of shape "
                              f"(N, {self.num_features}) or (N, {self.num_features}, L), got {shape}")
@@ -218,14 +218,10 @@ class Residual(Module):
 
     def forward(self, x):
         y = self.module(x)
-        if np.shape(_value(y)) != np.shape(_value(x)):
+        if np.shape(unwrap(y)) != np.shape(unwrap(x)):
             raise ShapeError(f"Residual: the wrapped {type(self.module).__name__} maps shape "
-                             f"{np.shape(_value(x))} to {np.shape(_value(y))}; x + f(x) needs them equal")
+                             f"{np.shape(unwrap(x))} to {np.shape(unwrap(y))}; x + f(x) needs them equal")
         return x + y
-
-
-def _value(x):
-    return x.data if isinstance(x, Tensor) else x
 
 
 def _cast(x, dtype):

@@ -16,7 +16,7 @@ Example:
 from typing import NamedTuple
 
 from .. import backend
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, unwrap
 from ..errors import CheckpointError
 
 
@@ -217,7 +217,7 @@ class Module:
         own = dict(self._state_items())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
-        values = {name: backend.asarray(_array(state_dict[name])) for name in own if name in state_dict}
+        values = {name: backend.asarray(unwrap(state_dict[name])) for name in own if name in state_dict}
         mismatched = [f"{name}: expected shape {own[name].shape}, got {value.shape}"
                       for name, value in values.items() if value.shape != own[name].shape]
         problems = []
@@ -293,10 +293,6 @@ class Module:
 
 def _join(prefix, name):
     return f"{prefix}.{name}" if prefix else name
-
-
-def _array(value):
-    return value.data if isinstance(value, Tensor) else value
 
 
 def check_module(value, where):
