@@ -16,6 +16,7 @@ broken data, a missing or corrupt checkpoint, with one line on standard error.
 """
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -97,63 +98,27 @@ def _describe(error):
 # -- train ----------------------------------------------------------------------------------------
 
 def _train_arguments(parser):
-    from .data import available_datasets
-    from .train.runs import LOSSES, NORMS, OPTIMIZERS, SCHEDULES, RunConfig
-    defaults = RunConfig()
-    parser.epilog = ("Settings come from the defaults, then the --config file, then the flags. The run "
-                     "directory receives config.json, run.json, history.json/.csv, curves.png, "
-                     "best.safetensors, last.safetensors and report.md. A tenth of the training split "
-                     "(--val-fraction) is held out to pick the best epoch; the best epoch's weights are "
-                     "scored on the test split.")
-    data = parser.add_argument_group("data")
-    data.add_argument("--data", metavar="NAME",
-                      help=f"data set: {', '.join(available_datasets())} (default {defaults.data})")
-    data.add_argument("--val-fraction", type=float, metavar="F",
-                      help=f"fraction of the training split held out for validation, 0 to 0.5 "
-                           f"(default {defaults.val_fraction})")
-    model = parser.add_argument_group("model")
-    model.add_argument("--hidden", metavar="W1,W2,...",
-                       help=f"hidden layer widths, '' for none (default "
-                            f"{','.join(map(str, defaults.hidden))})")
-    model.add_argument("--activation", metavar="NAME",
-                       help=f"hidden activation: relu, tanh, sigmoid, gelu, leaky_relu... "
-                            f"(default {defaults.activation})")
-    model.add_argument("--dropout", type=float, metavar="P",
-                       help=f"dropout probability after each hidden layer (default {defaults.dropout})")
-    model.add_argument("--norm", metavar="KIND",
-                       help=f"normalisation after each hidden linear layer: {', '.join(NORMS)} "
-                            f"(default {defaults.norm})")
-    model.add_argument("--residual", action=argparse.BooleanOptionalAction,
-                       help="skip connections around hidden layers of equal width (default off)")
-    training = parser.add_argument_group("training")
-    losses = sorted({name for per_task in LOSSES.values() for name in per_task})
-    training.add_argument("--loss", metavar="NAME",
-                          help=f"loss: {', '.join(losses)} (default cross-entropy for classes, mse "
-                               f"for regression)")
-    training.add_argument("--optimizer", metavar="NAME",
-                          help=f"optimiser: {', '.join(OPTIMIZERS)} (default {defaults.optimizer})")
-    training.add_argument("--lr", type=float, metavar="RATE",
-                          help="learning rate (default 1e-3 for adam, adamw and rmsprop, 0.05 for sgd, "
-                               "1e-2 for adagrad)")
-    training.add_argument("--momentum", type=float, metavar="M",
-                          help="momentum for sgd (default 0.9) and rmsprop (default 0)")
-    training.add_argument("--nesterov", action=argparse.BooleanOptionalAction,
-                          help="Nesterov momentum for sgd (default off)")
-    training.add_argument("--weight-decay", type=float, metavar="L2",
-                          help=f"L2 weight decay (default {defaults.weight_decay})")
-    training.add_argument("--schedule", metavar="NAME",
-                          help=f"learning-rate schedule, stepped each epoch: {', '.join(SCHEDULES)} "
-                               f"(default {defaults.schedule})")
-    training.add_argument("--batch-size", type=int, metavar="N",
-                          help="examples per step (default 64, or the whole training part when smaller)")
-    training.add_argument("--epochs", type=int, metavar="N",
-                          help=f"epochs in all; with --resume, the new total (default {defaults.epochs})")
-    training.add_argument("--patience", type=int, metavar="N",
-                          help="stop early after N epochs without a lower validation loss (default off)")
-    training.add_argument("--clip-grad-norm", type=float, metavar="MAX",
-                          help="clip the gradients' global norm to MAX (default off)")
-    training.add_argument("--seed", type=int, metavar="N",
-                          help=f"seed of the weights, the split and the shuffling (default {defaults.seed})")
+    from .train.runs import RunConfig, describe_default
+    parser.epilog = ("Settings come from the defaults (some depend on the data set or the model), then "
+                     "the --config file, then the flags. The run directory receives config.json, run.json, "
+                     "history.json/.csv, curves.png, best.safetensors, last.safetensors and report.md. A "
+                     "tenth of the training split (--val-fraction) is held out to pick the best epoch; the "
+                     "best epoch's weights are scored on the test split.")
+    groups = {}
+    for field in dataclasses.fields(RunConfig):
+        meta = field.metadata
+        if meta.get("group") is None:
+            continue
+        group = groups.get(meta["group"]) or groups.setdefault(meta["group"],
+                                                               parser.add_argument_group(meta["group"]))
+        flags = ["--" + field.name.replace("_", "-")] + _ALIASES.get(field.name, [])
+        help = f"{meta['help']}{_choices(field.name)} (default {describe_default(field.name)})"
+        if meta["parse"] is bool:
+            group.add_argument(*flags, dest=field.name, action=argparse.BooleanOptionalAction, help=help)
+        else:
+            group.add_argument(*flags, dest=field.name, type=meta["parse"], metavar=meta["metavar"],
+                               help=help)
+    _model_settings_arguments(parser)
     run = parser.add_argument_group("run")
     run.add_argument("--config", type=Path, metavar="FILE",
                      help="settings from a TOML (or JSON) file, with the flags' names as keys")
@@ -165,18 +130,51 @@ def _train_arguments(parser):
     run.add_argument("--quiet", action="store_true", help="print only the final test score")
 
 
-_SETTINGS = ("data", "val_fraction", "hidden", "activation", "dropout", "norm", "residual", "loss",
-             "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule", "batch_size", "epochs",
-             "patience", "clip_grad_norm", "seed")
+_ALIASES = {"data": ["--dataset"]}
 
 
-@command("train", "train an MLP on a bundled data set and score it on the test split", _train_arguments)
+def _choices(name):
+    """The choices of a setting whose list lives in a registry, for its help."""
+    if name == "data":
+        from .data import available_datasets
+        return ": " + ", ".join(available_datasets())
+    if name == "model":
+        from .train.models import available_models, get_model
+        return ": " + ", ".join(f"{model} ({get_model(model).summary})" if get_model(model).summary else model
+                                for model in available_models())
+    return ""
+
+
+def _model_settings_arguments(parser):
+    """The flags of the models' own settings (``--model NAME``'s), one group."""
+    from .train.models import all_settings
+    settings = all_settings()
+    if not settings:
+        return
+    group = parser.add_argument_group("model settings", "settings of particular models")
+    for name, (setting, models) in settings.items():
+        group.add_argument("--" + name.replace("_", "-"), dest=f"option_{name}", metavar=setting.metavar,
+                           help=f"{setting.help} (--model {', '.join(models)}; default {setting.default})")
+
+
+def _given_settings(args):
+    """The settings given as flags, by RunConfig name; the model's own under ``options``."""
+    from .train.runs import RunConfig
+    given = {field.name: getattr(args, field.name) for field in dataclasses.fields(RunConfig)
+             if getattr(args, field.name, None) is not None}
+    options = {key[len("option_"):]: value for key, value in vars(args).items()
+               if key.startswith("option_") and value is not None}
+    return given, options
+
+
+@command("train", "train a model (an MLP by default) on a bundled data set and score it on the test split",
+         _train_arguments)
 def _train(args):
-    given = {name: getattr(args, name) for name in _SETTINGS if getattr(args, name) is not None}
+    given, options = _given_settings(args)
     log = None if args.quiet else print
     # A diverging run ends with one clear error naming the epoch and step, not NumPy's warnings.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        record = _train_or_resume(args, given, log)
+        record = _train_or_resume(args, {**given, **options}, log)
     print(_score_line(record["results"]["test"]))
     return 0
 
@@ -278,10 +276,10 @@ def _graph_arguments(parser):
 def _graph(args):
     from .inspect import graph
     from .inspect.graphs import GraphvizNotInstalled
-    from .train.runs import LOSSES, load_run, prepare_data
+    from .train.runs import build_loss, load_run, model_info, prepare_data
     config, record, _, model = load_run(args.run_dir)
-    x, y = prepare_data(config)[1]["test"]
-    loss = LOSSES[record["data"]["task"]][config.loss]()
+    x, y = prepare_data(config).parts["test"]
+    loss = build_loss(config, model_info(record))
     model.eval()
     picture = graph(lambda x, y: loss(model(x), y), x[:args.examples], y[:args.examples], model=model)
     out = Path(args.out or Path(args.run_dir) / "graph.svg")

@@ -1,6 +1,6 @@
 """Data sets, mini-batch loading, preprocessing and the IDX file format."""
 
-from chainrule.data.datasets import DataSplit, available_datasets, load_dataset
+from chainrule.data.datasets import DataSplit, available_datasets, load_dataset, register_dataset
 from chainrule.data.idx import read_idx, write_idx
 from chainrule.data.loader import DataLoader, Dataset, Subset, TensorDataset, random_split
 from chainrule.data.preprocess import Standardizer
@@ -15,6 +15,7 @@ __all__ = [
     "available_datasets",
     "load_dataset",
     "random_split",
+    "register_dataset",
     "read_idx",
     "write_idx",
 ]

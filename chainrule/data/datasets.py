@@ -5,6 +5,7 @@ shape ``(n, 1)``.
 """
 
 import functools
+import importlib
 import inspect
 import os
 import random
@@ -55,6 +56,10 @@ class DataSplit:
         feature_shape: Shape of one example's features.
         name: Registry name of the data set.
         source: Where the data come from, with a citation.
+        input_shape: The shape one example takes for models that read its structure, channels first
+            (``(1, 28, 28)`` for an image, ``(1, 40)`` for a signal); ``None`` when it is
+            ``feature_shape``. ``chainrule train`` gives it to ``"shaped"`` models (CNNs).
+        vocabulary: For token data (integer ids in the features), the token of each id; else ``None``.
     """
 
     x_train: np.ndarray
@@ -66,14 +71,54 @@ class DataSplit:
     feature_shape: tuple[int, ...]
     name: str
     source: str
+    input_shape: tuple[int, ...] | None = None
+    vocabulary: tuple[str, ...] | None = None
 
 
-def _register(name):
+# Modules that register data sets when imported (an absent one is skipped: it may not exist yet).
+PROVIDERS = ("chainrule.data.text", "chainrule.data.shakespeare")
+_providers_loaded = False
+
+
+def register_dataset(name):
+    """Make ``load_dataset(name)`` (and ``chainrule train --data NAME``) call the decorated loader.
+
+    The loader takes its options as keyword arguments (``seed`` when the data are random) and returns
+    a :class:`DataSplit`. A module outside this one that registers data sets belongs in
+    :data:`PROVIDERS`, so they are found without importing it by hand.
+
+    Example:
+        >>> @register_dataset("tiny-xor")
+        ... def _tiny_xor():
+        ...     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+        ...     y = np.array([0, 1, 1, 0])
+        ...     return DataSplit(x, y, x, y, "classification", 2, (2,), "tiny-xor", "made up")
+        >>> load_dataset("tiny-xor").num_classes
+        2
+        >>> del _LOADERS["tiny-xor"]
+    """
+
     def decorate(loader):
         _LOADERS[name] = loader
         return loader
 
     return decorate
+
+
+_register = register_dataset
+
+
+def _loaders():
+    global _providers_loaded
+    if not _providers_loaded:
+        _providers_loaded = True
+        for module in PROVIDERS:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as error:
+                if error.name != module:
+                    raise
+    return _LOADERS
 
 
 def available_datasets():
@@ -82,7 +127,7 @@ def available_datasets():
     Returns:
         A sorted list of names.
     """
-    return sorted(_LOADERS)
+    return sorted(_loaders())
 
 
 def load_dataset(name, seed=0, **options):
@@ -98,7 +143,7 @@ def load_dataset(name, seed=0, **options):
     Returns:
         A :class:`DataSplit`.
     """
-    if name not in _LOADERS:
+    if name not in _loaders():
         raise DataError(f"unknown data set {name!r}; choose one of {available_datasets()}")
     loader = _LOADERS[name]
     parameters = inspect.signature(loader).parameters
@@ -111,7 +156,7 @@ def load_dataset(name, seed=0, **options):
     return loader(**options)
 
 
-def _classification(name, source, x_train, y_train, x_test, y_test, num_classes):
+def _classification(name, source, x_train, y_train, x_test, y_test, num_classes, input_shape=None):
     return DataSplit(
         x_train=np.asarray(x_train, dtype=np.float32),
         y_train=np.asarray(y_train, dtype=np.int64),
@@ -122,6 +167,7 @@ def _classification(name, source, x_train, y_train, x_test, y_test, num_classes)
         feature_shape=tuple(np.shape(x_train)[1:]),
         name=name,
         source=source,
+        input_shape=input_shape,
     )
 
 
@@ -138,7 +184,8 @@ def _digits():
         "The UCI optical recognition of handwritten digits test set (8x8 images, 1797 samples) bundled "
         "with scikit-learn as load_digits; Alpaydin & Kaynak (1998), UCI Machine Learning Repository."
     )
-    return _classification("digits", source, x_train, y_train, x_test, y_test, num_classes=10)
+    return _classification("digits", source, x_train, y_train, x_test, y_test, num_classes=10,
+                           input_shape=(1, 8, 8))
 
 
 @functools.lru_cache(maxsize=1)
@@ -161,7 +208,8 @@ def _mnist1d():
         "MNIST-1D generated offline by the mnist1d package with its published arguments (seed 42); "
         "Greydanus & Kobak, 'Scaling Down Deep Learning with MNIST-1D', ICML 2024."
     )
-    return _classification("mnist1d", source, x_train, y_train, x_test, y_test, num_classes=10)
+    return _classification("mnist1d", source, x_train, y_train, x_test, y_test, num_classes=10,
+                           input_shape=(1, 40))
 
 
 @_register("fashion-mnist")
@@ -197,7 +245,7 @@ def _fashion_mnist(root=None):
         "Fashion-MNIST, 28x28 grayscale Zalando article images in 10 classes, read from IDX files "
         "(Debian package dataset-fashion-mnist); Xiao, Rasul & Vollgraf (2017), arXiv:1708.07747."
     )
-    return _classification("fashion-mnist", source, **arrays, num_classes=10)
+    return _classification("fashion-mnist", source, **arrays, num_classes=10, input_shape=(1, 28, 28))
 
 
 def _toy_split(name, source, x, y, seed):

@@ -255,7 +255,7 @@ def test_a_config_file_sets_defaults_that_flags_override(tmp_path, capsys):
 def test_an_unknown_setting_in_a_config_file_is_named(tmp_path, capsys):
     (tmp_path / "settings.toml").write_text("epochz = 3\n")
     status, _, err = run_main(capsys, "train", "--config", tmp_path / "settings.toml")
-    assert status == 1 and "unknown setting(s) epochz; known: data, hidden" in err
+    assert status == 1 and "unknown setting(s) epochz; known: data, model, hidden" in err
 
 
 def test_a_diverging_run_names_the_epoch_and_step(tmp_path, capsys):

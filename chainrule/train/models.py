@@ -1,0 +1,192 @@
+"""The models ``chainrule train --model NAME`` can build: one registry, filled from any module.
+
+An entry says how a run prepares the data set's features for the model (``inputs``), how to build the
+model from the run's settings and the data's description (``build(config, info)``), the defaults it
+changes (``defaults``, per data set in ``data_defaults``) and the settings of its own (``settings``,
+each becoming a ``--flag`` of ``chainrule train`` and a key of ``config.json``'s ``"options"``).
+
+``inputs`` is one of:
+
+- ``"flat"``: each example flattened to a vector and standardised with the training part's
+  statistics (the MLP).
+- ``"shaped"``: standardised the same way, then given the data set's ``input_shape`` (channels
+  first: ``(C, L)`` or ``(C, H, W)``) for convolutions.
+- ``"tokens"``: integer token ids used as they are (no standardisation); the entry's ``prepare``
+  may cut or pad them first.
+
+A module registers its models by calling :func:`register_model` when it is imported; the modules
+named in :data:`PROVIDERS` are imported the first time the registry is read, so ``chainrule train
+--model cnn`` finds the CNN without the command importing it by hand. Example::
+
+    from chainrule.train.models import Setting, register_model
+
+    def build_tiny(config, info):
+        return nn.MLP([math.prod(info.input_shape), config.options["width"], info.num_outputs])
+
+    register_model("tiny", build_tiny, summary="one hidden layer",
+                   settings={"width": Setting(32, "hidden width", int)},
+                   defaults={"lr": 3e-3}, data_defaults={"mnist1d": {"epochs": 60}})
+"""
+
+import dataclasses
+import importlib
+import math
+from typing import Callable
+
+from .. import nn
+
+INPUTS = ("flat", "shaped", "tokens")
+
+# Modules that register models when imported (an absent one is skipped: it may not be written yet).
+PROVIDERS = ("chainrule.nn.cnn", "chainrule.nn.text_models", "chainrule.nn.gpt")
+
+_MODELS = {}
+_providers_loaded = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """A setting of one model, given as ``--NAME VALUE`` or as a key of the config file.
+
+    Attributes:
+        default: the value when the setting is not given.
+        help: one line for ``chainrule train --help``.
+        parse: turns the command line's text (or a config file's value) into the value, e.g. ``int``;
+            raise ValueError for a value that is not allowed.
+        metavar: the placeholder shown in the help.
+    """
+
+    default: object
+    help: str
+    parse: Callable = str
+    metavar: str = "VALUE"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What a model's builder knows of the data.
+
+    Attributes:
+        input_shape: the shape of one prepared example (``(features,)`` for ``"flat"`` inputs).
+        num_outputs: the number of classes, or of regression targets.
+        task: ``"classification"`` or ``"regression"``.
+        vocab_size: the number of token ids for ``"tokens"`` inputs, else ``None``.
+    """
+
+    input_shape: tuple
+    num_outputs: int
+    task: str
+    vocab_size: int | None = None
+
+    def to_dict(self):
+        """A JSON-ready dict (kept in ``run.json`` to rebuild the model)."""
+        return {**dataclasses.asdict(self), "input_shape": list(self.input_shape)}
+
+    @classmethod
+    def from_dict(cls, values):
+        return cls(**{**values, "input_shape": tuple(values["input_shape"])})
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: see :func:`register_model` for the fields."""
+
+    name: str
+    build: Callable
+    inputs: str = "flat"
+    summary: str = ""
+    settings: dict = dataclasses.field(default_factory=dict)
+    defaults: dict = dataclasses.field(default_factory=dict)
+    data_defaults: dict = dataclasses.field(default_factory=dict)
+    prepare: Callable | None = None
+    loss: Callable | None = None
+    describe: Callable | None = None
+
+    def description(self, config, info, model):
+        """One phrase naming the model for the log and the report."""
+        if self.describe is not None:
+            return self.describe(config, info, model)
+        count = sum(parameter.size for parameter in model.parameters())
+        return f"{self.name} ({count:,} parameters)"
+
+
+def register_model(name, build, *, inputs="flat", summary="", settings=None, defaults=None,
+                   data_defaults=None, prepare=None, loss=None, describe=None):
+    """Make ``--model NAME`` build a model.
+
+    Args:
+        name: the name on the command line.
+        build: ``build(config, info) -> nn.Module``; ``config`` is the resolved
+            :class:`~chainrule.train.RunConfig` (the entry's settings are in ``config.options``) and
+            ``info`` a :class:`ModelInfo`. It must give the same model (shapes and names) for the same
+            arguments: ``evaluate``, ``predict`` and ``--resume`` rebuild it this way.
+        inputs: ``"flat"``, ``"shaped"`` or ``"tokens"`` (see the module's docstring).
+        summary: one line for ``--help``.
+        settings: the model's own settings, names to :class:`Setting`.
+        defaults: settings of :class:`~chainrule.train.RunConfig` whose default this model changes,
+            e.g. ``{"lr": 3e-4, "epochs": 10}``.
+        data_defaults: the same per data set, ``{"mnist1d": {"epochs": 60}}``; they win over
+            ``defaults``. A flag or a config file's value wins over both.
+        prepare: ``prepare(config, split) -> split``, run on the loaded
+            :class:`~chainrule.data.DataSplit` before the generic preparation (cut or pad tokens...).
+        loss: ``loss(config, info) -> loss module`` instead of the task's loss (``--loss``).
+        describe: ``describe(config, info, model) -> str`` naming the model in the log (default: its
+            name and parameter count).
+    """
+    if inputs not in INPUTS:
+        raise ValueError(f"register_model({name!r}): inputs must be one of {', '.join(INPUTS)}, "
+                         f"not {inputs!r}")
+    _MODELS[name] = ModelEntry(name, build, inputs, summary, dict(settings or {}), dict(defaults or {}),
+                               dict(data_defaults or {}), prepare, loss, describe)
+
+
+def available_models():
+    """The names ``--model`` accepts, sorted."""
+    return sorted(_entries())
+
+
+def get_model(name):
+    """The :class:`ModelEntry` registered as ``name`` (KeyError when there is none)."""
+    return _entries()[name]
+
+
+def all_settings():
+    """Every model's own settings: name to ``(Setting, [models that take it])``, for the command line."""
+    found = {}
+    for entry in _entries().values():
+        for name, setting in entry.settings.items():
+            found.setdefault(name, (setting, []))[1].append(entry.name)
+    return found
+
+
+def _entries():
+    global _providers_loaded
+    if not _providers_loaded:
+        _providers_loaded = True
+        for module in PROVIDERS:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as error:
+                if error.name != module:  # the provider exists but something it imports does not
+                    raise
+    return _MODELS
+
+
+# -- the multi-layer perceptron -------------------------------------------------------------------
+
+def _build_mlp(config, info):
+    return nn.MLP(_mlp_sizes(config, info), activation=config.activation, dropout=config.dropout,
+                  norm=None if config.norm == "none" else config.norm, residual=config.residual,
+                  seed=config.seed)
+
+
+def _mlp_sizes(config, info):
+    return [math.prod(info.input_shape), *config.hidden, info.num_outputs]
+
+
+def _describe_mlp(config, info, model):
+    return "MLP " + "-".join(map(str, _mlp_sizes(config, info)))
+
+
+register_model("mlp", _build_mlp, inputs="flat", describe=_describe_mlp,
+               summary="fully connected layers (--hidden, --activation, --dropout, --norm, --residual)")
