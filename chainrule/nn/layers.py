@@ -176,10 +176,11 @@ class LayerNorm(Module):
         normalized_shape: the trailing shape to normalise over (an int for the last axis).
         eps: added to the variance before the square root.
         elementwise_affine: whether to learn ``weight`` and ``bias``.
+        bias: whether to learn ``bias`` too (with ``elementwise_affine``), as in PyTorch.
         dtype: the parameters' dtype.
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype="float32"):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype="float32"):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         for size in shape:
@@ -187,7 +188,7 @@ class LayerNorm(Module):
         self.normalized_shape = shape
         self.eps = _positive_number(eps, "LayerNorm: eps")
         self.weight = Parameter(np.ones(shape), dtype=dtype) if elementwise_affine else None
-        self.bias = Parameter(np.zeros(shape), dtype=dtype) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape), dtype=dtype) if elementwise_affine and bias else None
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
