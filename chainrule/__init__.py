@@ -12,12 +12,13 @@ Example:
 from .core.graph import enable_grad, is_grad_enabled, no_grad
 from .core.primitive import REGISTRY as _REGISTRY
 from .core.tensor import Tensor
-from .creation import arange, eye, ones, ones_like, tensor, zeros, zeros_like
+from .creation import arange, eye, from_numpy, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, erf, exp,
                   expand_dims, expm1, getitem, linear, log, log1p, log_softmax, logsumexp, matmul, max,
                   maximum, mean, min, minimum, mul, neg, one_hot, permute, pow, relu, reshape,
                   scatter_add, sigmoid, sign, sin, softmax, softmax_cross_entropy, sqrt, squeeze, stack,
                   sub, sum, swapaxes, take, take_along_axis, tanh, transpose, unsqueeze, var, where)
+from .ops import concatenate as cat  # PyTorch's name
 from .ops.einsum import dot, einsum, inner, kron, outer, tensordot
 from .ops.matrix import cross, diag, diagonal, moveaxis, trace, tril, triu
 from .ops.pad import pad
@@ -25,7 +26,7 @@ from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad,
 from .tree import tree_flatten, tree_map, tree_unflatten
 from .coverage import rules
 from .serialization import load, save
-from . import data, inspect, nn, optim
+from . import data, inspect, nn, optim, testing
 from .nn.rng import manual_seed
 
 __version__ = "0.1.0"

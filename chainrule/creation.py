@@ -1,14 +1,22 @@
-"""Creating tensors."""
+"""Creating tensors, under NumPy's names and PyTorch's (``zeros``, ``randn``, ``arange``, ``from_numpy``).
+
+Every function checks its arguments and names itself in the error: a negative size, a string where a
+number belongs, or an unknown dtype is refused before NumPy sees it.
+"""
+
+import operator
 
 from . import backend
-from .core.tensor import Tensor, unwrap
+from .core.tensor import Tensor, numeric_array, unwrap
+from .nn.rng import as_generator
 
 
 def tensor(data, requires_grad=False, dtype=None, name=None):
     """A tensor holding a copy-free view of ``data`` (a list, scalar, NumPy array or tensor).
 
     The dtype follows NumPy: Python floats give float64 (exact enough for gradient checks); pass
-    ``dtype="float32"`` for speed. Neural-network layers create float32 parameters.
+    ``dtype="float32"`` for speed. Neural-network layers create float32 parameters. Strings, ``None``,
+    other objects and ragged nested lists are refused.
 
     Example:
         >>> import chainrule as cr
@@ -20,34 +28,111 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
-def _filled(fill):
+def from_numpy(array):
+    """A tensor sharing memory with the NumPy array ``array`` (as ``torch.from_numpy``)."""
+    if not isinstance(array, backend.ndarray):
+        raise TypeError(f"from_numpy(): expected a NumPy array, not {type(array).__name__}; use "
+                        f"chainrule.tensor() for lists and numbers")
+    return Tensor(numeric_array(array, None, "from_numpy"))
+
+
+def _filled(fill, name):
     def create(*shape, dtype="float32", requires_grad=False):
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return Tensor(fill(shape, dtype=dtype), requires_grad=requires_grad)
+        return Tensor(fill(_shape(shape, name), dtype=_dtype(dtype, name)), requires_grad=requires_grad)
+    create.__name__ = create.__qualname__ = name
     return create
 
 
-zeros = _filled(backend.xp.zeros)
+zeros = _filled(backend.xp.zeros, "zeros")
 zeros.__doc__ = "A float32 tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."
-ones = _filled(backend.xp.ones)
+ones = _filled(backend.xp.ones, "ones")
 ones.__doc__ = "A float32 tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."
 
 
 def zeros_like(x, requires_grad=False):
     """Zeros with the shape and dtype of ``x``."""
-    return Tensor(backend.xp.zeros_like(unwrap(x)), requires_grad=requires_grad)
+    return Tensor(backend.xp.zeros_like(numeric_array(unwrap(x), None, "zeros_like")),
+                  requires_grad=requires_grad)
 
 
 def ones_like(x, requires_grad=False):
     """Ones with the shape and dtype of ``x``."""
-    return Tensor(backend.xp.ones_like(unwrap(x)), requires_grad=requires_grad)
+    return Tensor(backend.xp.ones_like(numeric_array(unwrap(x), None, "ones_like")),
+                  requires_grad=requires_grad)
 
 
-def arange(*args, dtype=None):
-    """Evenly spaced values, as ``numpy.arange``."""
-    return Tensor(backend.xp.arange(*args, dtype=dtype))
+def randn(*shape, dtype="float32", generator=None, requires_grad=False):
+    """Standard normal samples: ``randn(2, 3)`` or ``randn((2, 3))``.
+
+    Args:
+        shape: the sizes, as ints or one tuple.
+        dtype: a floating-point dtype.
+        generator: a ``numpy.random.Generator``, an int seed, or ``None`` for the shared default
+            generator that :func:`chainrule.manual_seed` resets.
+        requires_grad: whether reverse mode tracks the result.
+    """
+    shape, dtype = _shape(shape, "randn"), _float_dtype(dtype, "randn")
+    values = as_generator(generator).standard_normal(shape, dtype=_drawn(dtype))
+    return Tensor(values.astype(dtype, copy=False), requires_grad=requires_grad)
 
 
-def eye(n, dtype="float32"):
-    """The ``n`` by ``n`` identity matrix."""
-    return Tensor(backend.xp.eye(n, dtype=dtype))
+def rand(*shape, dtype="float32", generator=None, requires_grad=False):
+    """Samples uniform in [0, 1): ``rand(2, 3)`` or ``rand((2, 3))``; arguments as :func:`randn`."""
+    shape, dtype = _shape(shape, "rand"), _float_dtype(dtype, "rand")
+    values = as_generator(generator).random(shape, dtype=_drawn(dtype))
+    return Tensor(values.astype(dtype, copy=False), requires_grad=requires_grad)
+
+
+def arange(*args, dtype=None, requires_grad=False):
+    """Evenly spaced values, as ``numpy.arange``: ``arange(stop)``, ``arange(start, stop[, step])``."""
+    if not 1 <= len(args) <= 3:
+        raise TypeError(f"arange() takes 1 to 3 positional arguments (start, stop, step), got {len(args)}")
+    for value in args:
+        if isinstance(value, bool) or not isinstance(unwrap(value), (int, float, backend.xp.number)):
+            raise TypeError(f"arange(): start, stop and step must be numbers, not {value!r}")
+    if len(args) == 3 and args[2] == 0:
+        raise ValueError("arange(): step must not be zero")
+    values = backend.xp.arange(*(unwrap(a) for a in args), dtype=_dtype(dtype, "arange"))
+    return Tensor(values, requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype="float32", requires_grad=False):
+    """The ``n`` by ``m`` matrix with ones on its diagonal (``m = n`` by default)."""
+    n = _size(n, "eye", "n")
+    m = n if m is None else _size(m, "eye", "m")
+    return Tensor(backend.xp.eye(n, m, dtype=_dtype(dtype, "eye")), requires_grad=requires_grad)
+
+
+def _shape(shape, where):
+    """``(2, 3)`` from ``(2, 3)`` or ``((2, 3),)``, each size a non-negative int."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(_size(size, where, f"each size in shape {shape}") for size in shape)
+
+
+def _size(value, where, name):
+    if isinstance(value, bool) or not _is_index(value):
+        raise TypeError(f"{where}(): {name} must be a non-negative int, not {value!r}")
+    if operator.index(value) < 0:
+        raise ValueError(f"{where}(): {name} must be a non-negative int, not {value!r}")
+    return operator.index(value)
+
+
+def _is_index(value):
+    return hasattr(type(value), "__index__")
+
+
+def _dtype(dtype, where):
+    return numeric_array([], dtype, where).dtype if dtype is not None else None
+
+
+def _float_dtype(dtype, where):
+    dtype = _dtype(dtype, where)
+    if dtype is None or dtype.kind != "f":
+        raise TypeError(f"{where}(): dtype must be a floating-point type such as 'float32', not {dtype}")
+    return dtype
+
+
+def _drawn(dtype):
+    """The dtype NumPy's generators draw in for ``dtype`` (they draw float32 and float64 only)."""
+    return dtype if dtype in (backend.xp.float32, backend.xp.float64) else backend.xp.float64

@@ -2,6 +2,7 @@
 
 from .. import backend
 from ..errors import GraphError, ShapeError
+from ..pytorch_compat import pytorch_keywords, to_dtype
 from .graph import Leaf
 
 
@@ -23,7 +24,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         if isinstance(data, Tensor):
             data = data.data
-        self.data = backend.asarray(data, dtype=dtype)
+        self.data = numeric_array(data, dtype, "tensor" if type(self) is Tensor else type(self).__name__)
         self.grad = None
         self.name = name
         self._node = None
@@ -120,7 +121,8 @@ class Tensor:
     shape = property(lambda self: self.data.shape, doc="The shape, a tuple of ints.")
     dtype = property(lambda self: self.data.dtype, doc="The NumPy dtype.")
     ndim = property(lambda self: self.data.ndim, doc="The number of axes.")
-    size = property(lambda self: self.data.size, doc="The number of elements.")
+    size = property(lambda self: _Size(self.data.size, self.data.shape),
+                    doc="The number of elements; called, the shape: ``x.size()``, ``x.size(dim)``.")
 
     def __len__(self):
         return len(self.data)
@@ -130,6 +132,9 @@ class Tensor:
 
     def item(self):
         """The single element as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor of one element, but this one has shape {self.shape}; "
+                             f"reduce it first (e.g. .sum()) or use .tolist()")
         return self.data.item()
 
     def numpy(self):
@@ -142,6 +147,39 @@ class Tensor:
     def astype(self, dtype):
         """A copy with another dtype (differentiable between float types)."""
         return ops.astype(self, dtype=backend.xp.dtype(dtype))
+
+    # -- PyTorch's spellings ----------------------------------------------------------------------
+
+    def numel(self):
+        """The number of elements."""
+        return self.data.size
+
+    def dim(self):
+        """The number of axes."""
+        return self.data.ndim
+
+    def to(self, *args, dtype=None, device=None):
+        """This tensor in another dtype (``x.to("float64")``, ``x.to(other)``); the device must be
+        ``"cpu"``, where chainrule computes. Returns ``self`` when nothing changes, as PyTorch does."""
+        args = tuple(a.dtype if isinstance(a, Tensor) else a for a in args)
+        dtype = to_dtype(args, dtype, device, "Tensor.to")
+        return self if dtype is None or dtype == self.dtype else self.astype(dtype)
+
+    def float(self): return self.to(backend.xp.float32)
+    def double(self): return self.to(backend.xp.float64)
+    def long(self): return self.to(backend.xp.int64)
+    def cpu(self): return self
+    def cuda(self, *args, **kwargs): return self.to("cuda")
+    def clone(self):
+        """A differentiable copy."""
+        return ops.astype(self, dtype=self.dtype)
+
+    def t(self):
+        """The transpose of a matrix (a tensor of at most two axes), as PyTorch's ``x.t()``."""
+        if self.ndim > 2:
+            raise ShapeError(f"t() transposes tensors of at most 2 axes, not shape {self.shape}; use "
+                             f".mT (the last two axes) or .transpose(dim0, dim1)")
+        return ops.transpose(self)
 
     def __repr__(self):
         body = backend.xp.array2string(self.data, separator=", ", prefix="tensor(")
@@ -156,10 +194,10 @@ class Tensor:
         return bool(self.data)
 
     def __float__(self):
-        return float(self.data)
+        return float(self.item())
 
     def __int__(self):
-        return int(self.data)
+        return int(self.item())
 
     def __hash__(self):
         return id(self)
@@ -201,15 +239,23 @@ class Tensor:
 
     # -- methods, as PyTorch users expect them ----------------------------------------------------
 
+    @pytorch_keywords
     def sum(self, axis=None, keepdims=False): return ops.sum(self, axis=axis, keepdims=keepdims)
+    @pytorch_keywords
     def mean(self, axis=None, keepdims=False): return ops.mean(self, axis=axis, keepdims=keepdims)
+    @pytorch_keywords
     def max(self, axis=None, keepdims=False): return ops.max(self, axis=axis, keepdims=keepdims)
+    @pytorch_keywords
     def min(self, axis=None, keepdims=False): return ops.min(self, axis=axis, keepdims=keepdims)
+    @pytorch_keywords
     def var(self, axis=None, keepdims=False, ddof=0):
         return ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    @pytorch_keywords
     def logsumexp(self, axis=None, keepdims=False):
         return ops.logsumexp(self, axis=axis, keepdims=keepdims)
+    @pytorch_keywords
     def softmax(self, axis=-1): return ops.softmax(self, axis=axis)
+    @pytorch_keywords
     def log_softmax(self, axis=-1): return ops.log_softmax(self, axis=axis)
     def exp(self): return ops.exp(self)
     def log(self): return ops.log(self)
@@ -227,26 +273,91 @@ class Tensor:
     def matmul(self, other): return ops.matmul(self, other)
     def reshape(self, *shape): return ops.reshape(self, _shape_args(shape))
     view = reshape
-    def flatten(self, start_axis=0):
-        return ops.reshape(self, self.shape[:start_axis] + (-1,))
-    def transpose(self, *axes): return ops.transpose(self, _shape_args(axes) or None)
+    @pytorch_keywords
+    def flatten(self, start_axis=0, end_axis=-1):
+        """Axes ``start_axis`` to ``end_axis`` (inclusive) merged into one."""
+        start, end = (axis % max(self.ndim, 1) for axis in (start_axis, end_axis))
+        return ops.reshape(self, self.shape[:start] + (-1,) + self.shape[end + 1:])
+    def transpose(self, *axes):
+        """Two ints swap those axes, as PyTorch's ``transpose(dim0, dim1)``; no axes reverses them and a
+        full permutation (a tuple, or three ints or more) reorders them, as NumPy's."""
+        if len(axes) == 2 and not isinstance(axes[0], (tuple, list)):
+            return ops.swapaxes(self, *axes)
+        return ops.transpose(self, _shape_args(axes) or None)
     def permute(self, *axes): return ops.transpose(self, _shape_args(axes))
     T = property(lambda self: ops.transpose(self), doc="The tensor with its axes reversed.")
     mT = property(lambda self: ops.swapaxes(self, -1, -2), doc="The last two axes swapped.")
     def swapaxes(self, axis1, axis2): return ops.swapaxes(self, axis1, axis2)
+    @pytorch_keywords
     def squeeze(self, axis=None): return ops.squeeze(self, axis)
+    @pytorch_keywords
     def unsqueeze(self, axis): return ops.unsqueeze(self, axis)
     def broadcast_to(self, shape): return ops.broadcast_to(self, shape)
     expand = broadcast_to
-    def gather(self, axis, indices): return ops.take_along_axis(self, indices, axis)
+    @pytorch_keywords
+    def gather(self, axis, index):
+        """``out[..., i, ...] = self[..., index[..., i, ...], ...]`` along ``axis``, as PyTorch's."""
+        return ops.take_along_axis(self, index, axis)
+    @pytorch_keywords
     def take(self, indices, axis=None): return ops.take(self, indices, axis)
+    @pytorch_keywords
     def argmax(self, axis=None): return Tensor._wrap(backend.asarray(self.data.argmax(axis)), None)
+    @pytorch_keywords
     def argmin(self, axis=None): return Tensor._wrap(backend.asarray(self.data.argmin(axis)), None)
 
 
 def unwrap(x):
     """The array inside a tensor; anything else as it is."""
     return x.data if isinstance(x, Tensor) else x
+
+
+_NUMERIC_KINDS = "biufc"  # bool, signed and unsigned int, float, complex
+
+
+def numeric_array(data, dtype, where):
+    """``data`` as a backend array of numbers, or an error that names ``where`` and what was given
+    (strings, ``None``, arbitrary objects and ragged nested lists are refused)."""
+    try:
+        dtype = None if dtype is None else backend.xp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}(): unknown dtype {dtype!r}; give a NumPy dtype or its name, such as "
+                        f"'float32'") from None
+    try:
+        array = backend.asarray(data, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as error:
+        if "inhomogeneous" in str(error):
+            raise ValueError(f"{where}(): a ragged nested list (rows of different lengths) cannot be a "
+                             f"tensor; pad its rows to one length. NumPy: {error}") from None
+        if dtype is not None:
+            numeric_array(data, None, where)  # names non-numbers as such
+        target = "" if dtype is None else f" to {dtype}"
+        raise type(error)(f"{where}(): cannot convert {_describe(data)}{target}: {error}") from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{where}(): data must be numbers (a number, a nested list of numbers, a NumPy "
+                        f"array or a Tensor), not {_describe(data)} (NumPy dtype {array.dtype})")
+    return array
+
+
+def _describe(data):
+    text = repr(data)
+    return f"{type(data).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+class _Size(int):
+    """A tensor's number of elements (NumPy's ``x.size``), which called gives its shape (PyTorch's
+    ``x.size()``) or one axis's length (``x.size(dim)``)."""
+
+    def __new__(cls, count, shape):
+        size = super().__new__(cls, count)
+        size.shape = shape
+        return size
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self.shape
+        if not -len(self.shape) <= dim < len(self.shape):
+            raise IndexError(f"size({dim}): dim out of range for a tensor of shape {self.shape}")
+        return self.shape[dim]
 
 
 def _shape_args(args):

@@ -18,6 +18,7 @@ from typing import NamedTuple
 from .. import backend
 from ..core.tensor import Tensor, unwrap
 from ..errors import CheckpointError
+from ..pytorch_compat import to_dtype
 
 
 _ABSENT = object()
@@ -234,17 +235,36 @@ class Module:
             own[name].data[...] = value  # in place: keeps the layout and the optimiser's references
         return LoadResult(missing, unexpected)
 
-    def to(self, dtype):
-        """Convert every parameter and floating-point buffer to ``dtype`` in place; return ``self``.
+    def to(self, *args, dtype=None, device=None):
+        """Convert every parameter and floating-point buffer to a dtype in place; return ``self``.
 
-        ``model.to("float64")`` before a gradient check, say. Gradients are cleared.
+        ``model.to("float64")`` before a gradient check, say. Gradients are cleared. As in PyTorch, a
+        device may be named too (``model.to("cpu")``): the CPU, where chainrule computes.
         """
-        dtype = backend.xp.dtype(dtype)
+        dtype = to_dtype(args, dtype, device, f"{type(self).__name__}.to")
+        if dtype is None:
+            return self
         for tensor in (*self.parameters(), *self.buffers()):
             if tensor.dtype.kind == "f":
                 tensor.data = tensor.data.astype(dtype)
                 tensor.grad = None
         return self
+
+    def float(self):
+        """Parameters and floating-point buffers in float32 (``to("float32")``)."""
+        return self.to("float32")
+
+    def double(self):
+        """Parameters and floating-point buffers in float64 (``to("float64")``)."""
+        return self.to("float64")
+
+    def cpu(self):
+        """``self``: chainrule computes on the CPU."""
+        return self
+
+    def cuda(self, device=None):
+        """Refused: chainrule computes with NumPy arrays on the CPU."""
+        return self.to("cuda" if device is None else device)
 
     # -- modes and gradients ----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ joining, indexing. All are linear, so their JVP is the primitive applied to the 
 import numpy as _np
 
 from ..core.primitive import primitive
+from ..pytorch_compat import pytorch_keywords
 from .reductions import normalize_axes
 
 
@@ -71,6 +72,7 @@ _concatenate.defjvp_argnum(lambda argnum, ns, t, ans, *xs, axis=0:
                            ns.concatenate(*_with_zeros(ns, argnum, t, xs), axis=axis))
 
 
+@pytorch_keywords
 def concatenate(tensors, axis=0):
     """Join a sequence of tensors along an existing axis."""
     return _concatenate(*tensors, axis=axis)
@@ -91,6 +93,7 @@ _stack.defjvp_argnum(lambda argnum, ns, t, ans, *xs, axis=0:
                      ns.stack(*_with_zeros(ns, argnum, t, xs), axis=axis))
 
 
+@pytorch_keywords
 def stack(tensors, axis=0):
     """Join a sequence of same-shaped tensors along a new axis."""
     return _stack(*tensors, axis=axis)
@@ -136,6 +139,7 @@ def normalize_index(index):
     return tuple(convert(i) for i in index) if isinstance(index, tuple) else convert(index)
 
 
+@pytorch_keywords
 def take(x, indices, axis=None):
     """Elements of ``x`` at integer ``indices`` along ``axis`` (of the flattened ``x`` when None)."""
     indices = normalize_index(indices)
@@ -144,6 +148,7 @@ def take(x, indices, axis=None):
     return getitem(x, index=(slice(None),) * (axis % len(x.shape)) + (indices,))
 
 
+@pytorch_keywords
 def take_along_axis(x, indices, axis):
     """``out[..., i, ...] = x[..., indices[..., i, ...], ...]`` along ``axis`` (``torch.gather``)."""
     indices = _np.asarray(normalize_index(indices))

@@ -1,0 +1,124 @@
+"""PyTorch's habits beside NumPy's names: ``dim=`` for ``axis=``, ``keepdim=`` for ``keepdims=``, and
+``.to(dtype or device)``.
+
+Functions written in Python (``nn.functional``'s losses, Tensor methods) take NumPy's names; wrapping
+them in :func:`pytorch_keywords` lets PyTorch users keep their habits, and turns any other unknown
+keyword into a ``TypeError`` that names it and lists the accepted ones.
+
+Example:
+    >>> @pytorch_keywords
+    ... def total(x, axis=None, keepdims=False):
+    ...     return axis, keepdims
+    >>> total(0, dim=1, keepdim=True)
+    (1, True)
+    >>> total(0, dims=1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: total() got an unexpected keyword argument 'dims' (did you mean 'dim'?); it accepts x, ...
+"""
+
+import difflib
+import functools
+import inspect
+
+from . import backend
+
+ALIASES = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis", "end_dim": "end_axis"}
+"""PyTorch's keyword -> chainrule's (NumPy's) keyword."""
+
+
+def rename(where, params, accepted):
+    """``params`` with PyTorch's names replaced by NumPy's.
+
+    Args:
+        where: the function's name, for messages.
+        params: the keyword arguments given.
+        accepted: the keyword names the function takes.
+
+    Raises:
+        TypeError: for a keyword neither accepted nor an alias of an accepted one, or for a keyword
+            given under both its names.
+    """
+    renamed = {}
+    for key, value in params.items():
+        target = ALIASES.get(key, key) if key not in accepted else key
+        if target not in accepted:
+            raise TypeError(unexpected_keyword(where, key, accepted))
+        if target in renamed:
+            raise TypeError(f"{where}() got {target!r} twice (as {key!r} and {target!r}); give one")
+        renamed[target] = value
+    return renamed
+
+
+def unexpected_keyword(where, key, accepted):
+    """The message for an unknown keyword ``key`` of ``where``: the closest name and the accepted ones."""
+    names = list(accepted) + [alias for alias, name in ALIASES.items() if name in accepted]
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    listed = ", ".join(_with_alias(name) for name in accepted) or "no keyword arguments"
+    return f"{where}() got an unexpected keyword argument {key!r}{hint}; it accepts {listed}"
+
+
+def _with_alias(name):
+    aliases = [alias for alias, target in ALIASES.items() if target == name]
+    return name + "".join(f" (or {alias})" for alias in aliases)
+
+
+def pytorch_keywords(function):
+    """Let ``function`` take ``dim=``/``keepdim=`` for its ``axis``/``keepdims`` parameters, and give
+    an unknown keyword a ``TypeError`` listing the accepted ones."""
+    accepted = tuple(name for name, p in inspect.signature(function).parameters.items()
+                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self")
+    where = function.__name__
+
+    @functools.wraps(function)
+    def call(*args, **params):
+        if params:
+            params = rename(where, params, accepted)
+        return function(*args, **params)
+    return call
+
+
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla")
+"""PyTorch's device names, recognised so that ``.to("cuda")`` gets a clear answer."""
+
+
+def check_device(device, where):
+    """Raise unless ``device`` is the CPU, where chainrule computes (``"cpu"``, ``"cpu:0"``, or an
+    object whose ``type`` is ``"cpu"``, like ``torch.device("cpu")``)."""
+    name = str(getattr(device, "type", device))
+    if name.split(":")[0] != "cpu":
+        raise ValueError(f"{where}(): chainrule computes with NumPy arrays on the CPU, so the only device is "
+                         f"'cpu', not {device!r}; leave out the device move")
+
+
+def to_dtype(args, dtype, device, where):
+    """The dtype asked for by PyTorch-style ``.to(...)`` arguments (``None`` when only a device is
+    named), after checking any device: ``to("float64")``, ``to("cpu")``, ``to("cpu", "float32")``,
+    ``to(dtype=...)``, ``to(device=...)``."""
+    if len(args) > 2:
+        raise TypeError(f"{where}() takes at most a device and a dtype, got {len(args)} arguments")
+    for arg in args:
+        if _is_device(arg):
+            device = arg if device is None else _twice(where, "device")
+        else:
+            dtype = arg if dtype is None else _twice(where, "dtype")
+    if device is not None:
+        check_device(device, where)
+    if dtype is None:
+        return None
+    try:
+        return backend.xp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}(): {dtype!r} is neither a dtype (such as 'float32') nor a device "
+                        f"('cpu')") from None
+
+
+def _is_device(arg):
+    if hasattr(arg, "type") and not hasattr(arg, "kind"):  # a torch.device, not a NumPy dtype
+        return True
+    return isinstance(arg, str) and arg.split(":")[0] in DEVICE_TYPES
+
+
+def _twice(where, what):
+    raise TypeError(f"{where}() got two {what}s")

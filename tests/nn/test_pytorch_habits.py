@@ -1,0 +1,86 @@
+"""What PyTorch users type works, or says what to write instead."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn as nn
+import chainrule.nn.functional as F
+
+
+def _x():
+    return cr.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+
+
+def test_size_numel_dim():
+    x = cr.ones(2, 3)
+    assert x.size() == (2, 3) and x.size(1) == 3 and x.size(-1) == 3
+    assert x.size == 6 and x.numel() == 6 and x.dim() == 2  # NumPy's x.size still counts elements
+    with pytest.raises(IndexError, match=r"size\(2\): dim out of range .* \(2, 3\)"):
+        x.size(2)
+
+
+def test_dtype_conversions_keep_the_gradient():
+    x = _x()
+    assert x.float().dtype == np.float32 and x.double() is x and x.long().dtype == np.int64
+    x.float().sum().backward()
+    assert x.grad.dtype == np.float64 and x.grad.tolist() == [[1, 1, 1], [1, 1, 1]]
+
+
+def test_to_takes_a_dtype_a_device_or_a_tensor():
+    x = cr.ones(2, 3)
+    assert x.to("cpu") is x and x.cpu() is x
+    assert x.to("float64").dtype == np.float64
+    assert x.to("cpu", "float64").dtype == np.float64
+    assert x.to(dtype="float16", device="cpu").dtype == np.float16
+    assert x.to(cr.ones(1, dtype="float64")).dtype == np.float64
+    for move in (lambda: x.to("cuda"), lambda: x.to("cuda:0"), x.cuda):
+        with pytest.raises(ValueError, match=r"Tensor.to\(\): chainrule computes .* only device is 'cpu'"):
+            move()
+    with pytest.raises(TypeError, match=r"'bogus' is neither a dtype .* nor a device"):
+        x.to("bogus")
+
+
+def test_clone_is_a_differentiable_copy():
+    x = _x()
+    y = x.clone()
+    assert y.data is not x.data and np.array_equal(y.data, x.data)
+    (y * y).sum().backward()
+    assert np.array_equal(x.grad.data, 2 * x.data)
+
+
+def test_t_and_two_axis_transpose_as_in_pytorch():
+    x = cr.ones(2, 3, 4)
+    assert x.transpose(0, 2).shape == (4, 3, 2)  # PyTorch swaps the two axes
+    assert x.transpose(1, 2, 0).shape == (3, 4, 2)  # NumPy permutes
+    assert x.transpose().shape == (4, 3, 2)
+    m = cr.tensor([[1.0, 2.0, 3.0]])
+    assert m.t().tolist() == [[1], [2], [3]] and m.transpose(0, 1).tolist() == [[1], [2], [3]]
+
+
+def test_dim_and_keepdim_on_tensor_methods():
+    x = _x()
+    assert x.sum(dim=1, keepdim=True).shape == (2, 1)
+    assert x.mean(dim=0).tolist() == [1.5, 2.5, 3.5]
+    assert x.max(dim=1).tolist() == [2, 5] and x.min(dim=1, keepdim=True).shape == (2, 1)
+    assert x.var(dim=1).shape == (2,) and x.logsumexp(dim=1).shape == (2,)
+    assert x.argmax(dim=1).tolist() == [2, 2] and x.argmin(dim=0).tolist() == [0, 0, 0]
+    assert np.allclose(x.softmax(dim=1).sum(dim=1).data, 1)
+    assert np.allclose(np.exp(x.log_softmax(dim=0).data).sum(0), 1)
+    assert x.unsqueeze(dim=1).shape == (2, 1, 3) and x.unsqueeze(dim=0).squeeze(dim=0).shape == (2, 3)
+    assert x.gather(dim=1, index=np.array([[0], [2]])).tolist() == [[0], [5]]
+    assert x.take(np.array([1]), dim=1).tolist() == [[1], [4]]
+    assert cr.ones(2, 3, 4).flatten(start_dim=1).shape == (2, 12)
+    assert cr.ones(2, 3, 4).flatten(0, 1).shape == (6, 4)
+
+
+def test_model_to_cpu_float_double():
+    model = nn.MLP([3, 4, 2])
+    assert model.to("cpu") is model and model.cpu() is model
+    assert model.double()[0].weight.dtype == np.float64
+    assert model.float()[0].weight.dtype == np.float32
+    assert model.to("cpu", dtype="float64")[0].weight.dtype == np.float64
+    with pytest.raises(ValueError, match=r"MLP.to\(\): chainrule computes .* only device is 'cpu'"):
+        model.to("cuda")
+    with pytest.raises(ValueError, match=r"only device is 'cpu'"):
+        model.cuda()
