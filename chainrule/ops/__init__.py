@@ -2,6 +2,10 @@
 
 from .elementwise import (abs, add, astype, clip, cos, div, erf, exp, expm1, identity, log, log1p, maximum,
                           minimum, mul, neg, pow, relu, sigmoid, sign, sin, sqrt, sub, tanh, where)
+from .elementwise_more import (arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cbrt, ceil, clip,
+                               conj, conjugate, cosh, deg2rad, degrees, erfc, exp2, floor, fmax, fmin, fmod,
+                               hypot, imag, log2, log10, logaddexp, logaddexp2, mod, nan_to_num, rad2deg,
+                               radians, real, reciprocal, remainder, round, sinc, sinh, square, tan, trunc)
 from .einsum import dot, einsum, inner, kron, outer, tensordot
 from .linalg import linear, matmul
 from .matrix import cross, diag, diagonal, moveaxis, trace, tril, triu
