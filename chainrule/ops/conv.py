@@ -1,0 +1,311 @@
+"""Convolution, N-D (1-D, 2-D, 3-D by the same code), as three bilinear primitives.
+
+For an input ``x`` of shape ``(N, C, *in)``, a weight ``w`` of shape ``(O, C/groups, *k)`` and an output
+``y`` of shape ``(N, O, *out)``, one trilinear form ties the three together::
+
+    T(x, w, y) = Σ y[n, o, p] · w[o, c, κ] · x_pad[n, g(o)·C/groups + c, p·stride + κ·dilation]
+
+``conv(x, w)`` is the ``y`` with ``⟨y', conv(x, w)⟩ = T(x, w, y')``; ``conv_transpose(y, w)`` is the
+``x`` with ``⟨x', conv_transpose(y, w)⟩ = T(x', w, y)`` (the input gradient of ``conv``, and PyTorch's
+transposed convolution); ``conv_weight(x, y)`` is the ``w`` with ``⟨w', conv_weight(x, y)⟩ =
+T(x, w', y)`` (the weight gradient). Each one's VJPs are the other two, and its JVP follows from
+bilinearity (``d(a ⋆ b) = da ⋆ b + a ⋆ db``), so all three are differentiable to any order.
+
+The forward passes are Chainer's: the input's windows as a strided view (no copy), copied once into
+an im2col matrix, one BLAS product per group. ``conv_transpose`` multiplies first and then sums the
+columns back into the image one kernel offset at a time (col2im by slices, never ``np.add.at``).
+
+Memory: the im2col matrix of ``conv`` and ``conv_weight`` (and the column matrix of
+``conv_transpose``) holds ``N · C · prod(k) · prod(out)`` elements, ``prod(k)`` times the output's
+size times ``C/O``; above :data:`IM2COL_LIMIT_BYTES` the batch is processed in chunks, so the buffer
+never exceeds that limit (or one example's columns, if larger).
+"""
+
+import itertools
+import math
+
+import numpy as _np
+from numpy.lib.stride_tricks import as_strided
+
+from ..core.primitive import primitive
+
+IM2COL_LIMIT_BYTES = 64 * 2**20
+"""The most memory one im2col buffer may take before the batch is split into chunks."""
+
+
+def conv_output_size(size, kernel, stride, padding, dilation):
+    """The length of a convolution's (or pooling's) output along one axis of length ``size``, padded by
+    ``padding = (before, after)``."""
+    return (size + padding[0] + padding[1] - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def padded(xp, x, padding, fill=0):
+    """``x`` with its spatial axes (all but the first two) padded by ``(before, after)`` pairs."""
+    if not any(before or after for before, after in padding):
+        return x
+    shape = x.shape[:2] + tuple(n + before + after for n, (before, after) in zip(x.shape[2:], padding))
+    out = xp.full(shape, fill, dtype=x.dtype)
+    out[inner(x.shape[2:], padding)] = x
+    return out
+
+
+def inner(size, padding):
+    """The index of the unpadded region of a padded ``(N, C, *spatial)`` array."""
+    return (slice(None), slice(None)) + tuple(slice(before, before + n)
+                                              for n, (before, _) in zip(size, padding))
+
+
+def windows(x, kernel, stride, dilation):
+    """The sliding windows of ``x`` (already padded) as a read-only strided view of shape
+    ``(N, C, *out, *kernel)``: no copy."""
+    spatial = x.shape[2:]
+    out = tuple((n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(spatial, kernel, stride, dilation))
+    step = x.strides[2:]
+    strides = (x.strides[:2] + tuple(t * s for t, s in zip(step, stride))
+               + tuple(t * d for t, d in zip(step, dilation)))
+    return as_strided(x, shape=x.shape[:2] + out + tuple(kernel), strides=strides, writeable=False)
+
+
+def offsets(kernel, stride, dilation, out):
+    """For every kernel offset, the slices of the padded image that it reads for all outputs at once."""
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        yield offset, (slice(None), slice(None)) + tuple(
+            slice(i * d, i * d + s * (o - 1) + 1, s) for i, s, d, o in zip(offset, stride, dilation, out))
+
+
+def _batch_chunks(n, bytes_per_example):
+    size = max(1, IM2COL_LIMIT_BYTES // max(1, bytes_per_example))
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _columns(xp, view, groups):
+    """Copy windows ``(n, C, *out, *k)`` into Chainer's im2col layout ``(n, G, C/G · prod(k), prod(out))``:
+    the product with the weight then lands in ``(n, O, *out)`` order, and the copy reads the input in
+    rows."""
+    n, channels, d = view.shape[0], view.shape[1], (view.ndim - 2) // 2
+    out, kernel = view.shape[2:2 + d], view.shape[2 + d:]
+    grouped = view.reshape((n, groups, channels // groups) + out + kernel)
+    out_axes, kernel_axes = tuple(range(3, 3 + d)), tuple(range(3 + d, 3 + 2 * d))
+    cols = xp.ascontiguousarray(grouped.transpose((0, 1, 2) + kernel_axes + out_axes))
+    return cols.reshape(n, groups, -1, math.prod(out))
+
+
+def _conv_impl(xp, x, weight, *, stride, padding, dilation, groups):
+    n, out_channels, kernel = x.shape[0], weight.shape[0], weight.shape[2:]
+    view = windows(padded(xp, x, padding), kernel, stride, dilation)
+    out = view.shape[2:2 + len(kernel)]
+    w = weight.reshape(groups, out_channels // groups, -1)
+    ans = xp.empty((n, out_channels) + out, dtype=xp.result_type(x, weight))
+    flat = ans.reshape(n, groups, out_channels // groups, -1)
+    for chunk in _batch_chunks(n, x.shape[1] * math.prod(kernel) * math.prod(out) * x.itemsize):
+        xp.matmul(w, _columns(xp, view[chunk], groups), out=flat[chunk])
+    return ans
+
+
+def _conv_weight_impl(xp, x, y, *, kernel_size, stride, padding, dilation, groups):
+    n, out_channels = y.shape[:2]
+    view = windows(padded(xp, x, padding), kernel_size, stride, dilation)
+    grad = None
+    for chunk in _batch_chunks(n, x.shape[1] * math.prod(kernel_size) * math.prod(y.shape[2:]) * x.itemsize):
+        cols = _columns(xp, view[chunk], groups)  # (n, G, C/G·K, P)
+        rows = y[chunk].reshape(cols.shape[0], groups, out_channels // groups, -1)  # (n, G, O/G, P)
+        # One product per example and group, over the long axis P, then the sum over examples.
+        part = xp.matmul(rows, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, O/G, C/G·K)
+        grad = part if grad is None else grad + part
+    return grad.reshape((out_channels, x.shape[1] // groups) + tuple(kernel_size))
+
+
+def _conv_transpose_impl(xp, y, weight, *, size, stride, padding, dilation, groups):
+    n, out_channels, kernel = y.shape[0], weight.shape[0], weight.shape[2:]
+    channels = weight.shape[1] * groups
+    full = tuple(s + before + after for s, (before, after) in zip(size, padding))
+    image = xp.zeros((n, channels) + full, dtype=xp.result_type(y, weight))
+    grouped_image = image.reshape((n, groups, channels // groups) + full)
+    # (G, C/G·K, O/G): the weight's transpose per group, so each product gives columns for col2im.
+    w = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
+    out = y.shape[2:]
+    for chunk in _batch_chunks(n, channels * math.prod(kernel) * math.prod(out) * y.itemsize):
+        rows = y[chunk].reshape(y[chunk].shape[0], groups, out_channels // groups, -1)
+        cols = xp.matmul(w, rows).reshape((rows.shape[0], groups, channels // groups) + kernel + out)
+        target = grouped_image[chunk]
+        for offset, index in offsets(kernel, stride, dilation, out):
+            target[(slice(None),) + index] += cols[(slice(None), slice(None), slice(None)) + offset]
+    return image[inner(size, padding)]
+
+
+conv = primitive("conv", _conv_impl, saves=("inputs",))
+conv.__doc__ = """Cross-correlation of ``x`` ``(N, C, *in)`` with ``weight`` ``(O, C/groups, *k)``, as in
+PyTorch's ``conv1d/2d/3d`` (no bias; see :func:`chainrule.ops.convolve` for the user-facing form).
+
+Args:
+    stride, dilation: one int per spatial axis.
+    padding: one ``(before, after)`` pair per spatial axis, zeros.
+    groups: channels split into this many independent groups (``groups = C`` is depthwise).
+"""
+conv.defvjp(lambda ns, g, ans, x, weight, **p: ns.conv_transpose(g, weight, size=x.shape[2:], **p),
+            lambda ns, g, ans, x, weight, **p: ns.conv_weight(x, g, kernel_size=weight.shape[2:], **p))
+conv.defjvp(lambda ns, t, ans, x, weight, **p: ns.conv(t, weight, **p),
+            lambda ns, t, ans, x, weight, **p: ns.conv(x, t, **p))
+
+conv_transpose = primitive("conv_transpose", _conv_transpose_impl, saves=("inputs",))
+conv_transpose.__doc__ = """The adjoint of :data:`conv` in its input: ``y`` ``(N, O, *out)`` and ``weight``
+``(O, C/groups, *k)`` to ``(N, C, *size)``. It is PyTorch's ``conv_transpose`` (whose weight layout is
+this one), with ``size`` fixing the result's spatial shape (``output_padding``).
+"""
+conv_transpose.defvjp(
+    lambda ns, g, ans, y, weight, size, **p: ns.conv(g, weight, **p),
+    lambda ns, g, ans, y, weight, size, **p: ns.conv_weight(g, y, kernel_size=weight.shape[2:], **p))
+conv_transpose.defjvp(lambda ns, t, ans, y, weight, size, **p: ns.conv_transpose(t, weight, size=size, **p),
+                      lambda ns, t, ans, y, weight, size, **p: ns.conv_transpose(y, t, size=size, **p))
+
+conv_weight = primitive("conv_weight", _conv_weight_impl, saves=("inputs",))
+conv_weight.__doc__ = """The adjoint of :data:`conv` in its weight: ``x`` ``(N, C, *in)`` and ``y``
+``(N, O, *out)`` to ``(O, C/groups, *kernel_size)``, the weight gradient ``Σ_n,p y · windows(x)``."""
+conv_weight.defvjp(
+    lambda ns, g, ans, x, y, kernel_size, **p: ns.conv_transpose(y, g, size=x.shape[2:], **p),
+    lambda ns, g, ans, x, y, kernel_size, **p: ns.conv(x, g, **p))
+conv_weight.defjvp(
+    lambda ns, t, ans, x, y, kernel_size, **p: ns.conv_weight(t, y, kernel_size=kernel_size, **p),
+    lambda ns, t, ans, x, y, kernel_size, **p: ns.conv_weight(x, t, kernel_size=kernel_size, **p))
+
+
+# -- the user-facing forms: PyTorch's arguments, checked, with a bias --------------------------------
+
+def convolve(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Convolve ``x`` ``(N, C, *in)`` with ``weight`` ``(O, C/groups, *k)`` and add ``bias`` ``(O,)``:
+    PyTorch's ``conv1d/2d/3d`` for any number of spatial axes (``weight.ndim - 2``).
+
+    Args:
+        stride, dilation: an int, or one per spatial axis; positive.
+        padding: an int, one per axis, one ``(before, after)`` pair per axis, ``"valid"`` (none) or
+            ``"same"`` (the output keeps the input's size; stride 1; any extra on the after side).
+        groups: a divisor of ``C`` and ``O``; ``groups = C`` is a depthwise convolution.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.conv(cr.ones(1, 1, 5), cr.ones(1, 1, 3), padding="same").data
+        array([[[2., 3., 3., 3., 2.]]])
+    """
+    x_shape, w_shape = _shape(x), _shape(weight)
+    spatial = _spatial_axes("conv", x_shape, w_shape)
+    stride = _positive_ints(stride, spatial, "conv", "stride")
+    dilation = _positive_ints(dilation, spatial, "conv", "dilation")
+    groups = _groups("conv", groups, x_shape[1], w_shape[0])
+    if x_shape[1] != w_shape[1] * groups:
+        raise located(f"conv: the input has {x_shape[1]} channels but the weight {w_shape} with "
+                      f"groups={groups} expects {w_shape[1] * groups}")
+    padding = conv_padding("conv", padding, w_shape[2:], stride, dilation)
+    check_fits("conv", x_shape[2:], w_shape[2:], padding, dilation)
+    out = conv(x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return out if bias is None else out + _along_channels(bias, len(spatial))
+
+
+def convolve_transpose(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The transposed convolution of ``x`` ``(N, C_in, *in)`` with ``weight`` ``(C_in, C_out/groups, *k)``
+    (PyTorch's ``conv_transpose1d/2d/3d``, same argument order): the gradient of :func:`convolve` with
+    respect to its input, so it upsamples by ``stride``. The output has ``(in - 1)·stride − 2·padding +
+    dilation·(k − 1) + output_padding + 1`` positions per axis; ``output_padding`` must be smaller than
+    ``stride``.
+    """
+    x_shape, w_shape = _shape(x), _shape(weight)
+    spatial = _spatial_axes("conv_transpose", x_shape, w_shape)
+    stride = _positive_ints(stride, spatial, "conv_transpose", "stride")
+    dilation = _positive_ints(dilation, spatial, "conv_transpose", "dilation")
+    groups = _groups("conv_transpose", groups, w_shape[0])
+    if x_shape[1] != w_shape[0]:
+        raise located(f"conv_transpose: the input has {x_shape[1]} channels but the weight {w_shape} "
+                      f"expects {w_shape[0]}")
+    padding = conv_padding("conv_transpose", padding, w_shape[2:], stride, dilation, allow_same=False)
+    extra = _ints(output_padding, spatial, "conv_transpose", "output_padding")
+    if any(e < 0 or e >= s for e, s in zip(extra, stride)):
+        raise located(f"conv_transpose: output_padding must lie in [0, stride) on every axis, got "
+                      f"{extra} with stride {stride}")
+    size = tuple((n - 1) * s - before - after + d * (k - 1) + e + 1 for n, s, (before, after), d, k, e
+                 in zip(x_shape[2:], stride, padding, dilation, w_shape[2:], extra))
+    if any(s <= 0 for s in size):
+        raise located(f"conv_transpose: an input of shape {x_shape} with padding {padding} gives an "
+                      f"empty output {size}")
+    out = conv_transpose(x, weight, size=size, stride=stride, padding=padding, dilation=dilation,
+                         groups=groups)
+    return out if bias is None else out + _along_channels(bias, len(spatial))
+
+
+def located(message, kind=None):
+    """An error (``ShapeError`` unless ``kind`` is given) whose message ends with the user's line."""
+    from ..core.graph import user_site
+    from ..errors import ShapeError
+    site = user_site()
+    where = f"\n  at {site[0]}:{site[1]}: {site[2]}" if site else ""
+    return (kind or ShapeError)(message + where)
+
+
+def _shape(x):
+    return tuple(_np.shape(x.data if hasattr(x, "_node") else x))
+
+
+def _spatial_axes(where, x_shape, w_shape):
+    if len(w_shape) < 3 or len(x_shape) != len(w_shape):
+        raise located(f"{where}: expected an input (N, C, *spatial) and a weight with as many axes, got "
+                      f"shapes {x_shape} and {w_shape}")
+    return range(len(w_shape) - 2)
+
+
+def _ints(value, axes, where, name):
+    values = (value,) * len(axes) if isinstance(value, int) else tuple(value)
+    if len(values) != len(axes) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise located(f"{where}: {name} must be an int or {len(axes)} ints, not {value!r}", ValueError)
+    return values
+
+
+def _positive_ints(value, axes, where, name):
+    values = _ints(value, axes, where, name)
+    if any(v <= 0 for v in values):
+        raise located(f"{where}: {name} must be positive, got {value!r}", ValueError)
+    return values
+
+
+def _groups(where, groups, *channels):
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
+        raise located(f"{where}: groups must be a positive int, not {groups!r}", ValueError)
+    if any(c % groups for c in channels):
+        counts = " and ".join(str(c) for c in channels)
+        raise located(f"{where}: groups={groups} must divide the channel counts ({counts})", ValueError)
+    return groups
+
+
+def conv_padding(where, padding, kernel, stride, dilation, allow_same=True):
+    """``padding`` (int, per axis, per side, ``"valid"``, ``"same"``) as ``(before, after)`` pairs."""
+    if padding == "valid":
+        return ((0, 0),) * len(kernel)
+    if padding == "same" and allow_same:
+        if any(s != 1 for s in stride):
+            raise located(f"{where}: padding='same' needs stride 1, got stride {stride}", ValueError)
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    if isinstance(padding, str):
+        allowed = "'valid', 'same'" if allow_same else "'valid'"
+        raise located(f"{where}: padding must be an int, a tuple, {allowed}; not {padding!r}", ValueError)
+    if isinstance(padding, int) or all(isinstance(p, int) for p in padding):
+        pairs = tuple((p, p) for p in _ints(padding, kernel, where, "padding"))
+    else:
+        pairs = tuple(tuple(_ints(p, range(2), where, "padding")) for p in padding)
+        if len(pairs) != len(kernel):
+            raise located(f"{where}: padding needs one (before, after) pair per spatial axis "
+                          f"({len(kernel)}), got {padding!r}", ValueError)
+    if any(p < 0 for pair in pairs for p in pair):
+        raise located(f"{where}: padding must be non-negative, got {padding!r}", ValueError)
+    return pairs
+
+
+def check_fits(where, size, kernel, padding, dilation):
+    """Raise unless the (dilated) kernel fits inside the padded input on every axis."""
+    padded_size = tuple(n + before + after for n, (before, after) in zip(size, padding))
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(s > n for s, n in zip(span, padded_size)):
+        raise located(f"{where}: the kernel {tuple(kernel)} (spanning {span} with dilation "
+                      f"{tuple(dilation)}) is larger than the padded input {padded_size}")
+
+
+def _along_channels(bias, spatial):
+    from .shape import reshape
+    return reshape(bias, (-1,) + (1,) * spatial)
