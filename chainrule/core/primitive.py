@@ -21,6 +21,7 @@ import functools
 import inspect
 
 from .. import backend
+from ..pytorch_compat import rename
 
 REGISTRY = {}
 
@@ -47,19 +48,30 @@ class Primitive:
         self.__name__ = name
         self.__doc__ = impl.__doc__
         self.nin, self.param_names = _split_signature(impl)
+        self.accepted = frozenset(self.param_names)
 
     def __repr__(self):
         return f"<primitive {self.name}>"
 
     def __call__(self, *inputs, **params):
         if self.nin is not None and len(inputs) > self.nin:
-            extra = inputs[self.nin:]
-            if len(extra) > len(self.param_names):
-                raise TypeError(f"{self.name}() takes {self.nin + len(self.param_names)} positional "
-                                f"arguments but {len(inputs)} were given")
-            params.update(zip(self.param_names, extra))
-            inputs = inputs[:self.nin]
+            inputs, params = self.fold(inputs, params)
+        if params and not self.accepted.issuperset(params):
+            # PyTorch's dim=/keepdim= for axis=/keepdims=; any other keyword: a TypeError listing ours.
+            params = rename(self.name, params, self.param_names)
         return bind(self, inputs, params)
+
+    def fold(self, args, params):
+        """Positional ``args`` split into the inputs and the parameters they stand for, in the
+        implementation's order: ``sum(x, 1)`` is ``sum(x, axis=1)``."""
+        extra = args[self.nin:]
+        if len(extra) > len(self.param_names):
+            raise TypeError(f"{self.name}() takes {self.nin + len(self.param_names)} positional "
+                            f"arguments but {len(args)} were given")
+        for name in self.param_names[:len(extra)]:
+            if name in params:
+                raise TypeError(f"{self.name}() got multiple values for argument {name!r}")
+        return args[:self.nin], {**params, **dict(zip(self.param_names, extra))}
 
     def defvjp(self, *rules):
         """Register one VJP rule per input, ``rule(ns, g, ans, *inputs, **params)``; ``None`` for an
@@ -118,11 +130,21 @@ class _ArgnumRules:
 
 
 def primitive(name, impl, differentiable=True, saves=("inputs", "ans")):
-    """Create a primitive and add it to the registry (one name, one primitive). See :class:`Primitive`."""
-    if name in REGISTRY:
-        raise ValueError(f"primitive {name!r} is already registered")
-    prim = Primitive(name, impl, differentiable, saves)
-    REGISTRY[name] = prim
+    """Create a primitive and add it to the registry (one name, one primitive). See :class:`Primitive`.
+
+    Defining a name again from the module that defined it (a notebook cell run twice, a reloaded
+    module) redefines that primitive in place: its rules are cleared, and every reference to it (and
+    every rule calling it by name) sees the new definition. A name taken by another module is refused.
+    """
+    prim = REGISTRY.get(name)
+    if prim is None:
+        prim = REGISTRY[name] = Primitive(name, impl, differentiable, saves)
+        return prim
+    module, previous = getattr(impl, "__module__", None), getattr(prim.impl, "__module__", None)
+    if module != previous:
+        raise ValueError(f"primitive {name!r} is already defined in {previous}; choose another name")
+    prim.__init__(name, impl, differentiable, saves)
+    raw.__dict__.pop(name, None)  # its bare-array function was made from the old implementation
     return prim
 
 
@@ -153,14 +175,13 @@ def _constant_helpers():
 
 def _raw_function(prim):
     """``prim``'s forward on bare arrays, taking parameters by position too, like ``prim`` itself."""
-    impl, xp, nin, names = prim.impl, backend.xp, prim.nin, prim.param_names
-    if nin is None or not names:
+    impl, xp, nin = prim.impl, backend.xp, prim.nin
+    if nin is None or not prim.param_names:
         return functools.partial(impl, xp)
 
     def call(*inputs, **params):
         if len(inputs) > nin:
-            params.update(zip(names, inputs[nin:]))
-            inputs = inputs[:nin]
+            inputs, params = prim.fold(inputs, params)
         return impl(xp, *inputs, **params)
     return call
 
