@@ -53,6 +53,10 @@ class Trainer:
             a terminal).
         checkpoint_dir: where ``last.safetensors`` (each epoch) and ``best.safetensors`` (each new
             best) are saved; needed to resume.
+        distributed: a :class:`~chainrule.distributed.DistributedDataParallel` around ``model`` for
+            data-parallel training: ``batch_size`` is then the global batch, cut between the ranks,
+            gradients are averaged after ``backward()``, epoch metrics are the whole batch's, and
+            rank 0 alone writes checkpoints.
 
     Attributes:
         history: a :class:`~chainrule.train.History`, one record per epoch.
@@ -63,7 +67,7 @@ class Trainer:
 
     def __init__(self, model, loss, optimizer, *, batch_size=64, scheduler=None, clip_grad_norm=None,
                  drop_last=False, early_stopping=None, callbacks=(), seed=0, progress=True,
-                 checkpoint_dir=None):
+                 checkpoint_dir=None, distributed=None):
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"clip_grad_norm must be positive or None, not {clip_grad_norm!r}")
         self.model = model
@@ -78,6 +82,7 @@ class Trainer:
         self.seed = seed
         self.progress = progress
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.distributed = distributed
         self.history = History()
         self.task = None
         self.epoch = 0
@@ -110,8 +115,9 @@ class Trainer:
         train, val = _as_dataset(train_data), None if val_data is None else _as_dataset(val_data)
         self.task = _task(train)
         previous = self.loader
-        self.loader = DataLoader(train, batch_size=self.batch_size, shuffle=True,
-                                 drop_last=self.drop_last, seed=self.seed)
+        make_loader = DataLoader if self.distributed is None else self.distributed.loader
+        self.loader = make_loader(train, batch_size=self.batch_size, shuffle=True,
+                                  drop_last=self.drop_last, seed=self.seed)
         if previous is not None:  # a second fit() continues the first one's sequence of epochs
             self.loader.load_state_dict(previous.state_dict())
         self.monitor = self.early_stopping or Monitor("val_loss" if val is not None else "loss")
@@ -142,7 +148,9 @@ class Trainer:
                            {"epoch": self.epoch + 1, "loss": loss, "batch_size": len(y)})
                 if not bar.disable:
                     bar.set_postfix(_short(totals.result()), refresh=False)
-                    bar.update(len(y))
+                    bar.update(len(y) if self.distributed is None else self.distributed.shard.global_rows)
+            if self.distributed is not None:
+                self.distributed.reduce_metrics(totals)
             logs = {"epoch": self.epoch + 1, **totals.result()}
             if val is not None:
                 scores = self.evaluate(val)
@@ -161,6 +169,8 @@ class Trainer:
         if not math.isfinite(value):
             raise DivergedError(self._divergence_message(value))
         loss.backward()
+        if self.distributed is not None:
+            self.distributed.allreduce_gradients()
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         self.optimizer.step()
@@ -180,7 +190,7 @@ class Trainer:
             self.best_weights = self.model.state_dict()
         if self.monitor.should_stop():
             self.stop_training = True
-        if self.checkpoint_dir is not None:
+        if self.checkpoint_dir is not None and (self.distributed is None or self.distributed.is_root):
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             state = self.state_dict()
             save_checkpoint(state, self.checkpoint_dir / LAST)

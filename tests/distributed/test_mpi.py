@@ -1,0 +1,86 @@
+"""Data-parallel training under ``mpiexec``: exactness against one process, faults, disagreements."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.distributed.launch import ROOT, WORKER, environment, mpiexec, run_worker
+
+
+def one_process(tmp_path, **settings):
+    """The worker's weights trained by one plain process (no MPI launcher), batch as given."""
+    import json
+    out = tmp_path / "one.npz"
+    subprocess.run([sys.executable, str(WORKER), json.dumps({**settings, "out": str(out)})],
+                   env=environment(), check=True, timeout=120, cwd=ROOT)
+    return np.load(out)
+
+
+def assert_same_weights(expected, actual, rtol):
+    assert int(actual["step"]) == int(expected["step"]) == 100
+    for name in expected.files:
+        if name in ("step", "loss"):
+            continue
+        scale = np.abs(expected[name]).max()
+        assert np.abs(actual[name] - expected[name]).max() <= rtol * scale, name
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("processes", [2, 3])
+def test_n_processes_train_the_one_process_model(tmp_path, optimizer, processes):
+    # 640 rows, global batch 64, 10 epochs: 100 steps, with dropout; 3 ranks hold 22 + 21 + 21 rows.
+    expected = one_process(tmp_path, optimizer=optimizer, distributed=False)
+    result = run_worker(processes, optimizer=optimizer, out=str(tmp_path / "many.npz"))
+    assert result.returncode == 0, result.stderr
+    actual = np.load(tmp_path / "many.npz")
+    assert_same_weights(expected, actual, rtol=1e-6)
+    np.testing.assert_allclose(actual["loss"], expected["loss"], rtol=1e-5)
+
+
+def test_resume_with_another_number_of_processes(tmp_path):
+    expected = one_process(tmp_path, optimizer="adam", distributed=False)
+    checkpoints = str(tmp_path / "run")
+    first = run_worker(2, optimizer="adam", epochs=4, checkpoint_dir=checkpoints)
+    assert first.returncode == 0, first.stderr
+    second = run_worker(3, optimizer="adam", checkpoint_dir=checkpoints, resume=True,
+                        out=str(tmp_path / "resumed.npz"))
+    assert second.returncode == 0, second.stderr
+    assert_same_weights(expected, np.load(tmp_path / "resumed.npz"), rtol=1e-6)
+
+
+def test_a_rank_that_raises_ends_the_job_naming_it(tmp_path):
+    started = time.monotonic()
+    result = run_worker(2, raise_on_rank=1, timeout=60)
+    assert result.returncode != 0
+    assert time.monotonic() - started < 60
+    assert "rank 1 of 2" in result.stderr and "a deliberate failure" in result.stderr
+
+
+def test_a_killed_rank_ends_the_job(tmp_path):
+    result = run_worker(2, kill_rank=1, timeout=60)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "BAD TERMINATION" in output or "killed" in output.lower()
+
+
+def test_ranks_that_disagree_on_the_model_stop_at_the_start():
+    code = ("from chainrule import distributed as dist, nn\n"
+            "dist.init()\n"
+            "dist.DistributedDataParallel(nn.MLP([4, 8 + dist.rank(), 2]))\n")
+    result = mpiexec(2, sys.executable, "-c", code, timeout=60)
+    assert result.returncode != 0
+    assert "DistributedError: the ranks disagree on the model" in result.stderr
+    assert "rank 1 differs from rank 0" in result.stderr and "[8, 4]" in result.stderr
+
+
+def test_ranks_that_disagree_on_the_configuration_stop_at_the_start():
+    code = ("from chainrule import distributed as dist\n"
+            "dist.init()\n"
+            "dist.check_agreement({'lr': 0.1, 'seed': dist.rank() // 2}, 'configuration')\n")
+    result = mpiexec(3, sys.executable, "-c", code, timeout=60)
+    assert result.returncode != 0
+    assert "the ranks disagree on the configuration: rank 2 differs from rank 0 (seed: 0 on rank 0, " \
+           "1 there); ranks differing from rank 0: [2]" in result.stderr
