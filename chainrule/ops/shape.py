@@ -3,6 +3,7 @@ joining, indexing. All are linear, so their JVP is the primitive applied to the 
 
 import numpy as _np
 
+from .. import backend
 from ..core.primitive import primitive
 from ..pytorch_compat import pytorch_keywords
 from .reductions import normalize_axes
@@ -57,13 +58,19 @@ def _concatenate_impl(xp, *xs, axis=0):
 def _piece(argnum, ns, g, xs, axis):
     """The part of ``g`` that came from input ``argnum`` of a concatenation along ``axis``."""
     axis = axis % g.ndim
-    start = sum(x.shape[axis] for x in xs[:argnum])
-    index = (slice(None),) * axis + (slice(start, start + xs[argnum].shape[axis]),)
+    start = sum(_np.shape(x)[axis] for x in xs[:argnum])  # constants may be Python lists
+    index = (slice(None),) * axis + (slice(start, start + _np.shape(xs[argnum])[axis]),)
     return ns.getitem(g, index=index)
 
 
 def _with_zeros(ns, argnum, t, xs):
-    return [t if i == argnum else ns.zeros_like(x) for i, x in enumerate(xs)]
+    return [t if i == argnum else _zero_tangent(ns, x, t) for i, x in enumerate(xs)]
+
+
+def _zero_tangent(ns, x, t):
+    """The tangent of a joined input that has none: zeros of its shape (a constant may be a Python
+    number or list, whose zeros take the tangent's dtype)."""
+    return ns.zeros_like(x) if hasattr(x, "shape") else backend.xp.zeros(_np.shape(x), dtype=t.dtype)
 
 
 _concatenate = primitive("concatenate", _concatenate_impl, saves=())
