@@ -10,7 +10,16 @@ class ChainruleError(Exception):
 
 
 class ShapeError(ChainruleError, ValueError):
-    """Operands whose shapes do not fit an operation."""
+    """Operands whose shapes do not fit an operation.
+
+    The message ends with the user's line that led to the error (see :func:`user_line`), wherever in
+    chainrule it is raised: in a primitive, a layer or a loss.
+    """
+
+    def __init__(self, message=""):
+        if isinstance(message, str) and _AT not in message:
+            message += user_line()
+        super().__init__(message)
 
 
 class GraphError(ChainruleError, RuntimeError):
@@ -27,3 +36,14 @@ class CheckpointError(ChainruleError, ValueError):
 
 class AnomalyError(ChainruleError, FloatingPointError):
     """A NaN or infinity produced inside ``chainrule.inspect.detect_anomaly()``."""
+
+
+_AT = "\n  at "
+
+
+def user_line():
+    """The innermost line of code outside chainrule on the current stack, as ``"\n  at file:line:
+    code"`` (empty when there is none), for the end of an error message."""
+    from .core.graph import user_site
+    site = user_site()
+    return f"{_AT}{site[0]}:{site[1]}: {site[2]}" if site else ""
