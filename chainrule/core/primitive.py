@@ -103,6 +103,38 @@ class Primitive:
         """Register the JVP of a primitive linear in its single input: the primitive applied to ``t``."""
         return self.defjvp(lambda ns, t, ans, x, **params: getattr(ns, self.name)(t, **params))
 
+    def defbilinear(self, vjp_x, vjp_y, product=None):
+        """Register the rules of a primitive bilinear in its first two inputs, ``ans = x ⊗ y (+ b ...)``,
+        as JAX's ``ad.defbilinear`` does.
+
+        The JVP halves follow from bilinearity alone, ``t ⊗ y`` and ``x ⊗ t``. The VJPs are the two
+        given transposes, ``vjp_x(ns, g, ans, x, y, ...)`` and ``vjp_y``. Any further input is added to
+        the product (a bias): its VJP passes ``g`` on and its JVP ``t`` (the engine sums or broadcasts).
+
+        Args:
+            vjp_x, vjp_y: the VJP rules of the two factors.
+            product: ``product(ns, x, y, **params)``, the bilinear part, when it is not the primitive
+                itself applied to ``(x, y)`` (``linear``'s is ``x @ y.T``, without the bias).
+
+        Example:
+            ``matmul.defbilinear(lambda ns, g, ans, x, y: ns.matmul(g, y.T), ...)`` gives matmul the JVPs
+            ``t @ y`` and ``x @ t``; a convolution's are ``conv(t, w)`` and ``conv(x, t)``.
+        """
+        if product is None:
+            def product(ns, x, y, **params):
+                return getattr(ns, self.name)(x, y, **params)
+        added = (self.nin or 2) - 2
+
+        def jvp_x(ns, t, ans, x, y, *more, **params):
+            return product(ns, t, y, **params)
+
+        def jvp_y(ns, t, ans, x, y, *more, **params):
+            return product(ns, x, t, **params)
+
+        def passed_on(ns, g, ans, *inputs, **params):
+            return g
+        return self.defvjp(vjp_x, vjp_y, *[passed_on] * added).defjvp(jvp_x, jvp_y, *[passed_on] * added)
+
 
 def _split_signature(impl):
     """Inputs are the positional parameters without defaults (after ``xp``); the rest are parameters.

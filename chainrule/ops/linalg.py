@@ -3,32 +3,32 @@
 from ..core.primitive import primitive
 
 
-def _matmul_vjp_x(ns, g, ans, x, y):
-    # ans = x @ y  =>  dx = g @ yᵀ (1-d operands: promoted to a row or a column, then back)
-    if x.ndim == 1 and y.ndim == 1:
-        return g * y
-    if x.ndim == 1:
-        return ns.squeeze(ns.matmul(ns.unsqueeze(g, axis=-2), ns.swapaxes(y, axis1=-1, axis2=-2)), axis=-2)
+def _as_matrices(ns, g, x, y):
+    """``g, x, y`` with a 1-d ``x`` as a row and a 1-d ``y`` as a column, as matmul promotes them, and
+    ``g`` given the axes they add."""
     if y.ndim == 1:
-        return ns.unsqueeze(g, axis=-1) * y
-    return ns.matmul(g, ns.swapaxes(y, axis1=-1, axis2=-2))
+        y, g = ns.unsqueeze(y, axis=-1), ns.unsqueeze(g, axis=-1)
+    if x.ndim == 1:
+        x, g = ns.unsqueeze(x, axis=0), ns.unsqueeze(g, axis=-2)
+    return g, x, y
+
+
+def _matmul_vjp_x(ns, g, ans, x, y):
+    # ans = x @ y  =>  dx = g @ yᵀ, then a promoted row back to a vector (the engine sums batch axes).
+    g, _, y2 = _as_matrices(ns, g, x, y)
+    dx = ns.matmul(g, ns.swapaxes(y2, axis1=-1, axis2=-2))
+    return ns.squeeze(dx, axis=-2) if x.ndim == 1 else dx
 
 
 def _matmul_vjp_y(ns, g, ans, x, y):
-    # dy = xᵀ @ g
-    if x.ndim == 1 and y.ndim == 1:
-        return g * x
-    if x.ndim == 1:
-        return ns.unsqueeze(x, axis=-1) * ns.unsqueeze(g, axis=-2)
-    if y.ndim == 1:
-        return ns.squeeze(ns.matmul(ns.swapaxes(x, axis1=-1, axis2=-2), ns.unsqueeze(g, axis=-1)), axis=-1)
-    return ns.matmul(ns.swapaxes(x, axis1=-1, axis2=-2), g)
+    # dy = xᵀ @ g, then a promoted column back to a vector.
+    g, x2, _ = _as_matrices(ns, g, x, y)
+    dy = ns.matmul(ns.swapaxes(x2, axis1=-1, axis2=-2), g)
+    return ns.squeeze(dy, axis=-1) if y.ndim == 1 else dy
 
 
 matmul = primitive("matmul", lambda xp, x, y: xp.matmul(x, y), saves=("inputs",))
-matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
-matmul.defjvp(lambda ns, t, ans, x, y: ns.matmul(t, y),
-              lambda ns, t, ans, x, y: ns.matmul(x, t))
+matmul.defbilinear(_matmul_vjp_x, _matmul_vjp_y)
 
 
 def _linear_impl(xp, x, weight, bias):
@@ -56,9 +56,6 @@ Args:
     bias: shape ``(out_features,)``.
 """
 # dx = g W;  dW = gᵀ x summed over every leading axis;  db = g, summed to b's shape by the engine.
-linear.defvjp(lambda ns, g, ans, x, weight, bias: ns.matmul(g, weight),
-              _linear_vjp_weight,
-              lambda ns, g, ans, x, weight, bias: g)
-linear.defjvp(lambda ns, t, ans, x, weight, bias: ns.matmul(t, ns.transpose(weight)),
-              lambda ns, t, ans, x, weight, bias: ns.matmul(x, ns.transpose(t)),
-              lambda ns, t, ans, x, weight, bias: t)
+linear.defbilinear(lambda ns, g, ans, x, weight, bias: ns.matmul(g, weight),
+                   _linear_vjp_weight,
+                   product=lambda ns, x, weight: ns.matmul(x, ns.transpose(weight)))
