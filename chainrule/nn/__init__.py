@@ -19,6 +19,7 @@ from .layers import BatchNorm1d, Dropout, Embedding, Identity, LayerNorm, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, L1Loss, MSELoss, NLLLoss
 from .mlp import MLP
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "functional", "init", "rng", "utils",
@@ -28,4 +29,5 @@ __all__ = [
     "ACTIVATIONS", "get_activation",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "HingeLoss",
     "MLP",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
 ]

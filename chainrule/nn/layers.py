@@ -76,16 +76,33 @@ class Embedding(Module):
     Args:
         num_embeddings: the number of rows (the vocabulary size).
         embedding_dim: the width of each row.
+        padding_idx: a row (negative counts from the end) that starts at zero and never gets a
+            gradient, as in PyTorch: padding tokens then stay where they are.
         generator: for the initial values.
         dtype: the weight's dtype.
     """
 
-    def __init__(self, num_embeddings, embedding_dim, generator=None, dtype="float32"):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, generator=None, dtype="float32"):
         super().__init__()
         self.num_embeddings = _positive_int(num_embeddings, "Embedding: num_embeddings")
         self.embedding_dim = _positive_int(embedding_dim, "Embedding: embedding_dim")
+        self.padding_idx = _padding_index(padding_idx, num_embeddings)
         self.weight = Parameter(np.zeros((num_embeddings, embedding_dim)), dtype=dtype)
         initializers.normal_(self.weight, generator=generator)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        """An embedding holding ``embeddings`` (``(num_embeddings, embedding_dim)``, kept as they are,
+        the padding row included); ``freeze`` leaves them out of training (``requires_grad=False``)."""
+        values = np.asarray(unwrap(embeddings))
+        if values.ndim != 2:
+            raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D (num_embeddings, "
+                             f"embedding_dim), got shape {values.shape}")
+        layer = cls(*values.shape, padding_idx=padding_idx, generator=0, dtype=values.dtype)
+        layer.weight = Parameter(values.copy(), requires_grad=not freeze, dtype=values.dtype)
+        return layer
 
     def forward(self, indices):
         indices = np.asarray(unwrap(indices))
@@ -94,13 +111,29 @@ class Embedding(Module):
         if indices.size and (indices.min() < 0 or indices.max() >= self.num_embeddings):
             raise IndexError(f"{self._name()}: indices must lie in [0, {self.num_embeddings}), found "
                              f"values from {indices.min()} to {indices.max()}")
-        return ops.take(self.weight, indices, axis=0)
+        rows = ops.take(self.weight, indices, axis=0)
+        if self.padding_idx is None or not (indices == self.padding_idx).any():
+            return rows
+        # The padding row's value, cut from the graph: its gradient stays zero.
+        padding = np.expand_dims(indices == self.padding_idx, -1)
+        return ops.where(padding, self.weight.data[self.padding_idx], rows)
 
     def _name(self):
         return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+
+
+def _padding_index(padding_idx, num_embeddings):
+    if padding_idx is None:
+        return None
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)) or not (
+            -num_embeddings <= padding_idx < num_embeddings):
+        raise ValueError(f"Embedding: padding_idx must be an int in [-{num_embeddings}, {num_embeddings}), "
+                         f"not {padding_idx!r}")
+    return int(padding_idx) % num_embeddings
 
 
 class Dropout(Module):
