@@ -19,10 +19,14 @@ from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos,
                   scatter_add, sigmoid, sign, sin, softmax, softmax_cross_entropy, sqrt, squeeze, stack,
                   sub, sum, swapaxes, take, take_along_axis, tanh, transpose, unsqueeze, var, where)
 from .ops import concatenate as cat  # PyTorch's name
-from .ops.elementwise_more import (arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cbrt, ceil, clip,
-                                   conj, conjugate, cosh, deg2rad, degrees, erfc, exp2, floor, fmax, fmin, fmod,
-                                   hypot, imag, log2, log10, logaddexp, logaddexp2, mod, nan_to_num, rad2deg,
-                                   radians, real, reciprocal, remainder, round, sinc, sinh, square, tan, trunc)
+from .ops.arrange import (append, array_split, atleast_1d, atleast_2d, atleast_3d, c_, column_stack, dsplit,
+                          dstack, flatten, flip, fliplr, flipud, hsplit, hstack, r_, ravel, repeat, roll,
+                          rollaxis, rot90, row_stack, select, split, tile, vsplit, vstack)
+from .ops.elementwise_more import (arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cbrt, ceil,
+                                   clip, conj, conjugate, cosh, deg2rad, degrees, erfc, exp2, floor, fmax,
+                                   fmin, fmod, hypot, imag, log10, log2, logaddexp, logaddexp2, mod,
+                                   nan_to_num, rad2deg, radians, real, reciprocal, remainder, round, sinc,
+                                   sinh, square, tan, trunc)
 from .ops.einsum import dot, einsum, inner, kron, outer, tensordot
 from .ops.matrix import cross, diag, diagonal, moveaxis, trace, tril, triu
 from .ops.pad import pad

@@ -2,9 +2,12 @@
 
 from .elementwise import (abs, add, astype, clip, cos, div, erf, exp, expm1, identity, log, log1p, maximum,
                           minimum, mul, neg, pow, relu, sigmoid, sign, sin, sqrt, sub, tanh, where)
+from .arrange import (append, array_split, atleast_1d, atleast_2d, atleast_3d, c_, column_stack, dsplit,
+                      dstack, flatten, flip, fliplr, flipud, hsplit, hstack, r_, ravel, repeat, roll,
+                      rollaxis, rot90, row_stack, select, split, tile, vsplit, vstack)
 from .elementwise_more import (arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cbrt, ceil, clip,
                                conj, conjugate, cosh, deg2rad, degrees, erfc, exp2, floor, fmax, fmin, fmod,
-                               hypot, imag, log2, log10, logaddexp, logaddexp2, mod, nan_to_num, rad2deg,
+                               hypot, imag, log10, log2, logaddexp, logaddexp2, mod, nan_to_num, rad2deg,
                                radians, real, reciprocal, remainder, round, sinc, sinh, square, tan, trunc)
 from .einsum import dot, einsum, inner, kron, outer, tensordot
 from .linalg import linear, matmul
