@@ -16,6 +16,7 @@ CONV_CASES = [
     ((2, 3, 7, 8), (4, 3, 3, 2), dict(stride=(2, 1), padding=(1, 0))),
     ((2, 4, 7, 8), (4, 1, 3, 3), dict(groups=4, padding="same")),
     ((1, 2, 6, 5), (3, 2, 2, 2), dict(padding="valid", dilation=(2, 1))),
+    ((1, 2, 7, 6), (3, 2, 4, 3), dict(padding="same", dilation=(1, 2))),
 ]
 
 
