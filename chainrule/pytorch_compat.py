@@ -69,7 +69,7 @@ def pytorch_keywords(function):
     an unknown keyword a ``TypeError`` listing the accepted ones."""
     accepted = tuple(name for name, p in inspect.signature(function).parameters.items()
                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self")
-    where = function.__name__
+    where = function.__qualname__
 
     @functools.wraps(function)
     def call(*args, **params):

@@ -100,8 +100,11 @@ class GELU(Module):
 class _AlongAxis(Module):
     nonlinearity = "linear"
 
-    def __init__(self, axis=-1):
+    def __init__(self, axis=None, dim=None):
         super().__init__()
+        if axis is not None and dim is not None:
+            raise TypeError(f"{type(self).__name__}: give axis or dim (PyTorch's name), not both")
+        axis = -1 if axis is None and dim is None else dim if axis is None else axis
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(f"{type(self).__name__}: axis must be an int, not {axis!r}")
         self.axis = axis
@@ -111,14 +114,15 @@ class _AlongAxis(Module):
 
 
 class Softmax(_AlongAxis):
-    """``softmax`` along ``axis``: positive values summing to one."""
+    """``softmax`` along ``axis`` (or ``dim``, PyTorch's name; the last axis by default): positive values
+    summing to one."""
 
     def forward(self, x):
         return F.softmax(x, axis=self.axis)
 
 
 class LogSoftmax(_AlongAxis):
-    """``log_softmax`` along ``axis``, computed stably."""
+    """``log_softmax`` along ``axis`` (or ``dim``), computed stably."""
 
     def forward(self, x):
         return F.log_softmax(x, axis=self.axis)

@@ -21,6 +21,7 @@ import numpy as np
 from .. import ops
 from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
+from ..pytorch_compat import pytorch_keywords
 from .rng import as_generator
 from ..ops import erf
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401  (re-exported)
@@ -36,6 +37,7 @@ softmax = ops.softmax
 log_softmax = ops.log_softmax
 
 
+@pytorch_keywords
 def step(x):
     """Heaviside's step, the unit of Rosenblatt's perceptron: 1 where ``x > 0``, else 0.
 
@@ -56,11 +58,13 @@ def step(x):
     return ops.relu(ops.sign(x))
 
 
+@pytorch_keywords
 def leaky_relu(x, negative_slope=0.01):
     """``x`` where ``x > 0``, else ``negative_slope * x``."""
     return ops.where(unwrap(x) > 0, x, x * negative_slope)
 
 
+@pytorch_keywords
 def gelu(x, approximate="none"):
     """The Gaussian error linear unit ``x Φ(x)``, with ``Φ`` the standard normal distribution function.
 
@@ -76,6 +80,7 @@ def gelu(x, approximate="none"):
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
 
 
+@pytorch_keywords
 def softplus(x):
     """``log(1 + eˣ)``, computed without overflow; its derivative is ``sigmoid(x)``."""
     # max(x, 0) + log(1 + e^-|x|); at x = 0 the max's tie gives 1/2 and |x|'s derivative 0: sigmoid(0).
@@ -84,6 +89,7 @@ def softplus(x):
 
 # -- layers ---------------------------------------------------------------------------------------
 
+@pytorch_keywords
 def linear(x, weight, bias=None):
     """``x @ weight.T + bias``, with ``weight`` shaped ``(out_features, in_features)`` as in PyTorch
     (one fused primitive when there is a bias)."""
@@ -92,6 +98,7 @@ def linear(x, weight, bias=None):
     return ops.linear(x, weight, bias)
 
 
+@pytorch_keywords
 def dropout(x, p=0.5, training=True, generator=None):
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by ``1/(1−p)``,
     so the expected value is unchanged and evaluation needs no rescaling.
@@ -110,6 +117,7 @@ def dropout(x, p=0.5, training=True, generator=None):
     return ops.mul(x, (keep / (1 - p) if p < 1 else keep).astype(_float_dtype(data)))
 
 
+@pytorch_keywords
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` axes to zero mean and unit variance, then
     scale by ``weight`` and shift by ``bias``."""
@@ -123,6 +131,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
                    weight, bias)
 
 
+@pytorch_keywords
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """Normalise each feature (axis 1) over the batch (and length) axes of an ``(N, C)`` or
@@ -176,6 +185,7 @@ def _features(parameter, shape):
 
 # -- losses ---------------------------------------------------------------------------------------
 
+@pytorch_keywords
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
                   axis=-1):
     """Cross-entropy of ``softmax(input)`` against ``target``, through the fused stable primitive
@@ -231,6 +241,7 @@ def _soft_cross_entropy(logits, target, class_weight, label_smoothing, axis):
     return ops.squeeze(s, axis) * ops.softmax_cross_entropy(logits, q / safe, axis)
 
 
+@pytorch_keywords
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean", axis=-1):
     """Negative log-likelihood ``−input[y]`` of integer labels, for log-probabilities ``input``
     (``log_softmax`` output); arguments as :func:`cross_entropy`."""
@@ -246,6 +257,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean", ax
     return _reduce_labelled(losses, keep, weights, labels, reduction)
 
 
+@pytorch_keywords
 def mse_loss(input, target, reduction="mean"):
     """Squared error ``(input − target)²``: the loss of regression with a linear output."""
     check_reduction(reduction)
@@ -254,6 +266,7 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce(difference * difference, reduction)
 
 
+@pytorch_keywords
 def l1_loss(input, target, reduction="mean"):
     """Absolute error ``|input − target|``."""
     check_reduction(reduction)
@@ -261,6 +274,7 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce(ops.abs(_tensor(input) - _cast_like(target, input)), reduction)
 
 
+@pytorch_keywords
 def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction="mean"):
     """Binary cross-entropy of ``sigmoid(input)`` against targets in [0, 1], stable for any logit.
 
@@ -285,6 +299,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     return _reduce(losses, reduction)
 
 
+@pytorch_keywords
 def hinge_loss(input, target, margin=1.0, reduction="mean", axis=-1):
     """The multi-class SVM loss of Weston and Watkins: ``Σ_{j≠y} max(0, s_j − s_y + margin)`` per example.
 

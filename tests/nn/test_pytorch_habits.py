@@ -84,3 +84,28 @@ def test_model_to_cpu_float_double():
         model.to("cuda")
     with pytest.raises(ValueError, match=r"only device is 'cpu'"):
         model.cuda()
+
+
+def test_dim_on_functional_wrappers_and_softmax_modules():
+    logits = cr.tensor([[2.0, 0.5, -1.0], [0.0, 1.0, 3.0]])
+    labels = np.array([0, 2])
+    assert np.isclose(F.cross_entropy(logits, labels, dim=1).item(), F.cross_entropy(logits, labels).item())
+    assert np.isclose(F.nll_loss(logits.log_softmax(dim=1), labels, dim=1).item(),
+                      F.cross_entropy(logits, labels).item())
+    assert F.hinge_loss(logits, labels, dim=1).shape == ()
+    assert np.allclose(nn.Softmax(dim=0)(logits).data.sum(0), 1)
+    assert np.allclose(np.exp(nn.LogSoftmax(dim=0)(logits).data).sum(0), 1)
+    assert nn.Softmax().axis == -1 and nn.Softmax(1).axis == 1
+    with pytest.raises(TypeError, match=r"Softmax: give axis or dim"):
+        nn.Softmax(axis=0, dim=1)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: F.mse_loss(cr.ones(2), cr.ones(2), size_average=True), "mse_loss"),
+    (lambda: F.cross_entropy(cr.ones((2, 3)), np.array([0, 1]), dims=1), "cross_entropy"),
+    (lambda: F.dropout(cr.ones(2), prob=0.5), "dropout"),
+    (lambda: F.layer_norm(cr.ones((2, 3)), 3, epsilon=1e-5), "layer_norm"),
+])
+def test_unknown_keywords_are_type_errors_listing_the_accepted_ones(call, name):
+    with pytest.raises(TypeError, match=rf"{name}\(\) got an unexpected keyword argument .*; it accepts "):
+        call()
