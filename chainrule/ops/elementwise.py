@@ -31,9 +31,18 @@ def _pow_d_exponent(ns, g, ans, x, y):
     return g * ans * ns.log(safe_x)
 
 
+def _pow_d_base(ns, g, ans, x, y):
+    # d(x^y)/dx = y x^(y-1), taken as 0 where y = 0: x^0 = 1 is constant even at x = 0, where
+    # x^(y-1) is infinite. A safe exponent there keeps every higher derivative finite too.
+    if isinstance(y, (int, float)):
+        return g * 0 if y == 0 else g * y * x ** (y - 1)
+    zero = y == 0
+    safe_y = ns.where(zero, 1, y)
+    return g * ns.where(zero, 0, safe_y * x ** (safe_y - 1))
+
+
 pow = primitive("pow", lambda xp, x, y: xp.power(x, y))
-pow.def_elementwise(lambda ns, g, ans, x, y: g * y * x ** (y - 1),
-                    _pow_d_exponent)
+pow.def_elementwise(_pow_d_base, _pow_d_exponent)
 
 exp = primitive("exp", lambda xp, x: xp.exp(x), saves=("ans",))
 exp.def_elementwise(lambda ns, g, ans, x: g * ans)

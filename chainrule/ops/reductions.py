@@ -131,14 +131,18 @@ def _one_hot_impl(xp, labels, *, num_classes, axis=-1, dtype="float64"):
     labels = xp.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, not {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), found values from "
-                         f"{labels.min()} to {labels.max()}")
+    _check_classes("one_hot", labels, num_classes)
     encoded = (labels[..., None] == xp.arange(num_classes)).astype(dtype)
     return encoded if axis == -1 else xp.moveaxis(encoded, -1, axis)
 
 
 one_hot = primitive("one_hot", _one_hot_impl, differentiable=False)
+
+
+def _check_classes(where, labels, num_classes):
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"{where}: labels must lie in [0, {num_classes}), found values from "
+                         f"{labels.min()} to {labels.max()}")
 
 
 def _integer(labels):
@@ -174,8 +178,15 @@ def _softmax_cross_entropy_impl(xp, logits, labels, axis=-1):
                          f"not {labels.shape}")
     log_probs = _log_softmax_impl(xp, logits, axis=axis)
     if labels.dtype.kind in "iu":
-        labels = _one_hot_impl(xp, labels, num_classes=logits.shape[axis], axis=axis, dtype=logits.dtype)
-    return -xp.sum(labels * log_probs, axis=axis)
+        _check_classes("softmax_cross_entropy", labels, logits.shape[axis])
+        picked = xp.take_along_axis(log_probs, xp.expand_dims(labels, axis), axis=axis)
+        return -xp.squeeze(picked, axis=axis)
+    return -_weighted_sum(xp, labels, log_probs, axis)
+
+
+def _weighted_sum(ns, weights, log_probs, axis):
+    # Σ w log p with 0 · log 0 = 0: a class of weight 0 adds nothing even when it is masked (log p = -∞).
+    return ns.sum(weights * ns.where(weights == 0, 0, log_probs), axis=axis)
 
 
 def _sce_logits_vjp(ns, g, ans, logits, labels, axis=-1):
@@ -204,5 +215,4 @@ softmax_cross_entropy.defvjp(_sce_logits_vjp, _sce_labels_vjp)
 softmax_cross_entropy.defjvp(
     lambda ns, t, ans, logits, labels, axis=-1:
         ns.sum(_sce_logits_derivative(ns, logits, labels, axis) * t, axis=axis),
-    lambda ns, t, ans, logits, labels, axis=-1:
-        -ns.sum(ns.log_softmax(logits, axis=axis) * t, axis=axis))
+    lambda ns, t, ans, logits, labels, axis=-1: -_weighted_sum(ns, t, ns.log_softmax(logits, axis=axis), axis))

@@ -55,3 +55,75 @@ def test_running_a_definition_again_redefines_the_primitive_in_place():
 def test_a_name_taken_by_another_module_is_refused():
     with pytest.raises(ValueError, match="already defined in chainrule.ops.elementwise"):
         primitive("exp", lambda xp, x: x)
+
+
+# -- pow at zero: no 0 · ∞ computed by a rule -----------------------------------------------------
+
+@pytest.mark.parametrize("derivative", [
+    lambda: cr.grad(lambda x: x ** 0.0)(0.0),
+    lambda: cr.grad(lambda x, n: x ** n)(0.0, 0),
+    lambda: cr.grad(cr.grad(lambda x: x ** 1.0))(0.0),
+    lambda: cr.grad(cr.grad(cr.grad(lambda x: x ** 2.0)))(0.0),
+    lambda: cr.jvp(lambda x: x ** 0.0, (0.0,), (1.0,))[1],
+    lambda: cr.jvp(cr.grad(lambda x: x ** 1.0), (0.0,), (1.0,))[1],
+])
+def test_derivatives_of_pow_at_zero_are_zero_like_pytorch(derivative):
+    assert float(derivative()) == 0.0
+
+
+def test_pow_with_an_array_of_exponents_at_zero_stays_finite_to_third_order():
+    exponents = np.array([0.0, 1.0, 2.0, 3.0])
+
+    def f(x):
+        return (x ** exponents).sum()
+
+    x = np.zeros(4)
+    np.testing.assert_array_equal(cr.grad(f)(x).data, [0, 1, 0, 0])
+    np.testing.assert_array_equal(cr.hessian(f)(x).data, np.diag([0, 0, 2, 0]))
+    third = cr.jacfwd(cr.hessian(f))(x).data
+    assert np.isfinite(third).all() and third[3, 3, 3] == 6 and third.sum() == 6
+
+
+# -- masked (-inf) logits -------------------------------------------------------------------------
+
+MASKED = np.array([[-np.inf, 0.0, 0.0]])
+
+
+def test_cross_entropy_with_a_masked_logit_is_log_2_like_pytorch():
+    F = cr.nn.functional
+    loss = F.cross_entropy(cr.tensor(MASKED), np.array([1]))
+    np.testing.assert_allclose(loss.item(), np.log(2))
+
+
+@pytest.mark.parametrize("labels", [np.array([1]), np.array([[0.0, 0.5, 0.5]])])
+def test_softmax_cross_entropy_with_a_masked_logit_in_both_modes(labels):
+    def loss(z):
+        return cr.softmax_cross_entropy(z, labels).sum()
+
+    value, slope = cr.value_and_grad(loss)(MASKED)
+    expected = [[0, -0.5, 0.5]] if labels.ndim == 1 else [[0, 0, 0]]
+    np.testing.assert_allclose(value.item(), np.log(2))
+    np.testing.assert_allclose(slope.data, expected)
+    value, tangent = cr.jvp(loss, (MASKED,), (np.array([[1.0, 2.0, 0.0]]),))
+    np.testing.assert_allclose([value.item(), tangent.item()], [np.log(2), np.dot(expected[0], [1, 2, 0])])
+    assert np.isfinite(cr.hessian(loss)(MASKED).data).all()
+
+
+def test_probability_labels_with_a_masked_logit_have_a_finite_tangent():
+    labels = np.array([[0.0, 0.5, 0.5]])
+    _, tangent = cr.jvp(lambda p: cr.softmax_cross_entropy(MASKED, p), (labels,), (np.array([[0.0, 1, 0]]),))
+    np.testing.assert_allclose(tangent.data, [np.log(2)])
+
+
+@pytest.mark.parametrize("f, value", [
+    (lambda z: cr.softmax(z, axis=-1)[0, 1], 0.5),
+    (lambda z: cr.log_softmax(z, axis=-1)[0, 1], -np.log(2)),
+    (lambda z: cr.logsumexp(z, axis=-1).sum(), np.log(2)),
+])
+def test_softmax_family_with_a_masked_logit_in_both_modes(f, value):
+    out, slope = cr.value_and_grad(f)(MASKED)
+    np.testing.assert_allclose(out.item(), value)
+    assert np.isfinite(slope.data).all() and slope.data[0, 0] == 0
+    _, tangent = cr.jvp(f, (MASKED,), (np.array([[5.0, 1.0, 0.0]]),))
+    np.testing.assert_allclose(tangent.item(), (slope.data * [0, 1, 0]).sum())
+    assert np.isfinite(cr.hessian(f)(MASKED).data).all()
