@@ -172,6 +172,9 @@ def _given_settings(args):
 def _train(args):
     given, options = _given_settings(args)
     log = None if args.quiet else print
+    from .train import lm
+    if lm.wants_lm(args, given):  # a language model trains by iterations (chainrule/train/lm.py)
+        return lm.train_command(args, given, options, log)
     # A diverging run ends with one clear error naming the epoch and step, not NumPy's warnings.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         record = _train_or_resume(args, {**given, **options}, log)
@@ -291,6 +294,27 @@ def _graph(args):
         print(f"wrote {dot_path}; {error}")
         return 0
     print(f"wrote {out} and {dot_path}")
+    return 0
+
+
+# -- generate -------------------------------------------------------------------------------------
+
+def _generate_arguments(parser):
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run of `chainrule train --model gpt`")
+    parser.add_argument("--prompt", default="\n", help="the text to continue (default: a newline)")
+    parser.add_argument("--tokens", type=int, default=300, metavar="N", help="how many characters to add")
+    parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                        help="divides the scores: below 1 more conservative, above 1 more adventurous")
+    parser.add_argument("--top-k", type=int, default=None, metavar="K",
+                        help="sample only among the K most likely characters")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="the same seed gives the same text")
+
+
+@command("generate", "sample text from a trained language model (one cached step per character)",
+         _generate_arguments)
+def _generate(args):
+    from .train.lm import generate_text
+    print(generate_text(args.run_dir, args.prompt, args.tokens, args.temperature, args.top_k, args.seed))
     return 0
 
 

@@ -38,7 +38,7 @@ from .. import nn
 INPUTS = ("flat", "shaped", "tokens")
 
 # Modules that register models when imported (an absent one is skipped: it may not be written yet).
-PROVIDERS = ("chainrule.nn.cnn", "chainrule.nn.text_models", "chainrule.nn.gpt")
+PROVIDERS = ("chainrule.nn.cnn", "chainrule.nn.text_models", "chainrule.nn.gpt", "chainrule.train.lm")
 
 _MODELS = {}
 _providers_loaded = False
