@@ -339,7 +339,7 @@ def numeric_array(data, dtype, where):
 
 
 def _describe(data):
-    text = repr(data)
+    text = " ".join(repr(data).split())
     return f"{type(data).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 

@@ -16,7 +16,7 @@ Example:
 from typing import NamedTuple
 
 from .. import backend
-from ..core.tensor import Tensor, unwrap
+from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import CheckpointError
 from ..pytorch_compat import to_dtype
 
@@ -209,7 +209,8 @@ class Module:
             ``LoadResult(missing_keys, unexpected_keys)``.
 
         Raises:
-            CheckpointError: listing the missing and unexpected keys (when ``strict``) and every key
+            CheckpointError: listing the missing and unexpected keys (when ``strict``), every key
+                whose value is not numbers (strings, objects, complex for a real tensor), and every key
                 whose shape differs, with the expected and the given shape.
         """
         if not hasattr(state_dict, "keys"):
@@ -218,10 +219,18 @@ class Module:
         own = dict(self._state_items())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
-        values = {name: backend.asarray(unwrap(state_dict[name])) for name in own if name in state_dict}
+        values, unreadable = {}, []
+        for name in own:
+            if name in state_dict:
+                try:
+                    values[name] = numeric_array(unwrap(state_dict[name]), None, "load_state_dict")
+                except (TypeError, ValueError, OverflowError) as error:
+                    unreadable.append(f"{name}: {error}")
+        unreadable += [f"{name}: complex values for a real {own[name].dtype} tensor"
+                       for name, value in values.items() if value.dtype.kind == "c" != own[name].dtype.kind]
         mismatched = [f"{name}: expected shape {own[name].shape}, got {value.shape}"
                       for name, value in values.items() if value.shape != own[name].shape]
-        problems = []
+        problems = ["values that cannot be loaded: " + "; ".join(unreadable)] if unreadable else []
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
         if strict and unexpected:

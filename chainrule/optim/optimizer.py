@@ -150,6 +150,11 @@ class Optimizer:
         for p in params:
             if not _is_param(p):
                 raise TypeError(f"{name}: a parameter needs a NumPy array in .data, got {type(p).__name__}")
+            if not getattr(p, "is_leaf", True):
+                raise ValueError(f"{name}: can only optimise leaf tensors, but got one computed by "
+                                 f"{p.grad_fn} (its updates would be lost on the next step); optimise the "
+                                 f"tensor it was computed from, or make it a leaf with "
+                                 f".detach().requires_grad_()")
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         for p in params:
             if id(p) in seen:
