@@ -30,6 +30,8 @@ from .ops.elementwise_more import (arccos, arccosh, arcsin, arcsinh, arctan, arc
 from .ops.einsum import dot, einsum, inner, kron, outer, tensordot
 from .ops.matrix import cross, diag, diagonal, moveaxis, trace, tril, triu
 from .ops.pad import pad
+from .ops.scans import cumprod, cumsum, diff, gradient, prod
+from .ops.statistics import average, norm, partition, ptp, sort, std
 from .ops.conv import convolve as conv, convolve_transpose as conv_transpose
 from .ops.pooling import adaptive_avg_pool, avg_pool, max_pool
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
@@ -37,6 +39,7 @@ from .tree import tree_flatten, tree_map, tree_unflatten
 from .coverage import rules
 from .serialization import load, save
 from . import data, inspect, nn, optim, testing
+from . import linalg
 from .nn.rng import manual_seed
 
 __version__ = "0.1.0"

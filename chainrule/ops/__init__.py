@@ -11,10 +11,13 @@ from .elementwise_more import (arccos, arccosh, arcsin, arcsinh, arctan, arctan2
                                radians, real, reciprocal, remainder, round, sinc, sinh, square, tan, trunc)
 from .einsum import dot, einsum, inner, kron, outer, tensordot
 from .linalg import linear, matmul
+from .linalg_decomp import cholesky, det, eigh, inv, pinv, qr, slogdet, solve, svd
 from .matrix import cross, diag, diagonal, moveaxis, trace, tril, triu
 from .pad import pad
 from .reductions import (logsumexp, log_softmax, max, mean, min, one_hot, softmax,
                          softmax_cross_entropy, sum, var)
+from .scans import cumprod, cumsum, diff, gradient, prod
+from .statistics import average, norm, partition, ptp, sort, std
 from .shape import (broadcast_to, concatenate, expand_dims, getitem, permute, reshape, scatter_add,
                     squeeze, stack, swapaxes, take, take_along_axis, transpose, unsqueeze)
 from .shape import normalize_index as _normalize_index

@@ -1,13 +1,15 @@
 """NumPy's functions that rearrange elements: flipping, rolling, tiling, repeating, splitting, stacking.
 
-All are composites of the primitives in :mod:`chainrule.ops.shape` (``getitem``, ``reshape``,
-``broadcast_to``, ``concatenate``, ``transpose``), which move elements without arithmetic: their
-gradients are the transposed moves (scatter-adds, sums over broadcast axes), every order for free, and
-no dedicated primitive would be faster.
+All but ``flip`` are composites of the primitives in :mod:`chainrule.ops.shape` (``getitem``,
+``reshape``, ``broadcast_to``, ``concatenate``, ``transpose``), which move elements without arithmetic:
+their gradients are the transposed moves (scatter-adds, sums over broadcast axes), every order for free,
+and no dedicated primitive would be faster. ``flip`` is a primitive because scan rules (``cumsum``'s
+VJP) need a reversal on the rules' namespace.
 """
 
 import numpy as _np
 
+from ..core.primitive import primitive
 from ..errors import ShapeError
 from .elementwise import where
 from .matrix import moveaxis
@@ -43,12 +45,14 @@ def flatten(x, start_axis=0, end_axis=-1):
     return reshape(x, shape[:start] + (-1,) + shape[end + 1:])
 
 
+_flip = primitive("flip", lambda xp, x, axis=None: xp.flip(x, axis), saves=())
+_flip.defvjp(lambda ns, g, ans, x, axis=None: ns.flip(g, axis))  # a reversal is its own transpose
+_flip.defjvp_linear()
+
+
 def flip(x, axis=None):
     """``x`` with the order of elements reversed along ``axis`` (every axis when None)."""
-    index = [slice(None)] * len(_shape(x))
-    for a in _axes(axis, len(index)):
-        index[a] = slice(None, None, -1)
-    return getitem(x, index=tuple(index))
+    return _flip(x, axis=_axes(axis, len(_shape(x))))
 
 
 def fliplr(x):
