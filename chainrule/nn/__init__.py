@@ -15,9 +15,12 @@ Example:
 from . import functional, init, rng, utils
 from .activation import (ACTIVATIONS, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Step, Tanh,
                          get_activation)
+from .attention import MultiheadAttention
 from .layers import BatchNorm1d, Dropout, Embedding, Identity, LayerNorm, Linear, Residual
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, L1Loss, MSELoss, NLLLoss
 from .mlp import MLP
+from .transformer import (LearnedPositionalEmbedding, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerEncoderLayer)
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
@@ -29,5 +32,7 @@ __all__ = [
     "ACTIVATIONS", "get_activation",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "HingeLoss",
     "MLP",
+    "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+    "LearnedPositionalEmbedding",
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
 ]

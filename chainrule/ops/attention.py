@@ -16,7 +16,7 @@ masked has weights zero, so its output and gradients are zero, not NaN.
 import math
 
 from .. import backend
-from ..core.primitive import primitive, raw
+from ..core.primitive import diff, primitive, raw
 from ..core.tensor import Tensor
 from ..errors import ShapeError
 
@@ -222,6 +222,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         kept = as_generator(generator).random(weights_shape, dtype="float32") >= dropout_p
         dropout = (kept / (1 - dropout_p) if dropout_p < 1 else kept).astype(dtype)
     return attention(query, key, value, bias, keep, dropout, scale=float(scale))
+
+
+def attention_weights(query, key, bias=None, keep=None, scale=None):
+    """The weights ``softmax(scale · q kᵀ + bias)`` over the kept keys, ``(..., L, S)``, as a
+    differentiable composite (for when the weights themselves are wanted; the attention primitive
+    never stores them). Masks as for :func:`attention`; rows with no kept key are zero."""
+    scale = 1 / math.sqrt(backend.xp.shape(_array(query))[-1]) if scale is None else scale
+    return _compute_weights(diff, query, key, bias, keep, scale)
 
 
 def causal_mask(length, keys=None):
