@@ -5,7 +5,6 @@ shape ``(n, 1)``.
 """
 
 import functools
-import importlib
 import inspect
 import os
 import random
@@ -17,6 +16,7 @@ import numpy as np
 from chainrule.data.idx import read_idx
 from chainrule.data.preprocess import Standardizer
 from chainrule.errors import DataError
+from chainrule.providers import import_providers
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 _FASHION_MNIST_FILES = {
@@ -77,7 +77,6 @@ class DataSplit:
 
 # Modules that register data sets when imported (an absent one is skipped: it may not exist yet).
 PROVIDERS = ("chainrule.data.text", "chainrule.data.shakespeare")
-_providers_loaded = False
 
 
 def register_dataset(name):
@@ -109,15 +108,7 @@ _register = register_dataset
 
 
 def _loaders():
-    global _providers_loaded
-    if not _providers_loaded:
-        _providers_loaded = True
-        for module in PROVIDERS:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as error:
-                if error.name != module:
-                    raise
+    import_providers(PROVIDERS)
     return _LOADERS
 
 

@@ -1,7 +1,6 @@
 """The multi-layer perceptron of the lectures, built in one line."""
 
-import numpy as np
-
+from ..validation import check_bool, check_choice, check_int, check_number
 from . import init as initializers
 from .activation import get_activation
 from .layers import BatchNorm1d, Dropout, LayerNorm, Linear, Residual
@@ -51,12 +50,9 @@ class MLP(Sequential):
         get_activation(activation)
         if output is not None:
             get_activation(output)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"MLP: dropout must be a probability in [0, 1), not {dropout!r}")
-        if norm not in NORMS:
-            raise ValueError(f"MLP: norm must be one of None, 'batch', 'layer', not {norm!r}")
-        if not isinstance(residual, bool):
-            raise TypeError(f"MLP: residual must be True or False, not {residual!r}")
+        check_number(dropout, "dropout", 0, 1, what="a probability", owner="MLP")
+        check_choice(norm, "norm", NORMS, owner="MLP")
+        check_bool(residual, "residual", owner="MLP")
         if init is not None:
             initializers.get_initializer(init)
         generator = as_generator(seed, "seed")
@@ -90,7 +86,4 @@ def _check_sizes(sizes):
     if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
         raise ValueError(f"MLP: sizes must be a list of at least two widths (input and output), "
                          f"not {sizes!r}")
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-            raise ValueError(f"MLP: every size must be a positive int, got {size!r} in {list(sizes)}")
-    return [int(size) for size in sizes]
+    return [check_int(size, f"sizes[{i}]", 1, owner="MLP") for i, size in enumerate(sizes)]

@@ -1,7 +1,8 @@
 """Adagrad."""
 
 from .functional import adagrad_step
-from .optimizer import Optimizer, check_number
+from ..validation import check_number
+from .optimizer import Optimizer
 
 
 class Adagrad(Optimizer):
@@ -22,11 +23,11 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def _check(self, group):
-        check_number("Adagrad", "lr", group["lr"], 0)
-        check_number("Adagrad", "lr_decay", group["lr_decay"], 0)
-        check_number("Adagrad", "weight_decay", group["weight_decay"], 0)
-        check_number("Adagrad", "initial_accumulator_value", group["initial_accumulator_value"], 0)
-        check_number("Adagrad", "eps", group["eps"], 0)
+        check_number(group["lr"], "lr", 0, owner="Adagrad")
+        check_number(group["lr_decay"], "lr_decay", 0, owner="Adagrad")
+        check_number(group["weight_decay"], "weight_decay", 0, owner="Adagrad")
+        check_number(group["initial_accumulator_value"], "initial_accumulator_value", 0, owner="Adagrad")
+        check_number(group["eps"], "eps", 0, owner="Adagrad")
 
     def _update(self, param, grad, state, group):
         state["step"] = state.get("step", 0) + 1

@@ -1,7 +1,8 @@
 """Adam and AdamW."""
 
 from .functional import adam_step, adamw_step
-from .optimizer import Optimizer, check_number
+from ..validation import check_number, fail
+from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
@@ -24,14 +25,14 @@ class Adam(Optimizer):
 
     def _check(self, group):
         name = type(self).__name__
-        check_number(name, "lr", group["lr"], 0)
+        check_number(group["lr"], "lr", 0, owner=name)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: invalid betas {betas!r}: expected a pair (beta1, beta2)")
-        check_number(name, "betas[0]", betas[0], 0, 1)
-        check_number(name, "betas[1]", betas[1], 0, 1)
-        check_number(name, "eps", group["eps"], 0)
-        check_number(name, "weight_decay", group["weight_decay"], 0)
+            fail("betas", "a pair (beta1, beta2)", betas, owner=name)
+        check_number(betas[0], "betas[0]", 0, 1, owner=name)
+        check_number(betas[1], "betas[1]", 0, 1, owner=name)
+        check_number(group["eps"], "eps", 0, owner=name)
+        check_number(group["weight_decay"], "weight_decay", 0, owner=name)
 
     def _update(self, param, grad, state, group):
         state["step"] = state.get("step", 0) + 1

@@ -9,15 +9,8 @@ learning rate of epoch 0; call :meth:`~LRScheduler.step` after each epoch's ``op
 import bisect
 import copy
 import math
-import numbers
 
-from .optimizer import check_number
-
-
-def _check_int(owner, name, value, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{owner}: invalid {name} {value!r}: expected an integer >= {low}")
-    return int(value)
+from ..validation import check_int, check_number
 
 
 class LRScheduler:
@@ -40,7 +33,7 @@ class LRScheduler:
         if not hasattr(optimizer, "param_groups"):
             raise TypeError(f"{name}: expected an optimizer, got {type(optimizer).__name__}")
         if last_epoch != -1:
-            _check_int(name, "last_epoch", last_epoch, -1)
+            check_int(last_epoch, "last_epoch", -1, owner=name)
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
@@ -135,8 +128,8 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        self.step_size = _check_int("StepLR", "step_size", step_size, 1)
-        self.gamma = check_number("StepLR", "gamma", gamma, 0, low_open=True)
+        self.step_size = check_int(step_size, "step_size", 1, owner="StepLR")
+        self.gamma = check_number(gamma, "gamma", 0, low_open=True, owner="StepLR")
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr, epoch):
@@ -154,8 +147,8 @@ class MultiStepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
-        self.milestones = sorted(_check_int("MultiStepLR", "milestones entry", m, 0) for m in milestones)
-        self.gamma = check_number("MultiStepLR", "gamma", gamma, 0, low_open=True)
+        self.milestones = sorted(check_int(m, "milestones entry", 0, owner="MultiStepLR") for m in milestones)
+        self.gamma = check_number(gamma, "gamma", 0, low_open=True, owner="MultiStepLR")
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr, epoch):
@@ -172,7 +165,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        self.gamma = check_number("ExponentialLR", "gamma", gamma, 0, low_open=True)
+        self.gamma = check_number(gamma, "gamma", 0, low_open=True, owner="ExponentialLR")
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr, epoch):
@@ -192,8 +185,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        self.T_max = _check_int("CosineAnnealingLR", "T_max", T_max, 1)
-        self.eta_min = check_number("CosineAnnealingLR", "eta_min", eta_min, 0)
+        self.T_max = check_int(T_max, "T_max", 1, owner="CosineAnnealingLR")
+        self.eta_min = check_number(eta_min, "eta_min", 0, owner="CosineAnnealingLR")
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr, epoch):
@@ -215,10 +208,10 @@ class LinearLR(LRScheduler):
     """
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
-        self.start_factor = check_number("LinearLR", "start_factor", start_factor, 0, 1,
-                                         low_open=True, high_open=False)
-        self.end_factor = check_number("LinearLR", "end_factor", end_factor, 0, 1, high_open=False)
-        self.total_iters = _check_int("LinearLR", "total_iters", total_iters, 1)
+        self.start_factor = check_number(start_factor, "start_factor", 0, 1,
+                                         low_open=True, high_open=False, owner="LinearLR")
+        self.end_factor = check_number(end_factor, "end_factor", 0, 1, high_open=False, owner="LinearLR")
+        self.total_iters = check_int(total_iters, "total_iters", 1, owner="LinearLR")
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr, epoch):
@@ -257,17 +250,17 @@ class ReduceLROnPlateau(LRScheduler):
         self.optimizer = optimizer
         self.mode = mode
         self.threshold_mode = threshold_mode
-        self.factor = check_number(name, "factor", factor, 0, 1)
-        self.patience = _check_int(name, "patience", patience, 0)
-        self.threshold = check_number(name, "threshold", threshold, 0)
-        self.cooldown = _check_int(name, "cooldown", cooldown, 0)
-        self.eps = check_number(name, "eps", eps, 0)
+        self.factor = check_number(factor, "factor", 0, 1, owner=name)
+        self.patience = check_int(patience, "patience", 0, owner=name)
+        self.threshold = check_number(threshold, "threshold", 0, owner=name)
+        self.cooldown = check_int(cooldown, "cooldown", 0, owner=name)
+        self.eps = check_number(eps, "eps", 0, owner=name)
         groups = optimizer.param_groups
         min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * len(groups)
         if len(min_lrs) != len(groups):
             raise ValueError(f"{name}: invalid min_lr {min_lr!r}: expected one value per parameter group "
                              f"({len(groups)})")
-        self.min_lrs = [check_number(name, "min_lr", m, 0) for m in min_lrs]
+        self.min_lrs = [check_number(m, "min_lr", 0, owner=name) for m in min_lrs]
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0

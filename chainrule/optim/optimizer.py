@@ -48,43 +48,6 @@ def _is_param(obj):
     return not isinstance(obj, dict) and isinstance(getattr(obj, "data", None), np.ndarray)
 
 
-def check_number(owner, name, value, low=None, high=None, *, low_open=False, high_open=True):
-    """Raise a ``ValueError`` naming ``name``, ``value`` and the allowed range unless it holds ``value``.
-
-    Args:
-        owner: class name used in the message.
-        name: argument name.
-        value: the value to check; NaN and infinity always fail.
-        low, high: bounds (``None`` for unbounded).
-        low_open, high_open: whether each bound is excluded.
-
-    Returns:
-        ``value`` as a float.
-    """
-    lo = "<" if low_open else "<="
-    hi = "<" if high_open else "<="
-    if low is not None and high is not None:
-        allowed = f"{low} {lo} {name} {hi} {high}"
-    elif low is not None:
-        allowed = f"{name} {'>' if low_open else '>='} {low}"
-    elif high is not None:
-        allowed = f"{name} {hi} {high}"
-    else:
-        allowed = f"{name} finite"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: invalid {name} {value!r}: expected a number with {allowed}") from None
-    ok = math.isfinite(number)
-    if ok and low is not None:
-        ok = number > low if low_open else number >= low
-    if ok and high is not None:
-        ok = number < high if high_open else number <= high
-    if not ok:
-        raise ValueError(f"{owner}: invalid {name} {value!r}: expected {allowed}")
-    return number
-
-
 class Optimizer:
     """Base class of optimisers, with PyTorch's interface.
 

@@ -1,7 +1,8 @@
 """RMSprop."""
 
 from .functional import rmsprop_step
-from .optimizer import Optimizer, check_number
+from ..validation import check_number
+from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):
@@ -23,11 +24,11 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _check(self, group):
-        check_number("RMSprop", "lr", group["lr"], 0)
-        check_number("RMSprop", "alpha", group["alpha"], 0, 1, high_open=False)
-        check_number("RMSprop", "eps", group["eps"], 0)
-        check_number("RMSprop", "weight_decay", group["weight_decay"], 0)
-        check_number("RMSprop", "momentum", group["momentum"], 0, 1)
+        check_number(group["lr"], "lr", 0, owner="RMSprop")
+        check_number(group["alpha"], "alpha", 0, 1, high_open=False, owner="RMSprop")
+        check_number(group["eps"], "eps", 0, owner="RMSprop")
+        check_number(group["weight_decay"], "weight_decay", 0, owner="RMSprop")
+        check_number(group["momentum"], "momentum", 0, 1, owner="RMSprop")
 
     def _update(self, param, grad, state, group):
         state["step"] = state.get("step", 0) + 1

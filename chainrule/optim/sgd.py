@@ -1,7 +1,8 @@
 """Stochastic gradient descent with momentum."""
 
 from .functional import sgd_step
-from .optimizer import Optimizer, check_number
+from ..validation import check_number
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -22,10 +23,10 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check(self, group):
-        check_number("SGD", "lr", group["lr"], 0)
-        momentum = check_number("SGD", "momentum", group["momentum"], 0, 1)
-        dampening = check_number("SGD", "dampening", group["dampening"], 0, 1, high_open=False)
-        check_number("SGD", "weight_decay", group["weight_decay"], 0)
+        check_number(group["lr"], "lr", 0, owner="SGD")
+        momentum = check_number(group["momentum"], "momentum", 0, 1, owner="SGD")
+        dampening = check_number(group["dampening"], "dampening", 0, 1, high_open=False, owner="SGD")
+        check_number(group["weight_decay"], "weight_decay", 0, owner="SGD")
         if group["nesterov"] and (momentum <= 0 or dampening != 0):
             raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening == 0, "
                              f"got momentum={group['momentum']!r} and dampening={group['dampening']!r}")

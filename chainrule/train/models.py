@@ -29,11 +29,11 @@ named in :data:`PROVIDERS` are imported the first time the registry is read, so 
 """
 
 import dataclasses
-import importlib
 import math
 from typing import Callable
 
 from .. import nn
+from ..providers import import_providers
 
 INPUTS = ("flat", "shaped", "tokens")
 
@@ -41,7 +41,6 @@ INPUTS = ("flat", "shaped", "tokens")
 PROVIDERS = ("chainrule.nn.cnn", "chainrule.nn.text_models", "chainrule.nn.gpt", "chainrule.train.lm")
 
 _MODELS = {}
-_providers_loaded = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,15 +159,7 @@ def all_settings():
 
 
 def _entries():
-    global _providers_loaded
-    if not _providers_loaded:
-        _providers_loaded = True
-        for module in PROVIDERS:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as error:
-                if error.name != module:  # the provider exists but something it imports does not
-                    raise
+    import_providers(PROVIDERS)
     return _MODELS
 
 

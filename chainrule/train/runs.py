@@ -22,7 +22,6 @@ at the end, with the best epoch's weights.
 import dataclasses
 import json
 import math
-import numbers
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import numpy as np
 from .. import nn, optim, serialization
 from ..data import Standardizer, TensorDataset, available_datasets, load_dataset, random_split
 from ..errors import ChainruleError, CheckpointError
+from ..validation import check_bool, check_choice, check_int, check_number, fail
 from .callbacks import EarlyStopping
 from .checkpoint import load_checkpoint
 from .curves import plot_history
@@ -149,9 +149,9 @@ class RunConfig:
         Raises:
             ConfigError: naming the first setting that is not allowed, its value and what is.
         """
-        _check_choice("data set", self.data, available_datasets())
-        _check_choice("model", self.model, available_models())
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice(self.data, "data", available_datasets())
+        _choice(self.model, "model", available_models())
+        _choice(self.optimizer, "optimizer", OPTIMIZERS)
         entry = get_model(self.model)
         filled = {name: value for name, value in self._defaults().items()
                   if name != "batch_size" and getattr(self, name) is None}
@@ -170,7 +170,7 @@ class RunConfig:
         (``"classification"`` or ``"regression"``) and the batch size for a training part of ``size``
         examples; raises :class:`ConfigError` if the chosen loss or batch size does not fit."""
         if self.loss is not None:
-            _check_choice("loss", self.loss, LOSSES[task], f" for {task}")
+            _choice(self.loss, "loss", LOSSES[task], context=f" for {task}")
         if self.batch_size is not None and self.batch_size > size:
             raise ConfigError(f"--batch-size {self.batch_size} is larger than the training part of "
                               f"{self.data} ({size} examples); use {size} or less")
@@ -185,35 +185,36 @@ class RunConfig:
                 **entry.defaults, **entry.data_defaults.get(self.data, {})}
 
     def _check(self):
-        if not isinstance(self.hidden, (list, tuple)) or not all(_is_int(h) and h > 0 for h in self.hidden):
-            raise ConfigError(f"--hidden must list positive layer widths, e.g. 256,256, "
-                              f"not {self.hidden!r}")
-        _check_choice("activation", self.activation, sorted(nn.ACTIVATIONS))
-        _check_number("dropout", self.dropout, "a probability in [0, 1)", lambda p: 0 <= p < 1)
-        _check_choice("norm", self.norm, NORMS)
-        _check_bool("residual", self.residual)
+        if not isinstance(self.hidden, (list, tuple)):
+            fail("--hidden", "a list of layer widths, e.g. 256,256", self.hidden, error=ConfigError)
+        for width in self.hidden:
+            check_int(width, "--hidden's widths", 1, error=ConfigError)
+        _choice(self.activation, "activation", sorted(nn.ACTIVATIONS))
+        _number(self.dropout, "dropout", 0, 1, what="a probability")
+        _choice(self.norm, "norm", NORMS)
+        check_bool(self.residual, "--residual", error=ConfigError)
         if self.loss is not None:
-            _check_choice("loss", self.loss, [name for losses in LOSSES.values() for name in losses])
-        _check_number("lr", self.lr, "a positive number", lambda lr: lr > 0)
+            _choice(self.loss, "loss", [name for losses in LOSSES.values() for name in losses])
+        _number(self.lr, "lr", 0, low_open=True)
         if self.optimizer in DEFAULT_MOMENTUM:
-            _check_number("momentum", self.momentum, "a number in [0, 1)", lambda m: 0 <= m < 1)
+            _number(self.momentum, "momentum", 0, 1)
         elif self.momentum is not None:
             raise ConfigError(f"--momentum applies to the optimizers {', '.join(DEFAULT_MOMENTUM)}, "
                               f"not to {self.optimizer}")
-        _check_bool("nesterov", self.nesterov)
+        check_bool(self.nesterov, "--nesterov", error=ConfigError)
         if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
             raise ConfigError("--nesterov needs --optimizer sgd with a --momentum above 0")
-        _check_number("weight_decay", self.weight_decay, "a non-negative number", lambda w: w >= 0)
-        _check_choice("schedule", self.schedule, SCHEDULES)
+        _number(self.weight_decay, "weight_decay", 0)
+        _choice(self.schedule, "schedule", SCHEDULES)
         if self.batch_size is not None:
-            _check_int("batch_size", self.batch_size, 1)
-        _check_int("epochs", self.epochs, 1)
+            _int(self.batch_size, "batch_size", 1)
+        _int(self.epochs, "epochs", 1)
         if self.patience is not None:
-            _check_int("patience", self.patience, 1)
+            _int(self.patience, "patience", 1)
         if self.clip_grad_norm is not None:
-            _check_number("clip_grad_norm", self.clip_grad_norm, "a positive number", lambda c: c > 0)
-        _check_number("val_fraction", self.val_fraction, "a fraction in [0, 0.5]", lambda f: 0 <= f <= 0.5)
-        _check_int("seed", self.seed, 0)
+            _number(self.clip_grad_norm, "clip_grad_norm", 0, low_open=True)
+        _number(self.val_fraction, "val_fraction", 0, 0.5, high_open=False, what="a fraction")
+        _int(self.seed, "seed", 0)
 
 
 def describe_default(name):
@@ -332,20 +333,21 @@ def build_scheduler(config, optimizer):
     return None
 
 
-def build_trainer(config, model, loss, parts, run_dir, progress):
-    """The :class:`~chainrule.train.Trainer` of a run, checkpointing into ``run_dir``."""
+def build_trainer(config, model, loss, parts, run_dir, progress, distributed=None):
+    """The :class:`~chainrule.train.Trainer` of a run, checkpointing into ``run_dir``; data-parallel
+    with a ``distributed`` :class:`~chainrule.distributed.DistributedDataParallel`."""
     optimizer = build_optimizer(config, model.parameters())
     monitor = "val_loss" if "val" in parts else "loss"
     stopping = None if config.patience is None else EarlyStopping(monitor, config.patience)
     return Trainer(model, loss, optimizer, batch_size=config.batch_size, drop_last=config.norm == "batch",
                    scheduler=build_scheduler(config, optimizer), clip_grad_norm=config.clip_grad_norm,
                    early_stopping=stopping,
-                   seed=config.seed, progress=progress, checkpoint_dir=run_dir)
+                   seed=config.seed, progress=progress, checkpoint_dir=run_dir, distributed=distributed)
 
 
 # -- the run --------------------------------------------------------------------------------------
 
-def train_run(config, run_dir, force=False, progress=True, log=None):
+def train_run(config, run_dir, force=False, progress=True, log=None, distributed=False):
     """Train as ``config`` says, writing everything into ``run_dir``, and score the best epoch's
     weights on the test split.
 
@@ -355,42 +357,67 @@ def train_run(config, run_dir, force=False, progress=True, log=None):
         force: replace the files of another run found in ``run_dir`` (otherwise refused).
         progress: show the progress bars.
         log: a function called with lines worth showing (``print``), or ``None``.
+        distributed: train data-parallel over the processes ``mpiexec`` started (see
+            :mod:`chainrule.distributed`): ``batch_size`` is the global batch; rank 0 alone writes.
 
     Returns:
-        The ``run.json`` record: data, model, and the test scores under ``"results"``.
+        The ``run.json`` record: data, model, and the test scores under ``"results"`` (``None`` on
+        the ranks other than 0 of a distributed run).
     """
     config = config.resolved()
-    _claim(Path(run_dir), force)
-    return _run(config, Path(run_dir), False, progress, log or _silent)
+    with _processes(config, distributed) as group:
+        if group.root:
+            _claim(Path(run_dir), force)
+        return _run(config, Path(run_dir), False, progress, log or _silent, group)
 
 
-def resume_run(run_dir, epochs=None, progress=True, log=None):
+def resume_run(run_dir, epochs=None, progress=True, log=None, distributed=False):
     """Continue the run in ``run_dir`` from its last checkpoint, with its own config, to ``epochs``
     epochs in all (by default the number it was started with; a cosine or step schedule, which is
     laid out over that number, cannot take another). The final weights are those an uninterrupted
-    run would have reached. Arguments and result as for :func:`train_run`."""
+    run would have reached, with any number of processes. Arguments and result as for
+    :func:`train_run`."""
     config = read_config(run_dir)
     if epochs is not None and epochs != config.epochs:
         if config.schedule in ("cosine", "step"):
             raise ConfigError(f"the {config.schedule} schedule of this run is set for {config.epochs} "
                               f"epochs; it cannot resume with --epochs {epochs}")
         config = dataclasses.replace(config, epochs=epochs)
-    return _run(config.resolved(), Path(run_dir), True, progress, log or _silent)
+    config = config.resolved()
+    with _processes(config, distributed) as group:
+        return _run(config, Path(run_dir), True, progress, log or _silent, group)
 
 
-def _run(config, run_dir, resume, progress, log):
+def _processes(config, distributed):
+    """The run's processes (see :func:`chainrule.distributed.runs.run_processes`)."""
+    from ..distributed.runs import run_processes
+    return run_processes(distributed, config.to_dict())
+
+
+def _run(config, run_dir, resume, progress, log, group):
     started = time.perf_counter()
+    if not group.root:
+        progress, log = False, _silent
     data = prepare_data(config)
     config = config.for_data(data.split.task, len(data.parts["train"][1]))
     model = build_model(config, data.info)
     record = _start_record(config, data, model)
-    _write_run_files(run_dir, config, record, data.standardizer)
+    if group.root:
+        _write_run_files(run_dir, config, record, data.standardizer)
     log(f"data: {data.split.name}, {_describe_sizes(record['data']['sizes'])}")
     log(f"model: {record['model']['kind']}, {config.activation}; {config.optimizer} lr {config.lr:g}, "
         f"batch {config.batch_size}, {config.epochs} epochs")
+    parallel = None
+    if group.size > 1:
+        from ..distributed import DistributedDataParallel
+        parallel = DistributedDataParallel(model)
+        log(f"processes: {group.describe()}; batch {config.batch_size} in all")
 
-    trainer = build_trainer(config, model, build_loss(config, data.info), data.parts, run_dir, progress)
+    trainer = build_trainer(config, model, build_loss(config, data.info), data.parts, run_dir, progress,
+                            parallel)
     history = trainer.fit(data.parts["train"], data.parts.get("val"), epochs=config.epochs, resume=resume)
+    if not group.root:
+        return None
     history.to_json(run_dir / "history.json")
     history.to_csv(run_dir / "history.csv")
     plot_history(history, run_dir / "curves.png", title=f"{data.split.name}: {record['model']['kind']}",
@@ -532,7 +559,7 @@ def _input_shape(entry, split):
 
 
 def _model_entry(name):
-    _check_choice("model", name, available_models())
+    _choice(name, "model", available_models())
     return get_model(name)
 
 
@@ -612,28 +639,17 @@ def _parse_hidden(text):
                           f"not {text!r}") from None
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def _flag(name):
+    return "--" + name.replace("_", "-")
 
 
-def _check_choice(name, value, choices, context=""):
-    if value not in choices:
-        raise ConfigError(f"unknown {name} {value!r}{context}; choose one of: "
-                          f"{', '.join(choices)}")
+def _choice(value, name, choices, context=""):
+    return check_choice(value, _flag(name), choices, context=context, error=ConfigError)
 
 
-def _check_int(name, value, low):
-    if not _is_int(value) or value < low:
-        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise ConfigError(f"--{name.replace('_', '-')} must be {kind}, not {value!r}")
+def _int(value, name, low):
+    return check_int(value, _flag(name), low, error=ConfigError)
 
 
-def _check_number(name, value, allowed, test):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) \
-            or not test(value):
-        raise ConfigError(f"--{name.replace('_', '-')} must be {allowed}, not {value!r}")
-
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise ConfigError(f"--{name} must be true or false, not {value!r}")
+def _number(value, name, low=None, high=None, **bounds):
+    return check_number(value, _flag(name), low, high, **bounds, error=ConfigError)

@@ -211,7 +211,7 @@ def test_mlp_named_init_takes_the_gain_of_the_following_activation():
 
 @pytest.mark.parametrize("settings,message", [
     ({"sizes": [3]}, "sizes must be a list of at least two widths"),
-    ({"sizes": [3, 0, 2]}, r"every size must be a positive int, got 0 in \[3, 0, 2\]"),
+    ({"sizes": [3, 0, 2]}, r"MLP: sizes\[1\] must be a positive integer, not 0"),
     ({"activation": "relux"}, "unknown activation 'relux'"),
     ({"output": "softmaxx"}, "unknown activation 'softmaxx'"),
     ({"dropout": 1.0}, r"dropout must be a probability in \[0, 1\), not 1.0"),
