@@ -16,6 +16,7 @@ broken data, a missing or corrupt checkpoint, with one line on standard error.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -78,7 +79,7 @@ def main(argv=None):
     from threadpoolctl import threadpool_limits
     args = build_parser().parse_args(argv)
     try:
-        with threadpool_limits(limits=args.threads):
+        with threadpool_limits(limits=args.threads), _processes_fail_together(args):
             return args.run(args)
     except (ChainruleError, OSError) as error:
         message = " ".join(_describe(error).split())
@@ -87,6 +88,15 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"chainrule {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _processes_fail_together(args):
+    """With --distributed, join the MPI job first, so that a failure on any rank ends every rank."""
+    if not getattr(args, "distributed", False):
+        return contextlib.nullcontext()
+    from .distributed import abort_on_error, init
+    init()
+    return abort_on_error()
 
 
 def _describe(error):
@@ -128,6 +138,9 @@ def _train_arguments(parser):
                      help="continue the run in --out from its last checkpoint, with its saved settings")
     run.add_argument("--force", action="store_true", help="replace a run already in --out")
     run.add_argument("--quiet", action="store_true", help="print only the final test score")
+    run.add_argument("--distributed", action="store_true",
+                     help="data-parallel over the processes of `mpiexec -n N chainrule train --distributed`: "
+                          "--batch-size is the global batch, rank 0 alone writes (see docs/distributed.md)")
 
 
 _ALIASES = {"data": ["--dataset"]}
@@ -178,7 +191,8 @@ def _train(args):
     # A diverging run ends with one clear error naming the epoch and step, not NumPy's warnings.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         record = _train_or_resume(args, {**given, **options}, log)
-    print(_score_line(record["results"]["test"]))
+    if record is not None:  # None on the ranks other than 0 of a distributed run
+        print(_score_line(record["results"]["test"]))
     return 0
 
 
@@ -191,11 +205,13 @@ def _train_or_resume(args, given, log):
         if changed:
             raise ConfigError(f"--resume continues {args.out} with its saved settings; only --epochs may "
                               f"change, not --{', --'.join(name.replace('_', '-') for name in changed)}")
-        return resume_run(args.out, epochs=given.get("epochs"), progress=not args.quiet, log=log)
+        return resume_run(args.out, epochs=given.get("epochs"), progress=not args.quiet, log=log,
+                          distributed=args.distributed)
     settings = _read_settings(args.config) if args.config else {}
     config = RunConfig.from_dict({**settings, **given}, source=str(args.config or "flags"))
     out = args.out or Path("runs") / f"{config.data}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return train_run(config, out, force=args.force, progress=not args.quiet, log=log)
+    return train_run(config, out, force=args.force, progress=not args.quiet, log=log,
+                     distributed=args.distributed)
 
 
 def _read_settings(path):
