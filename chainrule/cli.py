@@ -187,6 +187,10 @@ def _train(args):
     log = None if args.quiet else print
     from .train import lm
     if lm.wants_lm(args, given):  # a language model trains by iterations (chainrule/train/lm.py)
+        if args.distributed:
+            from .train.runs import ConfigError
+            raise ConfigError("--distributed trains the epoch-based models (--model mlp, cnn...); the "
+                              "language model's iterations run in one process")
         return lm.train_command(args, given, options, log)
     # A diverging run ends with one clear error naming the epoch and step, not NumPy's warnings.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

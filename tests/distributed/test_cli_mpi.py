@@ -70,3 +70,9 @@ def test_mpiexec_without_distributed_is_refused(tmp_path):
     assert result.returncode != 0
     assert "mpiexec started 2 processes, but without --distributed" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_language_model_refuses_distributed(capsys):
+    from chainrule.cli import main
+    assert main(["train", "--model", "gpt", "--distributed", "--max-iters", "1"]) == 1
+    assert "--distributed trains the epoch-based models" in capsys.readouterr().err

@@ -37,6 +37,7 @@ class Fault:
 
 def main(settings):
     dist.init()
+    print(f"rank {dist.rank()}: pid {os.getpid()}", flush=True)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(settings["rows"], 10)).astype(settings["dtype"])
     y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(np.int64) + (x[:, 3] > 1)
