@@ -6,6 +6,6 @@ the framework does not run that case) and ``tables(cases, results)`` (the report
 :class:`~benchmarks.report.Table` objects).
 """
 
-from benchmarks import epoch, memory, modes, overhead, step
+from benchmarks import epoch, gpt, memory, modes, overhead, step
 
-WORKLOADS = {"step": step, "overhead": overhead, "modes": modes, "memory": memory, "epoch": epoch}
+WORKLOADS = {"step": step, "overhead": overhead, "modes": modes, "memory": memory, "epoch": epoch, "gpt": gpt}

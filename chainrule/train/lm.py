@@ -172,7 +172,7 @@ def train_lm(config, run_dir, resume=False, force=False, log=print):
         f"{config.n_embd} dims, {model.num_parameters() / 1e6:.2f}M parameters")
 
     eval_rng = np.random.default_rng(config.seed + 1)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for iteration in range(start, config.max_iters + 1):
         if iteration % config.eval_interval == 0 or iteration == config.max_iters:
             seconds += time.perf_counter() - started
@@ -204,6 +204,7 @@ def train_lm(config, run_dir, resume=False, force=False, log=print):
     sample = vocabulary.decode(model.generate(vocabulary.encode("\n")[None], 300, generator=0)[0])
     record["results"] = {"iterations": config.max_iters, "val_loss": final,
                          "val_loss_batches": config.final_eval_iters, "training_seconds": round(seconds, 1),
+                         "cpu_seconds_this_session": round(time.process_time() - cpu_started, 1),
                          "sample": sample}
     _write_json(run_dir / "history.json", history)
     _write_json(run_dir / "run.json", record)
@@ -275,7 +276,8 @@ def _report(config, record):
         f"{config.block_size}, {record['parameters'] / 1e6:.2f}M parameters",
         f"- training: {results['iterations']} iterations of batch {config.batch_size}, AdamW lr {config.lr:g} "
         f"(warm-up {config.warmup_iters}, cosine to {config.min_lr:g}), seed {config.seed}; "
-        f"{results['training_seconds']:.0f} s",
+        f"{results['training_seconds']:.0f} s (wall clock, evaluations included; "
+        f"{results['cpu_seconds_this_session']:.0f} s of CPU time in the last session)",
         "", "Sample (prompt: a newline, seed 0):", "", "```", results["sample"], "```", ""])
 
 
