@@ -81,21 +81,17 @@ def test_killing_rank_0_leaves_whole_checkpoints_and_resume_is_exact(tmp_path):
     assert_same_weights(expected, np.load(tmp_path / "resumed.npz"), rtol=1e-6)
 
 
-def test_ranks_that_disagree_on_the_model_stop_at_the_start():
-    code = ("from chainrule import distributed as dist, nn\n"
-            "dist.init()\n"
-            "dist.DistributedDataParallel(nn.MLP([4, 8 + dist.rank(), 2]))\n")
-    result = mpiexec(2, sys.executable, "-c", code, timeout=60)
+@pytest.mark.parametrize("processes, statement, expected", [
+    (2, "dist.DistributedDataParallel(nn.MLP([4, 8 + dist.rank(), 2]))",
+     "DistributedError: the ranks disagree on the model (parameter names, shapes and dtypes): rank 1 "
+     "differs from rank 0 (entry 0: ['0.weight', [8, 4], 'float32'] on rank 0, ['0.weight', [9, 4], "
+     "'float32'] there)"),
+    (3, "dist.check_agreement({'lr': 0.1, 'seed': dist.rank() // 2}, 'configuration')",
+     "the ranks disagree on the configuration: rank 2 differs from rank 0 (seed: 0 on rank 0, 1 there); "
+     "ranks differing from rank 0: [2]"),
+])
+def test_ranks_that_disagree_stop_at_the_start(processes, statement, expected):
+    code = f"from chainrule import distributed as dist, nn\ndist.init()\n{statement}\n"
+    result = mpiexec(processes, sys.executable, "-c", code, timeout=60)
     assert result.returncode != 0
-    assert "DistributedError: the ranks disagree on the model" in result.stderr
-    assert "rank 1 differs from rank 0" in result.stderr and "[8, 4]" in result.stderr
-
-
-def test_ranks_that_disagree_on_the_configuration_stop_at_the_start():
-    code = ("from chainrule import distributed as dist\n"
-            "dist.init()\n"
-            "dist.check_agreement({'lr': 0.1, 'seed': dist.rank() // 2}, 'configuration')\n")
-    result = mpiexec(3, sys.executable, "-c", code, timeout=60)
-    assert result.returncode != 0
-    assert "the ranks disagree on the configuration: rank 2 differs from rank 0 (seed: 0 on rank 0, " \
-           "1 there); ranks differing from rank 0: [2]" in result.stderr
+    assert expected in result.stderr
