@@ -122,3 +122,40 @@ def _is_device(arg):
 
 def _twice(where, what):
     raise TypeError(f"{where}() got two {what}s")
+
+
+INSTEAD = {
+    "repeat": "chainrule.tile(x, sizes): PyTorch's repeat is NumPy's tile (chainrule.repeat repeats "
+              "each element)",
+    "std": "chainrule.std(x, axis, ddof=1): PyTorch's std divides by n - 1 by default, NumPy's by n",
+    "masked_fill": "chainrule.where(mask, value, x)",
+    "chunk": "chainrule.array_split(x, chunks, axis)",
+    "split": "chainrule.split(x, indices_or_sections, axis): NumPy's split takes the number of pieces "
+             "or the indices to split at, not PyTorch's piece size",
+    "type": "x.to(dtype) or x.astype(dtype)",
+    "int": "x.astype('int32')",
+    "bool": "x.astype(bool)",
+    "all": "bool(x.numpy().all())",
+    "any": "bool(x.numpy().any())",
+    "copy_": "x.data[...] = source (under chainrule.no_grad() for a parameter)",
+    "new_zeros": "chainrule.zeros(shape, dtype=x.dtype)",
+    "new_ones": "chainrule.ones(shape, dtype=x.dtype)",
+    "new_tensor": "chainrule.tensor(data, dtype=x.dtype)",
+    "detach_": "y = x.detach()",
+    **{name: f"the operator: x {op} y" for name, op in (("eq", "=="), ("ne", "!="), ("lt", "<"),
+                                                         ("le", "<="), ("gt", ">"), ("ge", ">="))},
+    **{name + "_": f"x {op}= y, under chainrule.no_grad() for a parameter"
+       for name, op in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/"))},
+}
+"""What to write instead of a PyTorch tensor method that chainrule's Tensor does not have."""
+
+
+def missing_attribute(owner, name):
+    """The message for ``owner`` lacking ``name``: what to write instead, for a PyTorch habit."""
+    message = f"{owner!r} object has no attribute {name!r}"
+    if name in INSTEAD:
+        return f"{message}; write {INSTEAD[name]}"
+    import chainrule
+    if callable(getattr(chainrule, name, None)):
+        return f"{message}; write chainrule.{name}(x, ...)"
+    return message

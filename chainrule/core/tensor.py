@@ -2,8 +2,8 @@
 
 from .. import backend
 from ..errors import GraphError, ShapeError
-from ..pytorch_compat import pytorch_keywords, to_dtype
-from .graph import Leaf
+from ..pytorch_compat import missing_attribute, pytorch_keywords, to_dtype
+from .graph import Leaf, _GradMode
 
 
 class Tensor:
@@ -167,9 +167,20 @@ class Tensor:
 
     def float(self): return self.to(backend.xp.float32)
     def double(self): return self.to(backend.xp.float64)
+    def half(self): return self.to(backend.xp.float16)
     def long(self): return self.to(backend.xp.int64)
+    def type_as(self, other): return self.to(other.dtype)
     def cpu(self): return self
     def cuda(self, *args, **kwargs): return self.to("cuda")
+    def contiguous(self): return self
+    device = "cpu"
+    is_cuda = False
+    def add(self, other): return ops.add(self, other)
+    def sub(self, other): return ops.sub(self, other)
+    def mul(self, other): return ops.mul(self, other)
+    def div(self, other): return ops.div(self, other)
+    def pow(self, other): return ops.pow(self, other)
+    def neg(self): return ops.neg(self)
     def clone(self):
         """A differentiable copy."""
         return ops.astype(self, dtype=self.dtype)
@@ -225,6 +236,53 @@ class Tensor:
     def __pos__(self): return self
     def __abs__(self): return ops.abs(self)
     def __getitem__(self, index): return ops.getitem(self, index)
+
+    # In place, as PyTorch: a plain tensor, or a leaf under no_grad() (the hand-written SGD step
+    # ``w -= lr * w.grad``), changes its own array; a recorded result is replaced by a new one.
+    def __iadd__(self, other): return self._in_place(ops.add, other, "+=")
+    def __isub__(self, other): return self._in_place(ops.sub, other, "-=")
+    def __imul__(self, other): return self._in_place(ops.mul, other, "*=")
+    def __itruediv__(self, other): return self._in_place(ops.div, other, "/=")
+
+    def zero_(self):
+        """Fill with zeros in place (``w.grad.zero_()``); see :meth:`fill_`."""
+        return self.fill_(0)
+
+    def fill_(self, value):
+        """Fill with the number ``value`` in place: a plain tensor, or a leaf under
+        :func:`chainrule.no_grad`."""
+        if backend.xp.ndim(unwrap(value)) != 0:
+            raise TypeError(f"fill_() takes a number, not an array of shape "
+                            f"{backend.xp.shape(unwrap(value))}; write x.data[...] = values")
+        return self._in_place(lambda x, value: backend.xp.full_like(x, value), value, "fill_")
+
+    def _in_place(self, op, other, where):
+        recorded = _GradMode.enabled and isinstance(other, Tensor) and other._node is not None
+        if self._tangents or not self.is_leaf or recorded or getattr(other, "_tangents", None):
+            if where == "fill_":
+                raise GraphError("fill_() on a tensor that is part of a graph; build a new tensor instead")
+            return op(self, other)  # a new, recorded tensor takes the name
+        if self._node is not None and _GradMode.enabled:
+            raise GraphError(f"{where} would change a leaf that requires grad in place, which the graph "
+                             f"cannot follow; do it under `with chainrule.no_grad():` (as an optimiser "
+                             f"step does), or write x = x {where[0]} y for a new tensor")
+        result = backend.asarray(unwrap(op(self.data, unwrap(other))))
+        if not backend.xp.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"{where}: the result is {result.dtype}, which cannot be stored in place in a "
+                            f"{self.dtype} tensor; write x = x {where[0]} y for a new tensor")
+        if result.shape != self.shape:
+            raise ShapeError(f"{where}: the result has shape {result.shape}, but in place it must keep the "
+                             f"tensor's shape {self.shape}")
+        if not self.data.flags.writeable:
+            raise ValueError(f"{where}: this tensor is a read-only view (from broadcast_to or expand, say); "
+                             f"write x = x.clone() first, or x = x {where[0]} y")
+        self.data[...] = result
+        return self
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(missing_attribute(type(self).__name__, name))
 
     # Comparisons give constant boolean tensors: they have no derivative.
     def __lt__(self, other): return Tensor._wrap(self.data < unwrap(other), None)
@@ -293,7 +351,12 @@ class Tensor:
     @pytorch_keywords
     def unsqueeze(self, axis): return ops.unsqueeze(self, axis)
     def broadcast_to(self, shape): return ops.broadcast_to(self, shape)
-    expand = broadcast_to
+    def expand(self, *sizes):
+        """Broadcast to ``sizes``, where ``-1`` keeps an axis's length, as PyTorch's ``expand``."""
+        sizes = _shape_args(sizes)
+        lead = len(sizes) - self.ndim
+        return ops.broadcast_to(self, tuple(self.shape[i - lead] if size == -1 and i >= lead else size
+                                            for i, size in enumerate(sizes)))
     @pytorch_keywords
     def gather(self, axis, index):
         """``out[..., i, ...] = self[..., index[..., i, ...], ...]`` along ``axis``, as PyTorch's."""

@@ -109,3 +109,29 @@ def test_dim_on_functional_wrappers_and_softmax_modules():
 def test_unknown_keywords_are_type_errors_listing_the_accepted_ones(call, name):
     with pytest.raises(TypeError, match=rf"{name}\(\) got an unexpected keyword argument .*; it accepts "):
         call()
+
+
+def test_method_forms_of_operators_and_small_spellings():
+    x = _x()
+    assert x.add(1).sub(2).mul(3).div(3).pow(2).neg().tolist() == (-((x.data - 1) ** 2)).tolist()
+    assert x.half().dtype == np.float16 and x.type_as(cr.ones(1)).dtype == np.float32
+    assert x.contiguous() is x and x.device == "cpu" and not x.is_cuda
+    assert cr.ones(3, 1).expand(-1, 4).shape == (3, 4) and cr.ones(3).expand(2, 3).shape == (2, 3)
+    assert cr.ones(3, 1).expand((2, 3, 4)).shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("repeat", r"write chainrule.tile\(x, sizes\): PyTorch's repeat is NumPy's tile"),
+    ("std", r"write chainrule.std\(x, axis, ddof=1\)"), ("eq", r"write the operator: x == y"),
+    ("masked_fill", r"write chainrule.where\(mask, value, x\)"),
+    ("add_", r"write x \+= y, under chainrule.no_grad\(\)"), ("int", r"write x.astype\('int32'\)"),
+])
+def test_missing_pytorch_methods_say_what_to_write_instead(name, hint):
+    with pytest.raises(AttributeError, match=rf"'Tensor' object has no attribute '{name}'; {hint}"):
+        getattr(cr.ones(2), name)
+
+
+def test_plain_missing_attributes_stay_plain_attribute_errors():
+    with pytest.raises(AttributeError, match=r"^'Tensor' object has no attribute 'nonsense'$"):
+        cr.ones(2).nonsense
+    assert not hasattr(cr.ones(2), "__array_interface__")
