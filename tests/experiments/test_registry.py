@@ -14,8 +14,9 @@ STORY = ["softmax", "perceptron", "modes", "vanishing", "overfitting", "momentum
 
 
 def test_registry_holds_the_ten_experiments_in_order_of_the_story():
-    assert experiments.names() == STORY
-    for name in STORY:
+    # Round 2's experiments (attention, ...) follow the ten classics.
+    assert experiments.names()[:len(STORY)] == STORY
+    for name in experiments.names():
         module = experiments.get(name)
         assert module.NAME == name
         assert module.TITLE and module.CLAIM and callable(module.run)
