@@ -33,7 +33,7 @@ def assert_same_model(expected, actual):
 @pytest.fixture(scope="module")
 def distributed_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("distributed") / "run"
-    result = mpiexec(2, *chainrule("train", "--distributed", *SMALL, "--epochs", "2", "--out", str(run_dir)))
+    result = mpiexec(2, *chainrule("train", "--distributed", *SMALL, "--epochs", "1", "--out", str(run_dir)))
     assert result.returncode == 0, result.stderr
     return run_dir, result
 
@@ -44,7 +44,7 @@ def test_two_processes_write_one_run_of_the_one_process_model(distributed_run, t
     assert {"config.json", "run.json", "last.safetensors", "best.safetensors", "report.md"} <= \
         {path.name for path in run_dir.iterdir()}
     assert not [path.name for path in run_dir.iterdir() if path.name.endswith(".tmp")]
-    assert_same_model(one_process(tmp_path / "one", 2), load_checkpoint(run_dir / "last.safetensors"))
+    assert_same_model(one_process(tmp_path / "one", 1), load_checkpoint(run_dir / "last.safetensors"))
     evaluated = subprocess.run(chainrule("evaluate", str(run_dir)), env=environment(), capture_output=True,
                                text=True, timeout=120, cwd=ROOT)
     assert evaluated.returncode == 0 and evaluated.stdout.splitlines()[-1] == result.stdout.splitlines()[-1]
@@ -53,9 +53,9 @@ def test_two_processes_write_one_run_of_the_one_process_model(distributed_run, t
 def test_resume_with_three_processes_continues_exactly(distributed_run, tmp_path):
     run_dir, _ = distributed_run
     result = mpiexec(3, *chainrule("train", "--distributed", "--out", str(run_dir), "--resume",
-                                   "--epochs", "3", "--quiet"))
+                                   "--epochs", "2", "--quiet"))
     assert result.returncode == 0, result.stderr
-    assert_same_model(one_process(tmp_path / "one", 3), load_checkpoint(run_dir / "last.safetensors"))
+    assert_same_model(one_process(tmp_path / "one", 2), load_checkpoint(run_dir / "last.safetensors"))
 
 
 def test_a_failure_on_rank_0_ends_the_job_naming_the_rank(distributed_run):
