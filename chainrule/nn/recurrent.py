@@ -245,9 +245,8 @@ class _RNNBase(Module):
             bias_hh = np.zeros(weight_hh.shape[0], dtype=weight_hh.dtype)
         if direction:
             xw = _reverse_in_time(xw, lengths)
-        trace = recurrent_scan(xw, state0, weight_hh, bias_hh, mode=self.mode.lower(), lengths=lengths)
-        states = trace[..., :state0.shape[-1]]
-        output = states[..., :self.hidden_size]
+        states = recurrent_scan(xw, state0, weight_hh, bias_hh, mode=self.mode.lower(), lengths=lengths)
+        output = states[..., :self.hidden_size] if self.mode == "LSTM" else states
         if direction:
             output = _reverse_in_time(output, lengths)
         return output, states[-1]

@@ -7,7 +7,7 @@ from tests.core.domains import positive, real
 
 
 def _case(mode, lengths=None):
-    gates, state_width, _ = MODES[mode]
+    gates, state_width = MODES[mode]
     xw = positive(3, 2, gates * 2) if mode == "rnn_relu" else real(3, 2, gates * 2)  # relu away from 0
     return (lambda xw, state0, weight_hh, bias_hh:
             recurrent_scan(xw, state0, weight_hh, bias_hh, mode=mode, lengths=lengths),
