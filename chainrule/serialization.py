@@ -41,6 +41,7 @@ def save(state, path):
             lists, tuples), with Python numbers, strings or None among the leaves.
         path: the file to write.
     """
+    path = _file_path(path, "save")
     arrays = {}
     structure = _encode(state, (), arrays)
     metadata = {_STRUCTURE: json.dumps(structure), _CHECKSUM: _checksum(arrays)}
@@ -94,7 +95,7 @@ def load(path):
         FileNotFoundError: when there is nothing at ``path`` (IsADirectoryError for a directory).
         CheckpointError: naming the file, when it is truncated, corrupt or not a safetensors file.
     """
-    path = os.fspath(path)
+    path = _file_path(path, "load")
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")
     if os.path.isdir(path):
@@ -118,6 +119,20 @@ def load(path):
                               f"({error!r})") from error
 
 
+def _file_path(path, where):
+    """``path`` as a str, or a TypeError naming ``where`` for anything that is not a path; a directory
+    is refused by ``save`` with a hint."""
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{where}(): path must be a str or os.PathLike, not {type(path).__name__} "
+                        f"{path!r}") from None
+    if where == "save" and os.path.isdir(path):
+        raise IsADirectoryError(f"save(): {path!r} is a directory; give a file name such as "
+                                f"{os.path.join(path, 'weights.safetensors')!r}")
+    return path
+
+
 def _encode(node, path, arrays):
     """The JSON description of ``node``; its arrays go into ``arrays`` under their dotted path."""
     if isinstance(node, dict):
@@ -133,8 +148,10 @@ def _encode(node, path, arrays):
         if name in arrays:
             raise ValueError(f"save: two entries are both named {name!r} once flattened with dots")
         array = node.data if isinstance(node, Tensor) else np.asarray(node)
-        if array.dtype == object:
-            raise TypeError(f"save: {name!r} is an array of Python objects, which safetensors cannot hold")
+        if array.dtype.kind not in "biuf" and array.dtype != np.complex64:
+            raise TypeError(f"save: {name!r} is an array of {array.dtype}, which safetensors cannot hold "
+                            f"(it holds bool, int, uint, float and complex64 arrays); store strings as "
+                            f"plain str values")
         arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
         return {"array": name}
     if node is None or isinstance(node, (bool, int, float, str)):

@@ -57,7 +57,8 @@ class Tensor:
             self._node = None
         elif self._node is None:
             if self.data.dtype.kind not in "fc":
-                raise TypeError(f"only floating-point tensors can require gradients, not {self.dtype}")
+                raise TypeError(f"only floating-point tensors can require gradients, not {self.dtype}; "
+                                f"convert first (.float(), or dtype='float32' when creating it)")
             self._node = Leaf(self)
 
     def requires_grad_(self, flag=True):

@@ -64,6 +64,19 @@ class Subset(Dataset):
         return self.dataset[self.indices[index]]
 
 
+def _check_dataset(dataset):
+    """Refuse what is not a data set, and a tuple of arrays (``(X, y)``), whose arrays would be
+    batched as if they were two items rather than row by row."""
+    if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+        raise DataError(f"DataLoader: dataset must have __len__ and __getitem__ (a Dataset, an array, or "
+                        f"TensorDataset(X, y)), not {type(dataset).__name__}")
+    if isinstance(dataset, tuple) and len(dataset) > 1 and all(np.ndim(part) for part in dataset):
+        lengths = {len(part) for part in dataset}
+        if len(lengths) == 1:
+            raise DataError(f"DataLoader got a tuple of {len(dataset)} arrays of {lengths.pop()} rows; pass "
+                            f"TensorDataset(*arrays) to batch their rows together")
+
+
 class DataLoader:
     """Iterates over a data set in mini-batches, each a tuple of NumPy arrays.
 
@@ -84,6 +97,7 @@ class DataLoader:
         for name, value in (("shuffle", shuffle), ("drop_last", drop_last)):
             if not isinstance(value, bool):
                 raise DataError(f"{name} must be True or False, got {value!r}")
+        _check_dataset(dataset)
         size = len(dataset)
         if size == 0:
             raise DataError("DataLoader got an empty dataset")

@@ -19,9 +19,10 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.tensor import Tensor, unwrap
+from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
 from ..pytorch_compat import pytorch_keywords
+from ..validation import check_number
 from .rng import as_generator
 from ..ops import erf
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401  (re-exported)
@@ -122,6 +123,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` axes to zero mean and unit variance, then
     scale by ``weight`` and shift by ``bias``."""
     normalized_shape = _shape_tuple(normalized_shape)
+    check_number(eps, "eps", 0, low_open=True, owner="layer_norm")
     shape = np.shape(unwrap(x))
     if shape[len(shape) - len(normalized_shape):] != normalized_shape:
         raise ShapeError(f"layer_norm: input of shape {shape} does not end in normalized_shape "
@@ -141,6 +143,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     them in place: ``running = (1 − momentum) running + momentum · batch``, with the unbiased batch
     variance as in PyTorch. Otherwise the running statistics are used.
     """
+    check_number(eps, "eps", 0, low_open=True, owner="batch_norm")
     shape = np.shape(unwrap(x))
     if len(shape) not in (2, 3):
         raise ShapeError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got {shape}")
@@ -213,6 +216,10 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     classes = logits.shape[axis]
     weights = _class_weights(weight, classes, logits.dtype)
     class_weight = None if weights is None else _along(weights, axis, logits.ndim)
+    if not _is_integer(target) and np.ndim(unwrap(target)) == logits.ndim - 1:
+        raise TypeError(f"cross_entropy: target of shape {np.shape(unwrap(target))} looks like class labels "
+                        f"but holds {np.asarray(unwrap(target)).dtype}; labels must be integers (write "
+                        f"target.astype(int)); class probabilities need the logits' shape {logits.shape}")
     if not _is_integer(target):
         target = _cast_like(target, logits)
         if class_weight is None and label_smoothing == 0:
@@ -392,7 +399,8 @@ def _along(vector, axis, ndim):
 
 
 def _check_same_shape(where, input, target):
-    input_shape, target_shape = np.shape(unwrap(input)), np.shape(unwrap(target))
+    input_shape, target_shape = (np.shape(numeric_array(unwrap(value), None, where))
+                                 for value in (input, target))
     if input_shape != target_shape:
         raise ShapeError(f"{where}: input of shape {input_shape} and target of shape {target_shape} "
                          f"differ (broadcasting them is almost always a bug; reshape one of them)")

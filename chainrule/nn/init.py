@@ -20,6 +20,7 @@ Example:
 """
 
 import math
+import numbers
 
 from ..core.tensor import unwrap
 from .rng import as_generator
@@ -84,6 +85,13 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
         raise ValueError(f"normal_: std must be >= 0, not {std}")
     shape = unwrap(tensor).shape
     return _fill(tensor, as_generator(generator).normal(mean, std, shape))
+
+
+def constant_(tensor, val):
+    """Fill with the number ``val``."""
+    if isinstance(val, bool) or not isinstance(val, numbers.Real):
+        raise TypeError(f"constant_: val must be a number, not {val!r}")
+    return _fill(tensor, val)
 
 
 def zeros_(tensor):

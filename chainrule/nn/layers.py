@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.tensor import Tensor, unwrap
+from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
 from . import functional as F
 from . import init as initializers
@@ -59,7 +59,7 @@ class Linear(Module):
             initializers.get_initializer(init)(self.weight, generator=generator)
 
     def forward(self, x):
-        shape = np.shape(unwrap(x))
+        shape = np.shape(x.data if isinstance(x, Tensor) else numeric_array(x, None, "Linear"))
         if not shape or shape[-1] != self.in_features:
             raise ShapeError(f"Linear({self.in_features} -> {self.out_features}): expected an input of "
                              f"shape (..., {self.in_features}), got {shape}")

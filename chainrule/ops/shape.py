@@ -82,7 +82,7 @@ _concatenate.defjvp_argnum(lambda argnum, ns, t, ans, *xs, axis=0:
 @pytorch_keywords
 def concatenate(tensors, axis=0):
     """Join a sequence of tensors along an existing axis."""
-    return _concatenate(*tensors, axis=axis)
+    return _concatenate(*_sequence(tensors, "concatenate"), axis=axis)
 
 
 def _stack_impl(xp, *xs, axis=0):
@@ -103,7 +103,15 @@ _stack.defjvp_argnum(lambda argnum, ns, t, ans, *xs, axis=0:
 @pytorch_keywords
 def stack(tensors, axis=0):
     """Join a sequence of same-shaped tensors along a new axis."""
-    return _stack(*tensors, axis=axis)
+    return _stack(*_sequence(tensors, "stack"), axis=axis)
+
+
+def _sequence(tensors, where):
+    """``tensors`` unless it is one array or tensor, whose rows would silently be joined instead."""
+    if hasattr(tensors, "_node") or isinstance(tensors, _np.ndarray):
+        raise TypeError(f"{where}() takes a sequence of tensors, not one {type(tensors).__name__}; write "
+                        f"{where}([a, b])")
+    return tensors
 
 
 def _is_basic(index):

@@ -73,6 +73,9 @@ class Optimizer:
         if isinstance(params, dict) or _is_param(params):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of parameters or of dicts, "
                             f"got a single {type(params).__name__}; wrap it in a list")
+        if callable(params):  # a model, or its parameters method not called
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of parameters, not "
+                            f"{getattr(params, '__qualname__', type(params).__name__)}; pass model.parameters()")
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -112,7 +115,10 @@ class Optimizer:
             raise ValueError(f"{name}: got a parameter group with an empty parameter list")
         for p in params:
             if not _is_param(p):
-                raise TypeError(f"{name}: a parameter needs a NumPy array in .data, got {type(p).__name__}")
+                named = isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+                hint = "; pass model.parameters(), not named_parameters()" if named else ""
+                raise TypeError(f"{name}: a parameter needs a NumPy array in .data, got "
+                                f"{type(p).__name__}{hint}")
             if not getattr(p, "is_leaf", True):
                 raise ValueError(f"{name}: can only optimise leaf tensors, but got one computed by "
                                  f"{p.grad_fn} (its updates would be lost on the next step); optimise the "
