@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
 from ..ops.attention import attention_weights, causal_mask
 from . import functional as F
@@ -83,7 +83,7 @@ class MultiheadAttention(Module):
         Returns:
             ``(output, weights)``, ``weights`` ``None`` unless ``need_weights``.
         """
-        shapes = [np.shape(x.data if isinstance(x, Tensor) else x) for x in (query, key, value)]
+        shapes = [np.shape(unwrap(x)) for x in (query, key, value)]
         batched = len(shapes[0]) == 3
         query, key, value = (self._batch_major(x, batched) for x in (query, key, value))  # (N, L, E)
         n, length, _ = query.shape
@@ -146,7 +146,7 @@ class MultiheadAttention(Module):
         name = f"MultiheadAttention({self.embed_dim}, {self.num_heads})"
         bias = None
         if attn_mask is not None:
-            shape = np.shape(_value(attn_mask))
+            shape = np.shape(unwrap(attn_mask))
             allowed = {(length, keys): (length, keys),
                        (n * self.num_heads, length, keys): (n, self.num_heads, length, keys)}
             if shape not in allowed:
@@ -155,7 +155,7 @@ class MultiheadAttention(Module):
                                  f"{(n * self.num_heads, length, keys)}")
             bias = _additive(attn_mask, self.in_proj_weight.dtype).reshape(allowed[shape])
         if key_padding_mask is not None:
-            shape = np.shape(_value(key_padding_mask))
+            shape = np.shape(unwrap(key_padding_mask))
             expected = (n, keys) if batched else (keys,)
             if shape != expected:
                 raise ShapeError(f"{name}: key_padding_mask has shape {shape}, but should be (N, S) = "
@@ -170,11 +170,7 @@ class MultiheadAttention(Module):
 
 def _additive(mask, dtype):
     """A boolean mask (``True``: may not attend) as ``-inf``/0 scores; a float mask as it is."""
-    data = _value(mask)
+    data = unwrap(mask)
     if np.asarray(data).dtype == bool:
         return Tensor(np.where(data, -np.inf, 0.0).astype(dtype))
     return mask if isinstance(mask, Tensor) else Tensor(np.asarray(data, dtype=dtype))
-
-
-def _value(x):
-    return x.data if isinstance(x, Tensor) else x

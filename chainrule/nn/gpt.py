@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import ops
 from ..core.graph import no_grad
-from ..core.tensor import Tensor
+from ..core.tensor import unwrap
 from ..errors import ShapeError
 from . import functional as F
 from . import init
@@ -181,7 +181,7 @@ class GPT(Module):
             ``(logits, loss)``: logits ``(B, T, vocab_size)`` (only the last position's, ``(B, 1,
             vocab_size)``, without targets) and the loss (``None`` without targets).
         """
-        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        idx = np.asarray(unwrap(idx))
         b, t = idx.shape
         past = 0 if caches is None else caches[0].length
         if past + t > self.config.block_size:

@@ -11,7 +11,7 @@ import copy
 
 import numpy as np
 
-from ..core.tensor import Tensor
+from ..core.tensor import unwrap
 from ..errors import ShapeError
 from .activation import GELU, ReLU
 from .attention import MultiheadAttention
@@ -170,7 +170,7 @@ class LearnedPositionalEmbedding(Embedding):
     """
 
     def forward(self, x):
-        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        shape = np.shape(unwrap(x))
         if len(shape) < 2 or shape[-2] > self.num_embeddings or shape[-1] != self.embedding_dim:
             raise ShapeError(f"LearnedPositionalEmbedding({self.num_embeddings}, {self.embedding_dim}): "
                              f"expected (..., L, {self.embedding_dim}) with L <= {self.num_embeddings}, "

@@ -17,7 +17,7 @@ import math
 
 from .. import backend
 from ..core.primitive import diff, primitive, raw
-from ..core.tensor import Tensor
+from ..core.tensor import unwrap
 from ..errors import ShapeError
 
 
@@ -187,7 +187,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         >>> scaled_dot_product_attention(q, k, v).shape
         (2, 3, 1)
     """
-    shapes = [backend.xp.shape(_array(x)) for x in (query, key, value)]
+    shapes = [backend.xp.shape(unwrap(x)) for x in (query, key, value)]
     _check_shapes(*shapes)
     (*_, length, width), (*_, keys, _) = shapes[0], shapes[1]
     batch = backend.xp.broadcast_shapes(shapes[0][:-2], shapes[1][:-2], shapes[2][:-2])
@@ -197,7 +197,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if is_causal:
             raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, "
                              "not both")
-        mask_shape = backend.xp.shape(_array(attn_mask))
+        mask_shape = backend.xp.shape(unwrap(attn_mask))
         try:
             if backend.xp.broadcast_shapes(mask_shape, weights_shape) != weights_shape:
                 raise ValueError
@@ -205,8 +205,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {mask_shape} does not "
                              f"broadcast to the attention weights' shape (..., L, S) = {weights_shape}"
                              ) from None
-        if backend.xp.asarray(_array(attn_mask)).dtype == bool:
-            keep = backend.xp.asarray(_array(attn_mask))
+        if backend.xp.asarray(unwrap(attn_mask)).dtype == bool:
+            keep = backend.xp.asarray(unwrap(attn_mask))
         else:
             bias = attn_mask
     elif is_causal:
@@ -218,7 +218,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         from ..nn.functional import check_probability
         from ..nn.rng import as_generator
         check_probability(dropout_p, "scaled_dot_product_attention: dropout_p")
-        dtype = backend.xp.result_type(_array(query), _array(key))
+        dtype = backend.xp.result_type(unwrap(query), unwrap(key))
         kept = as_generator(generator).random(weights_shape, dtype="float32") >= dropout_p
         dropout = (kept / (1 - dropout_p) if dropout_p < 1 else kept).astype(dtype)
     return attention(query, key, value, bias, keep, dropout, scale=float(scale))
@@ -228,7 +228,7 @@ def attention_weights(query, key, bias=None, keep=None, scale=None):
     """The weights ``softmax(scale · q kᵀ + bias)`` over the kept keys, ``(..., L, S)``, as a
     differentiable composite (for when the weights themselves are wanted; the attention primitive
     never stores them). Masks as for :func:`attention`; rows with no kept key are zero."""
-    scale = 1 / math.sqrt(backend.xp.shape(_array(query))[-1]) if scale is None else scale
+    scale = 1 / math.sqrt(backend.xp.shape(unwrap(query))[-1]) if scale is None else scale
     return _compute_weights(diff, query, key, bias, keep, scale)
 
 
@@ -252,7 +252,3 @@ def _check_shapes(query, key, value):
     except ValueError:
         raise ShapeError(f"{where}: the leading (batch) axes of query {query}, key {key} and value "
                          f"{value} do not broadcast") from None
-
-
-def _array(x):
-    return x.data if isinstance(x, Tensor) else x
