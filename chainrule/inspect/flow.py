@@ -73,8 +73,9 @@ def gradient_flow(model, inputs=None, previous=None, lr=None):
         model: a module with ``named_parameters()`` (or a mapping from name to parameter); the
             gradients are read from the parameters' ``.grad``.
         inputs: a batch to run through ``model`` (in evaluation mode, when the model has one) to count
-            dead ReLU units: units after a layer whose ReLU output is zero for every example. A ReLU is
-            attributed to the nearest weight matrix upstream of it in the graph.
+            dead ReLU units: units after a layer whose ReLU output is zero for every example (for a
+            convolution, channels zero at every position of every example). A ReLU is attributed to
+            the nearest weight matrix (or convolution kernel) upstream of it in the graph.
         previous: the weights before the last update, ``{name: array}`` (see :func:`weights_snapshot`):
             the update-to-weight ratio is then ``|w - w_previous| / |w|``, right for any optimiser.
         lr: without ``previous``, the ratio is estimated as plain SGD's ``lr |grad| / |w|``.
@@ -205,9 +206,17 @@ def _dead_fractions(model, inputs, parameters):
     for out in outputs:
         name = _nearest_weight(out._node, weights)
         if name is not None:
-            units = out.data.reshape(-1, out.shape[-1] if out.ndim else 1)
+            units = _units(out.data)
             fractions[name] = float((~(units > 0).any(axis=0)).mean())
     return fractions
+
+
+def _units(values):
+    """Activations as (examples and positions, units): the last axis of a dense layer's output, the
+    channel axis (1) of a convolution's ``(N, C, *spatial)`` output."""
+    if values.ndim <= 2:
+        return values.reshape(-1, values.shape[-1] if values.ndim else 1)
+    return backend.xp.moveaxis(values, 1, -1).reshape(-1, values.shape[1])
 
 
 def _nearest_weight(node, weights):

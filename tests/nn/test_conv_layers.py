@@ -119,6 +119,7 @@ def test_non_positive_stride_and_groups_that_do_not_divide_are_refused():
     _assert_users_line(error)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_padding_same_keeps_the_size_and_valid_shrinks_it():
     x = cr.zeros(2, 3, 9, 8)
     assert nn.Conv2d(3, 4, (4, 3), padding="same", dilation=2)(x).shape == (2, 4, 9, 8)
