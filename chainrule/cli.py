@@ -18,6 +18,7 @@ broken data, a missing or corrupt checkpoint, with one line on standard error.
 import argparse
 import contextlib
 import dataclasses
+import io
 import json
 import sys
 import time
@@ -86,7 +87,8 @@ def main(argv=None):
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"chainrule {args.command}: interrupted", file=sys.stderr)
+        print(f"chainrule {args.command}: interrupted{getattr(args, 'on_interrupt', lambda: '')()}",
+              file=sys.stderr)
         return 130
 
 
@@ -205,6 +207,7 @@ def _train_or_resume(args, given, log):
     if args.resume:
         if args.out is None:
             raise ConfigError("--resume needs --out RUN_DIR, the run to continue")
+        args.on_interrupt = lambda: _resume_hint(args.out)
         changed = sorted(set(given) - {"epochs"}) + (["config"] if args.config else [])
         if changed:
             raise ConfigError(f"--resume continues {args.out} with its saved settings; only --epochs may "
@@ -214,18 +217,30 @@ def _train_or_resume(args, given, log):
     settings = _read_settings(args.config) if args.config else {}
     config = RunConfig.from_dict({**settings, **given}, source=str(args.config or "flags"))
     out = args.out or Path("runs") / f"{config.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+    args.on_interrupt = lambda: _resume_hint(out)
     return train_run(config, out, force=args.force, progress=not args.quiet, log=log,
                      distributed=args.distributed)
+
+
+def _resume_hint(out):
+    from .train.trainer import LAST
+    if not (Path(out) / LAST).is_file():
+        return f"; no epoch was finished, nothing to resume in {out}"
+    return f"; continue with: chainrule train --resume --out {out}"
 
 
 def _read_settings(path):
     from .train.runs import ConfigError
     try:
         with open(path, "rb") as file:
-            return json.load(file) if path.suffix == ".json" else tomllib.load(file)
+            settings = json.load(file) if path.suffix == ".json" else tomllib.load(file)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path} is not a valid {'JSON' if path.suffix == '.json' else 'TOML'} "
                           f"file: {error}") from None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: the settings must be a table of names and values, not a "
+                          f"{type(settings).__name__}")
+    return settings
 
 
 def _score_line(scores):
@@ -270,7 +285,10 @@ def _predict(args):
         raise ConfigError(f"cannot read {args.input} as a NumPy .npy array: {error}") from None
     predictions = predict_run(args.run_dir, x)
     out = args.out or args.input.with_name(f"{args.input.stem}-predictions.npy")
-    np.save(out, predictions)
+    from .serialization import write_atomic
+    buffer = io.BytesIO()
+    np.save(buffer, predictions)
+    write_atomic(out, buffer.getvalue())
     kind = "classes" if predictions.dtype.kind == "i" else "values"
     print(f"wrote {len(predictions)} predicted {kind} to {out}")
     return 0

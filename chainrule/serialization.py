@@ -17,6 +17,7 @@ Example:
 import hashlib
 import json
 import os
+import re
 import uuid
 
 import numpy as np
@@ -28,6 +29,8 @@ from .errors import CheckpointError
 
 _STRUCTURE = "chainrule.structure"
 _CHECKSUM = "chainrule.sha256"
+_TEMPORARY = ".tmp"
+_STALE = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 
 
 def save(state, path):
@@ -45,26 +48,54 @@ def save(state, path):
     arrays = {}
     structure = _encode(state, (), arrays)
     metadata = {_STRUCTURE: json.dumps(structure), _CHECKSUM: _checksum(arrays)}
-    payload = safetensors_bytes(arrays, metadata=metadata)
+    write_atomic(path, safetensors_bytes(arrays, metadata=metadata))
+
+
+def write_atomic(path, payload):
+    """Write ``payload`` (bytes, or str written as UTF-8) to ``path`` so that a crash at any instant
+    leaves either the previous file or the new one, never a mix: the bytes go to a temporary file
+    beside it (``.NAME.<hex>.tmp``), are flushed to disk, and the temporary file is renamed over
+    ``path``; then the directory itself is synced. Every file chainrule writes goes through here.
+
+    Raises:
+        CheckpointError: naming the file when it cannot be written (no space left, read-only
+            directory...); the previous file at ``path``, if any, is then unchanged.
+    """
+    if isinstance(payload, str):
+        payload = payload.encode()
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}{_TEMPORARY}")
     try:
         # Created like any new file (mode 0o666 less the umask), so the renamed file has the usual mode.
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                              0o666)
     except OSError as error:
-        raise CheckpointError(f"cannot save to {path!r}: {error.strerror}") from error
+        raise CheckpointError(f"cannot write {path}: {error.strerror}") from error
     try:
         with os.fdopen(descriptor, "wb") as file:
             _write(file, payload)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         os.unlink(temporary)
+        if isinstance(error, OSError):
+            kept = "the previous file there is intact" if os.path.exists(path) else "nothing was written"
+            raise CheckpointError(f"cannot write {path}: {error.strerror or error}; {kept}") from error
         raise
     _sync_directory(directory)
+
+
+def remove_stale_temporaries(directory):
+    """Delete the temporary files that writes killed part-way left in ``directory``
+    (``.NAME.<hex>.tmp``, see :func:`write_atomic`); returns their names."""
+    removed = []
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else ():
+        if _STALE.fullmatch(name):
+            os.unlink(os.path.join(directory, name))
+            removed.append(name)
+    return removed
 
 
 def _sync_directory(directory):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.errors import DataError
+from chainrule.serialization import write_atomic
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _DTYPES = {
@@ -86,4 +87,4 @@ def write_idx(path, array):
         raise DataError(f"IDX stores 1 to 255 dimensions, got an array of shape {array.shape}")
     header = struct.pack(f">HBB{array.ndim}I", 0, code, array.ndim, *array.shape)
     content = header + array.astype(_DTYPES[code], copy=False).tobytes(order="C")
-    path.write_bytes(gzip.compress(content) if path.suffix == ".gz" else content)
+    write_atomic(path, gzip.compress(content) if path.suffix == ".gz" else content)

@@ -4,6 +4,9 @@ import numbers
 import os
 from pathlib import Path
 
+from ..serialization import write_atomic
+from ..train.curves import save_figure as write_figure
+
 
 def new_figure(ncols=1, nrows=1, width=4.2, height=3.4, **kwargs):
     """A figure of ``nrows`` by ``ncols`` panels, made without pyplot: it is drawn off-screen (Agg) and
@@ -37,7 +40,7 @@ def save_figure(fig, out_dir, name):
     """
     path = Path(out_dir) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    write_figure(fig, path, dpi=110, bbox_inches="tight")
     return path
 
 
@@ -93,5 +96,5 @@ def write_report(experiment, result, out_dir):
     parts += [f"![{path.stem}]({Path(os.path.relpath(path, out_dir)).as_posix()})" for path in result.figures]
     parts.append(f"Reproduce with `chainrule experiment {experiment.NAME}`.")
     path = out_dir / "report.md"
-    path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    write_atomic(path, "\n\n".join(parts) + "\n")
     return path

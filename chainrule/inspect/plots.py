@@ -54,7 +54,8 @@ def plot_gradient_flow(history, path=None, title=None):
     if title is not None:
         figure.suptitle(title)
     if path is not None:
-        figure.savefig(path, dpi=120)
+        from ..train.curves import save_figure
+        save_figure(figure, path, dpi=120)
     return figure
 
 

@@ -1,5 +1,10 @@
 """Learning curves: loss and accuracy (or RMSE), training against validation, drawn to a PNG file."""
 
+import io
+from pathlib import Path
+
+from ..serialization import write_atomic
+
 _PANELS = (("loss", "loss"), ("accuracy", "accuracy"), ("rmse", "RMSE"))
 
 
@@ -37,5 +42,13 @@ def plot_history(history, path, title=None, best_epoch=None):
         axes.legend()
     if title:
         figure.suptitle(title)
-    figure.savefig(path, dpi=100)
+    save_figure(figure, path, dpi=100)
     return figure
+
+
+def save_figure(figure, path, **options):
+    """Write a Matplotlib figure to ``path`` atomically, in the format its suffix names (PNG when it
+    has none); ``options`` go to ``Figure.savefig``."""
+    image = io.BytesIO()
+    figure.savefig(image, format=Path(path).suffix[1:] or "png", **options)
+    write_atomic(path, image.getvalue())

@@ -1,8 +1,11 @@
 """The history of a training run: one record of metrics per epoch, saved as JSON or CSV."""
 
 import csv
+import io
 import json
 from pathlib import Path
+
+from ..serialization import write_atomic
 
 
 class History:
@@ -44,7 +47,7 @@ class History:
 
     def to_json(self, path):
         """Write the records as a JSON list of objects."""
-        Path(path).write_text(json.dumps(self.records, indent=1) + "\n")
+        write_atomic(path, json.dumps(self.records, indent=1) + "\n")
 
     @classmethod
     def from_json(cls, path):
@@ -56,7 +59,8 @@ class History:
         left to the JSON file)."""
         names = [name for name in self.metrics()
                  if not any(isinstance(value, (list, dict)) for value in self[name])]
-        with open(path, "w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=names, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(self.records)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=names, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.records)
+        write_atomic(path, text.getvalue())

@@ -423,13 +423,13 @@ def _run(config, run_dir, resume, progress, log, group):
     plot_history(history, run_dir / "curves.png", title=f"{data.split.name}: {record['model']['kind']}",
                  best_epoch=trainer.monitor.best_epoch)
 
-    model.load_state_dict(load_checkpoint(run_dir / BEST)["model"])
+    model.load_state_dict(trainer.best_checkpoint()["model"])
     record["results"] = {"test": evaluate(model, trainer.loss, data.parts["test"]), "epochs": trainer.epoch,
                          "best_epoch": trainer.monitor.best_epoch, "monitor": trainer.monitor.metric,
                          "training_seconds": sum(history["seconds"]),
                          "seconds": time.perf_counter() - started}
     _write_json(run_dir / "run.json", record)
-    (run_dir / "report.md").write_text(_report(config, record))
+    serialization.write_atomic(run_dir / "report.md", _report(config, record))
     log(f"best epoch: {trainer.monitor.best_epoch} of {trainer.epoch} (by {trainer.monitor.metric}); "
         f"run directory: {run_dir}")
     return record
@@ -448,6 +448,7 @@ def _start_record(config, data, model):
 
 def _write_run_files(run_dir, config, record, standardizer):
     run_dir.mkdir(parents=True, exist_ok=True)
+    serialization.remove_stale_temporaries(run_dir)
     _write_json(run_dir / "config.json", config.to_dict())
     _write_json(run_dir / "run.json", record)
     if standardizer is not None:
@@ -515,6 +516,7 @@ def predict_run(run_dir, x):
         raise ConfigError(f"the input has shape {x.shape}, but the model takes rows of {features} "
                           f"features: shape (n, {features})")
     x = x.reshape(len(x), features)
+    _refuse_missing_values(x)
     if standardizer is not None:
         x = standardizer.transform(x).astype(np.float32)
     outputs = predict(model, x.reshape(len(x), *shape))
@@ -526,6 +528,9 @@ def read_config(run_dir):
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"no run directory at {run_dir}")
+    if not (run_dir / "config.json").is_file():
+        raise CheckpointError(f"{run_dir.resolve()} holds no run (no config.json): give the directory "
+                              f"chainrule train wrote (its --out)")
     return RunConfig.from_dict(_read_json(run_dir / "config.json"), source=str(run_dir / "config.json"))
 
 
@@ -547,6 +552,15 @@ def _silent(line):
 
 def _flatten(x):
     return x.reshape(len(x), -1)
+
+
+def _refuse_missing_values(x):
+    """Refuse rows holding NaN or infinity, naming them (a model would silently predict class 0)."""
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        listed = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+        raise ConfigError(f"{len(rows)} input row(s) hold NaN or infinite values: row(s) {listed} "
+                          f"(counting from 0); fill or drop them first")
 
 
 def _input_shape(entry, split):
@@ -609,7 +623,7 @@ def _report(config, record):
 
 
 def _write_json(path, value):
-    Path(path).write_text(json.dumps(value, indent=1) + "\n")
+    serialization.write_atomic(path, json.dumps(value, indent=1) + "\n")
 
 
 def _read_json(path):

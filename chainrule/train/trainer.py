@@ -193,9 +193,12 @@ class Trainer:
         if self.checkpoint_dir is not None and (self.distributed is None or self.distributed.is_root):
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             state = self.state_dict()
-            save_checkpoint(state, self.checkpoint_dir / LAST)
+            # Best before last: a kill between the two leaves a best checkpoint one epoch ahead of the
+            # last one, which the resumed run writes again; never a last one naming a best epoch whose
+            # weights were not saved.
             if improved:
                 save_checkpoint(state, self.checkpoint_dir / BEST)
+            save_checkpoint(state, self.checkpoint_dir / LAST)
 
     def _divergence_message(self, value):
         message = (f"training diverged: the loss is {value} at epoch {self.epoch + 1}, step "
@@ -270,9 +273,29 @@ class Trainer:
             self.load_state_dict(state)
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{path} does not fit this training run: {error}") from error
-        if self.monitor.restore_best and (self.checkpoint_dir / BEST).is_file():
-            self.best_weights = load_checkpoint(self.checkpoint_dir / BEST)["model"]
+        best = self.best_checkpoint()
+        if self.monitor.restore_best and best is not None:
+            self.best_weights = best["model"]
         self.stop_training = self.monitor.should_stop()
+
+    def best_checkpoint(self):
+        """The best checkpoint, checked against the best epoch the last checkpoint records (``None``
+        when there is none yet, or when it is ahead of the last checkpoint and will be written again).
+
+        Raises:
+            CheckpointError: when it holds another epoch than the run's best one.
+        """
+        path = self.checkpoint_dir / BEST
+        if not path.is_file():
+            return None
+        best = load_checkpoint(path)
+        if best["epoch"] > self.epoch:
+            return None
+        if best["epoch"] != self.monitor.best_epoch:
+            raise CheckpointError(f"{path} holds epoch {best['epoch']}, but the run's best epoch is "
+                                  f"{self.monitor.best_epoch}: a write was cut short; this run cannot "
+                                  f"name its best weights (train again with --force)")
+        return best
 
 
 def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, *, resume=False, **options):

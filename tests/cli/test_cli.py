@@ -179,7 +179,8 @@ def test_an_interrupted_run_resumes_to_the_weights_of_a_straight_run(tmp_path, c
     with monkeypatch.context() as patch:
         interrupt_after_epoch(patch, 2)
         interrupted = run_main(capsys, "train", *settings, "--out", tmp_path / "split")
-    assert interrupted == (130, "", "chainrule train: interrupted\n")
+    assert interrupted == (130, "", f"chainrule train: interrupted; continue with: chainrule train --resume "
+                                    f"--out {tmp_path / 'split'}\n")
     assert load_checkpoint(tmp_path / "split" / "last.safetensors")["epoch"] == 2
     resumed = run_main(capsys, "train", "--resume", "--out", tmp_path / "split", "--quiet")
     assert resumed == straight
@@ -291,5 +292,93 @@ def test_graph_draws_a_trained_model_with_its_parameter_names(trained, tmp_path,
 def test_experiment_list_names_every_experiment(capsys):
     assert main(["experiment", "--list"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["softmax", "perceptron", "modes", "vanishing", "overfitting", "momentum",
+    assert names[:10] == ["softmax", "perceptron", "modes", "vanishing", "overfitting", "momentum",
                      "regularization", "learning-rate", "seeds", "classics"]
+
+
+def test_ctrl_c_before_the_first_epoch_says_there_is_nothing_to_resume(tmp_path, capsys, monkeypatch):
+    interrupt_after_epoch(monkeypatch, 0)
+    status, _, err = run_main(capsys, "train", "--hidden", "8", "--out", tmp_path / "run", "--quiet")
+    assert (status, err) == (130, f"chainrule train: interrupted; no epoch was finished, nothing to resume "
+                                  f"in {tmp_path / 'run'}\n")
+
+
+def kill_at_write(monkeypatch, number):
+    """Cut the ``number``-th checkpoint write of the process short, as a kill would."""
+    from chainrule import serialization
+    write, calls = serialization._write, []
+
+    def killed(file, payload):
+        calls.append(1)
+        if len(calls) == number:
+            file.write(payload[:len(payload) // 2])
+            raise KeyboardInterrupt
+        write(file, payload)
+
+    monkeypatch.setattr(serialization, "_write", killed)
+
+
+@pytest.mark.parametrize("number", range(4, 12))
+def test_a_kill_at_any_write_resumes_to_the_straight_runs_best_and_last(tmp_path, capsys, number):
+    # 4 files before training (config, run, standardizer... ), then best and last per improving epoch.
+    settings = ["--hidden", "8", "--epochs", "3", "--lr", "0.01", "--quiet"]
+    straight = run_main(capsys, "train", *settings, "--out", tmp_path / "straight")
+    with pytest.MonkeyPatch.context() as patch:
+        kill_at_write(patch, number)
+        status, _, _ = run_main(capsys, "train", *settings, "--out", tmp_path / "killed")
+    if status == 0:  # the kill came after the last checkpoint: nothing to resume
+        return
+    assert status == 130
+    assert not list((tmp_path / "killed").glob(".*.tmp"))
+    if (tmp_path / "killed" / "last.safetensors").is_file():
+        resumed = run_main(capsys, "train", "--resume", "--out", tmp_path / "killed", "--quiet")
+    else:
+        resumed = run_main(capsys, "train", *settings, "--out", tmp_path / "killed", "--force")
+    assert resumed == straight
+    assert_same_weights(tmp_path / "straight", tmp_path / "killed")
+
+
+def test_a_resume_killed_while_rewriting_the_config_can_resume_again(tmp_path, capsys):
+    settings = ["--hidden", "8", "--epochs", "2", "--quiet"]
+    run_main(capsys, "train", *settings, "--out", tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        kill_at_write(patch, 1)  # config.json is the first file a resume writes
+        assert run_main(capsys, "train", "--resume", "--epochs", "3", "--out", tmp_path)[0] == 130
+    assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 2
+    status, out, _ = run_main(capsys, "train", "--resume", "--epochs", "3", "--out", tmp_path, "--quiet")
+    assert status == 0 and out.startswith("test accuracy: ")
+
+
+def test_the_next_run_removes_temporary_files_of_killed_writes(tmp_path, capsys):
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / ".last.safetensors.0123456789ab.tmp").write_bytes(b"half a checkpoint")
+    assert run_main(capsys, "train", "--hidden", "8", "--epochs", "1", "--out", tmp_path, "--quiet")[0] == 0
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_predict_refuses_rows_with_missing_values_naming_them(trained, tmp_path, capsys):
+    x = load_dataset("digits").x_test[:5].copy()
+    x[1, 3], x[4, 0] = np.nan, np.inf
+    np.save(tmp_path / "holes.npy", x)
+    status, _, err = run_main(capsys, "predict", trained[0], tmp_path / "holes.npy")
+    assert status == 1 and "2 input row(s) hold NaN or infinite values: row(s) 1, 4" in err
+    assert not (tmp_path / "holes-predictions.npy").exists()
+
+
+def test_evaluate_names_the_directory_it_looked_at(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run_main(capsys, "evaluate", ".")
+    assert status == 1 and f"{tmp_path.resolve()} holds no run (no config.json)" in err
+
+
+def test_a_config_file_holding_a_list_is_one_line(tmp_path, capsys):
+    (tmp_path / "list.json").write_text('[{"epochs": 3}]')
+    status, _, err = run_main(capsys, "train", "--config", tmp_path / "list.json")
+    assert status == 1 and err.count("\n") == 1
+    assert "list.json: the settings must be a table of names and values, not a list" in err
+
+
+def test_dataset_is_an_alias_of_data(tmp_path, capsys):
+    status, _, _ = run_main(capsys, "train", "--dataset", "xor", "--hidden", "4", "--epochs", "1",
+                            "--out", tmp_path, "--quiet")
+    assert status == 0 and json.loads((tmp_path / "config.json").read_text())["data"] == "xor"

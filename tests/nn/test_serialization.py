@@ -110,5 +110,29 @@ def test_a_numpy_file_is_not_a_checkpoint(tmp_path):
 def test_missing_file_and_missing_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load(tmp_path / "absent.safetensors")
-    with pytest.raises(CheckpointError, match="cannot save to"):
+    with pytest.raises(CheckpointError, match="cannot write .*dir.safetensors: No such file or directory"):
         save({"x": np.zeros(1)}, tmp_path / "no" / "such" / "dir.safetensors")
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_previous_one(path, monkeypatch):
+    import errno
+    save({"weight": np.ones(3)}, path)
+
+    def disk_full(file, payload):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(serialization, "_write", disk_full)
+    with pytest.raises(CheckpointError) as info:
+        save({"weight": np.zeros(3)}, path)
+    assert str(info.value) == f"cannot write {path}: No space left on device; the previous file there is intact"
+    np.testing.assert_array_equal(load(path)["weight"], np.ones(3))
+    assert os.listdir(path.parent) == [path.name]
+
+
+def test_temporary_files_of_killed_writes_are_removed_on_request(path):
+    save({"x": np.zeros(1)}, path)
+    stale = [f".{path.name}.0123456789ab.tmp", ".config.json.abcdefabcdef.tmp"]
+    for name in stale + ["notes.tmp"]:
+        (path.parent / name).write_bytes(b"half")
+    assert serialization.remove_stale_temporaries(path.parent) == sorted(stale)
+    assert sorted(os.listdir(path.parent)) == sorted([path.name, "notes.tmp"])
