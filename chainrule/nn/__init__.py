@@ -16,11 +16,14 @@ from . import functional, init, rng, utils
 from .activation import (ACTIVATIONS, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Step, Tanh,
                          get_activation)
 from .attention import MultiheadAttention
-from .layers import BatchNorm1d, Dropout, Embedding, Identity, LayerNorm, Linear, Residual
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
+from .layers import BatchNorm1d, BatchNorm2d, Dropout, Embedding, Identity, LayerNorm, Linear, Residual
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, L1Loss, MSELoss, NLLLoss
 from .mlp import MLP
 from .transformer import (LearnedPositionalEmbedding, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Dropout2d, Flatten, MaxPool1d,
+                      MaxPool2d)
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
@@ -28,6 +31,8 @@ __all__ = [
     "functional", "init", "rng", "utils",
     "Module", "Parameter", "Sequential", "ModuleList", "LoadResult",
     "Linear", "Embedding", "Dropout", "BatchNorm1d", "LayerNorm", "Identity", "Residual",
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "BatchNorm2d", "MaxPool1d",
+    "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Flatten", "Dropout2d",
     "Step", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "GELU", "Softmax", "LogSoftmax",
     "ACTIVATIONS", "get_activation",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "HingeLoss",

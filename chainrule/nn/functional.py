@@ -26,6 +26,9 @@ from ..validation import check_number
 from .rng import as_generator
 from ..ops import erf
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401  (re-exported)
+from .functional_conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d,  # noqa: F401
+                              conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, dropout2d,
+                              max_pool1d, max_pool2d)
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -136,8 +139,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 @pytorch_keywords
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
-    """Normalise each feature (axis 1) over the batch (and length) axes of an ``(N, C)`` or
-    ``(N, C, L)`` input.
+    """Normalise each feature (axis 1) over the batch and spatial axes of an ``(N, C)``, ``(N, C, L)``
+    or ``(N, C, H, W)`` input.
 
     In training the batch's statistics are used, and the running statistics, when given, move towards
     them in place: ``running = (1 − momentum) running + momentum · batch``, with the unbiased batch
@@ -145,9 +148,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     """
     check_number(eps, "eps", 0, low_open=True, owner="batch_norm")
     shape = np.shape(unwrap(x))
-    if len(shape) not in (2, 3):
-        raise ShapeError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got {shape}")
-    axes = (0,) if len(shape) == 2 else (0, 2)
+    if len(shape) < 2:
+        raise ShapeError(f"batch_norm: expected an input of shape (N, C) or (N, C, *spatial), got {shape}")
+    axes = (0,) + tuple(range(2, len(shape)))
     along_features = (1, shape[1]) + (1,) * (len(shape) - 2)
     if not training:
         if running_mean is None or running_var is None:
@@ -332,9 +335,9 @@ def hinge_loss(input, target, margin=1.0, reduction="mean", axis=-1):
 # -- helpers --------------------------------------------------------------------------------------
 
 def check_probability(p, where):
-    """Raise unless ``p`` is a number in [0, 1]."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-        raise ValueError(f"{where}: p must be a probability in [0, 1], not {p!r}")
+    """Raise unless ``p`` is a number in [0, 1] (see chainrule.validation)."""
+    from ..validation import check_number
+    check_number(p, "p", 0, 1, high_open=False, what="a probability", owner=where)
 
 
 def check_reduction(reduction):

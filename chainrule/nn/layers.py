@@ -11,6 +11,7 @@ import numpy as np
 from .. import ops
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
+from ..validation import check_int, check_number
 from . import functional as F
 from . import init as initializers
 from .module import Module, Parameter, check_module
@@ -177,8 +178,7 @@ class BatchNorm1d(Module):
         super().__init__()
         self.num_features = _positive_int(num_features, "BatchNorm1d: num_features")
         self.eps = _positive_number(eps, "BatchNorm1d: eps")
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm1d: momentum must be a number in [0, 1], not {momentum!r}")
+        check_number(momentum, "momentum", 0, 1, high_open=False, owner="BatchNorm1d")
         self.momentum = momentum
         self.weight = Parameter(np.ones(num_features), dtype=dtype) if affine else None
         self.bias = Parameter(np.zeros(num_features), dtype=dtype) if affine else None
@@ -186,11 +186,14 @@ class BatchNorm1d(Module):
         self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
         self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
 
+    _layouts = {2: "(N, {c})", 3: "(N, {c}, L)"}
+
     def forward(self, x):
         shape = np.shape(unwrap(x))
-        if len(shape) not in (2, 3) or shape[1] != self.num_features:
-            raise ShapeError(f"BatchNorm1d({self.num_features}): expected an input of shape "
-                             f"(N, {self.num_features}) or (N, {self.num_features}, L), got {shape}")
+        if len(shape) not in self._layouts or shape[1] != self.num_features:
+            expected = " or ".join(layout.format(c=self.num_features) for layout in self._layouts.values())
+            raise ShapeError(f"{type(self).__name__}({self.num_features}): expected an input of shape "
+                             f"{expected}, got {shape}")
         if self.training:
             self.num_batches_tracked.data += 1
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
@@ -199,6 +202,13 @@ class BatchNorm1d(Module):
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.weight is not None}")
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalisation of ``(N, C, H, W)`` inputs per channel ``C``, over ``N``, ``H`` and ``W``;
+    otherwise as :class:`BatchNorm1d` (PyTorch's parameters, buffers and momentum)."""
+
+    _layouts = {4: "(N, {c}, H, W)"}
 
 
 class LayerNorm(Module):
@@ -265,12 +275,12 @@ def _cast(x, dtype):
 
 
 def _positive_int(value, where):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{where} must be a positive int, not {value!r}")
-    return int(value)
+    """``value`` as an int if it is positive; ``where`` is ``"Owner: name"`` (see chainrule.validation)."""
+    owner, _, name = where.rpartition(": ")
+    return check_int(value, name, 1, owner=owner or None)
 
 
 def _positive_number(value, where):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{where} must be a positive number, not {value!r}")
+    owner, _, name = where.rpartition(": ")
+    check_number(value, name, 0, low_open=True, owner=owner or None)
     return value
