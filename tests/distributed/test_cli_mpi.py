@@ -48,6 +48,11 @@ def test_two_processes_write_one_run_of_the_one_process_model(distributed_run, t
     evaluated = subprocess.run(chainrule("evaluate", str(run_dir)), env=environment(), capture_output=True,
                                text=True, timeout=120, cwd=ROOT)
     assert evaluated.returncode == 0 and evaluated.stdout.splitlines()[-1] == result.stdout.splitlines()[-1]
+    np.save(tmp_path / "rows.npy", np.zeros((3, 64)))
+    predicted = subprocess.run(chainrule("predict", str(run_dir), str(tmp_path / "rows.npy")),
+                               env=environment(), capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert predicted.returncode == 0, predicted.stderr
+    assert np.load(tmp_path / "rows-predictions.npy").shape == (3,)
 
 
 def test_resume_with_three_processes_continues_exactly(distributed_run, tmp_path):
