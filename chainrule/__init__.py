@@ -41,5 +41,8 @@ from .serialization import load, save
 from . import data, inspect, nn, optim, testing
 from . import linalg
 from .nn.rng import manual_seed
+from .pytorch_compat import accept_pytorch_keywords as _accept_pytorch_keywords
+
+_accept_pytorch_keywords(globals())  # dim=/keepdim= on every function taking an axis, as PyTorch's
 
 __version__ = "0.1.0"

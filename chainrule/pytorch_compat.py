@@ -11,10 +11,10 @@ Example:
     ...     return axis, keepdims
     >>> total(0, dim=1, keepdim=True)
     (1, True)
-    >>> total(0, dims=1)  # doctest: +ELLIPSIS
+    >>> total(0, axes=1)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    TypeError: total() got an unexpected keyword argument 'dims' (did you mean 'dim'?); it accepts x, ...
+    TypeError: total() got an unexpected keyword argument 'axes' (did you mean 'axis'?); it accepts x, ...
 """
 
 import difflib
@@ -23,8 +23,9 @@ import inspect
 
 from . import backend
 
-ALIASES = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis", "end_dim": "end_axis"}
-"""PyTorch's keyword -> chainrule's (NumPy's) keyword."""
+ALIASES = {"dim": ("axis",), "keepdim": ("keepdims",), "dims": ("axes", "axis"), "start_dim": ("start_axis",),
+           "end_dim": ("end_axis",)}
+"""PyTorch's keyword -> chainrule's (NumPy's) keywords it may stand for, the first one taken wins."""
 
 
 def rename(where, params, accepted):
@@ -41,7 +42,7 @@ def rename(where, params, accepted):
     """
     renamed = {}
     for key, value in params.items():
-        target = ALIASES.get(key, key) if key not in accepted else key
+        target = key if key in accepted else next((t for t in ALIASES.get(key, ()) if t in accepted), key)
         if target not in accepted:
             raise TypeError(unexpected_keyword(where, key, accepted))
         if target in renamed:
@@ -52,7 +53,7 @@ def rename(where, params, accepted):
 
 def unexpected_keyword(where, key, accepted):
     """The message for an unknown keyword ``key`` of ``where``: the closest name and the accepted ones."""
-    names = list(accepted) + [alias for alias, name in ALIASES.items() if name in accepted]
+    names = list(accepted) + [alias for alias, targets in ALIASES.items() if set(targets) & set(accepted)]
     close = difflib.get_close_matches(key, names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     listed = ", ".join(_with_alias(name) for name in accepted) or "no keyword arguments"
@@ -60,8 +61,8 @@ def unexpected_keyword(where, key, accepted):
 
 
 def _with_alias(name):
-    aliases = [alias for alias, target in ALIASES.items() if target == name]
-    return name + "".join(f" (or {alias})" for alias in aliases)
+    aliases = [alias for alias, targets in ALIASES.items() if name in targets]
+    return f"{name} (or {', '.join(aliases)})" if aliases else name
 
 
 def pytorch_keywords(function):
@@ -159,3 +160,15 @@ def missing_attribute(owner, name):
     if callable(getattr(chainrule, name, None)):
         return f"{message}; write chainrule.{name}(x, ...)"
     return message
+
+
+def accept_pytorch_keywords(namespace):
+    """Wrap with :func:`pytorch_keywords` every public function of ``namespace`` (a module's dict) that
+    takes an axis and does not yet accept PyTorch's names; primitives accept them already."""
+    for name, function in list(namespace.items()):
+        if name.startswith("_") or not inspect.isfunction(function) or hasattr(function, "__wrapped__"):
+            continue
+        named = [p.name for p in inspect.signature(function).parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if any(target in named for targets in ALIASES.values() for target in targets):
+            namespace[name] = pytorch_keywords(function)

@@ -102,7 +102,7 @@ def test_dim_on_functional_wrappers_and_softmax_modules():
 
 @pytest.mark.parametrize("call, name", [
     (lambda: F.mse_loss(cr.ones(2), cr.ones(2), size_average=True), "mse_loss"),
-    (lambda: F.cross_entropy(cr.ones((2, 3)), np.array([0, 1]), dims=1), "cross_entropy"),
+    (lambda: F.cross_entropy(cr.ones((2, 3)), np.array([0, 1]), axes=1), "cross_entropy"),
     (lambda: F.dropout(cr.ones(2), prob=0.5), "dropout"),
     (lambda: F.layer_norm(cr.ones((2, 3)), 3, epsilon=1e-5), "layer_norm"),
 ])
@@ -135,3 +135,19 @@ def test_plain_missing_attributes_stay_plain_attribute_errors():
     with pytest.raises(AttributeError, match=r"^'Tensor' object has no attribute 'nonsense'$"):
         cr.ones(2).nonsense
     assert not hasattr(cr.ones(2), "__array_interface__")
+
+
+def test_every_function_taking_an_axis_accepts_dim():
+    import inspect
+    x = cr.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
+    assert np.allclose(cr.std(x, dim=1).data, x.data.std(1))
+    assert cr.cumsum(x, dim=1).tolist() == [[3, 4, 6], [0, 5, 9]]
+    assert cr.flip(x, dims=0).tolist() == [[0, 5, 4], [3, 1, 2]]
+    assert cr.sort(x, dim=1).tolist() == [[1, 2, 3], [0, 4, 5]]
+    without = [name for name in dir(cr) if not name.startswith("_") and inspect.isfunction(getattr(cr, name))
+               and "axis" in inspect.signature(getattr(cr, name)).parameters
+               and not hasattr(getattr(cr, name), "__wrapped__")]
+    assert without == []
+    with pytest.raises(TypeError, match=r"std\(\) got an unexpected keyword argument 'dimension'.*; it accepts "
+                                        r"x, axis \(or dim, dims\), keepdims \(or keepdim\), ddof"):
+        cr.std(x, dimension=1)
