@@ -151,3 +151,13 @@ def test_every_function_taking_an_axis_accepts_dim():
     with pytest.raises(TypeError, match=r"std\(\) got an unexpected keyword argument 'dimension'.*; it accepts "
                                         r"x, axis \(or dim, dims\), keepdims \(or keepdim\), ddof"):
         cr.std(x, dimension=1)
+
+
+def test_every_tensor_method_taking_an_axis_accepts_dim():
+    import inspect
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    without = [name for name, method in vars(cr.Tensor).items() if inspect.isfunction(method)
+               and any(p.name in ("axis", "keepdims") and p.kind in named
+                       for p in inspect.signature(method).parameters.values())
+               and not hasattr(method, "__wrapped__")]
+    assert without == []
