@@ -168,6 +168,22 @@ class GPT(Module):
         count = sum(p.size for p in self.parameters())
         return count - self.transformer.wpe.weight.size if non_embedding else count
 
+    def features(self, idx, caches=None):
+        """The final hidden states ``(B, T, n_embd)`` of token indices ``idx`` ``(B, T)``, after ``ln_f``."""
+        idx = np.asarray(unwrap(idx))
+        b, t = idx.shape
+        past = 0 if caches is None else caches[0].length
+        if past + t > self.config.block_size:
+            raise ShapeError(f"GPT: cannot attend over {past + t} positions; the model's context "
+                             f"(block_size) is {self.config.block_size}")
+        pos = np.arange(past, past + t)
+        tok_emb = self.transformer.wte(idx)  # (b, t, n_embd)
+        pos_emb = self.transformer.wpe(pos)  # (t, n_embd)
+        x = self.transformer.drop(tok_emb + pos_emb)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, None if caches is None else caches[i])
+        return self.transformer.ln_f(x)
+
     def forward(self, idx, targets=None, caches=None):
         """Logits for every position, and the mean cross-entropy against ``targets`` when given.
 
@@ -181,19 +197,7 @@ class GPT(Module):
             ``(logits, loss)``: logits ``(B, T, vocab_size)`` (only the last position's, ``(B, 1,
             vocab_size)``, without targets) and the loss (``None`` without targets).
         """
-        idx = np.asarray(unwrap(idx))
-        b, t = idx.shape
-        past = 0 if caches is None else caches[0].length
-        if past + t > self.config.block_size:
-            raise ShapeError(f"GPT: cannot attend over {past + t} positions; the model's context "
-                             f"(block_size) is {self.config.block_size}")
-        pos = np.arange(past, past + t)
-        tok_emb = self.transformer.wte(idx)  # (b, t, n_embd)
-        pos_emb = self.transformer.wpe(pos)  # (t, n_embd)
-        x = self.transformer.drop(tok_emb + pos_emb)
-        for i, block in enumerate(self.transformer.h):
-            x = block(x, None if caches is None else caches[i])
-        x = self.transformer.ln_f(x)
+        x = self.features(idx, caches)
         if targets is None:
             return self.lm_head(x[:, -1:, :]), None  # (b, 1, vocab_size): only the next token's scores
         logits = self.lm_head(x)  # (b, t, vocab_size)
@@ -236,6 +240,46 @@ class GPT(Module):
                 step = _sample(logits.data[:, -1, :] / temperature, top_k, rng)
                 idx = np.concatenate([idx, step], axis=1)
         return idx
+
+
+class GPTClassifier(Module):
+    """A GPT body with a classification head, for fine-tuning a pre-trained language model.
+
+    A text longer than the context is cut into chunks of ``block_size`` tokens that the body reads
+    independently; the head reads the mean of the final hidden states over the real (non-padding)
+    tokens of all chunks.
+
+    Args:
+        config: the body's :class:`GPTConfig` (a pre-trained model's, to load its weights into
+            ``gpt``).
+        num_classes: the head's outputs.
+        generator: for the initial weights and dropout masks.
+    """
+
+    def __init__(self, config, num_classes, generator=None):
+        super().__init__()
+        generator = as_generator(generator)
+        self.gpt = GPT(config, generator)
+        self.head = Linear(config.n_embd, num_classes, generator=generator)
+
+    def forward(self, idx):
+        """Class scores ``(N, num_classes)`` of token indices ``(N, chunks · block_size)``, ``-1`` for
+        padding."""
+        idx = np.asarray(unwrap(idx))
+        n, length = idx.shape
+        block = self._block(length)
+        real = idx >= 0
+        hidden = self.gpt.features(np.where(real, idx, 0).reshape(-1, block))  # (n · chunks, block, C)
+        hidden = hidden.reshape(n, length, -1)
+        weights = (real / np.maximum(real.sum(axis=1, keepdims=True), 1)).astype(hidden.dtype)[..., None]
+        return self.head((hidden * weights).sum(axis=1))  # the mean over real tokens, then the head
+
+    def _block(self, length):
+        block = self.gpt.config.block_size
+        if length % block:
+            raise ShapeError(f"GPTClassifier: inputs of {length} tokens are not a whole number of chunks of "
+                             f"block_size {block}")
+        return block
 
 
 def _sample(logits, top_k, rng):

@@ -30,6 +30,7 @@ from ..core.graph import no_grad
 from ..data.shakespeare import CharVocabulary, get_batch, load_shakespeare, split
 from ..errors import CheckpointError, DataError
 from ..nn.gpt import GPT, GPTConfig
+from ..serialization import write_atomic
 from .checkpoint import load_checkpoint, save_checkpoint
 from .models import get_model
 from .runs import ConfigError
@@ -43,7 +44,7 @@ RUN_FILES = ("config.json", "run.json", LAST, "history.json", "report.md")
 class LMConfig:
     """The settings of a language-model run (nanoGPT's names where it has one)."""
 
-    data: str = "shakespeare"  # "shakespeare", or the path of a UTF-8 text file
+    data: str = "shakespeare"  # "shakespeare", "news", or the path of a UTF-8 text file
     model: str = "gpt"
     n_layer: int = 4
     n_head: int = 4
@@ -94,12 +95,18 @@ class LMConfig:
 
 
 def load_corpus(data):
-    """``(train_ids, validation_ids, vocabulary)`` for ``"shakespeare"`` or a text file's path."""
+    """``(train_ids, validation_ids, vocabulary)`` of ``data``: ``"shakespeare"`` (the plays' slice),
+    ``"news"`` (general English: gensim's ``lee_background.cor``, 300 Australian news articles, 360 kB,
+    see :func:`chainrule.data.text.gensim_test_data`) or a UTF-8 text file's path; 90/10 split."""
     if data == "shakespeare":
         return load_shakespeare()
+    if data == "news":
+        from ..data.text import gensim_test_data
+        return split(gensim_test_data("lee_background.cor").decode("utf-8"))
     path = Path(data)
     if not path.is_file():
-        raise DataError(f"language-model data must be 'shakespeare' or a text file; {data!r} is neither")
+        raise DataError(f"language-model data must be 'shakespeare', 'news' or a text file; {data!r} is "
+                        f"none of them")
     return split(path.read_text(encoding="utf-8"))
 
 
@@ -208,7 +215,7 @@ def train_lm(config, run_dir, resume=False, force=False, log=print):
                          "sample": sample}
     _write_json(run_dir / "history.json", history)
     _write_json(run_dir / "run.json", record)
-    (run_dir / "report.md").write_text(_report(config, record))
+    write_atomic(run_dir / "report.md", _report(config, record))
     log(f"validation loss {final:.4f} ({config.final_eval_iters} batches), {seconds:.0f} s of training; "
         f"run directory: {run_dir}")
     return record
@@ -282,7 +289,7 @@ def _report(config, record):
 
 
 def _write_json(path, value):
-    Path(path).write_text(json.dumps(value, indent=1) + "\n")
+    write_atomic(path, json.dumps(value, indent=1) + "\n")
 
 
 def _read_json(path):
@@ -335,14 +342,16 @@ def _silent(line):
     pass
 
 
+def positive_int(text):
+    """A flag's value as a positive int (the models' size settings share this parser)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be a positive int, not {value}")
+    return value
+
+
 def _register():
     from .models import Setting, register_model
-
-    def positive(text):
-        value = int(text)
-        if value < 1:
-            raise ValueError(f"must be a positive int, not {value}")
-        return value
 
     def build(config, info):
         lm_config = LMConfig(**{k: v for k, v in config.options.items() if k in _MODEL_SETTINGS})
@@ -351,16 +360,16 @@ def _register():
     defaults = LMConfig()
     settings = {name: Setting(getattr(defaults, name), help, parse, metavar)
                 for name, (help, parse, metavar) in {
-                    "n_layer": ("transformer blocks", positive, "N"),
-                    "n_head": ("attention heads per block", positive, "N"),
-                    "n_embd": ("embedding width", positive, "N"),
-                    "block_size": ("context length in tokens", positive, "N"),
-                    "max_iters": ("training iterations", positive, "N"),
+                    "n_layer": ("transformer blocks", positive_int, "N"),
+                    "n_head": ("attention heads per block", positive_int, "N"),
+                    "n_embd": ("embedding width", positive_int, "N"),
+                    "block_size": ("context length in tokens", positive_int, "N"),
+                    "max_iters": ("training iterations", positive_int, "N"),
                     "warmup_iters": ("learning-rate warm-up iterations", int, "N"),
-                    "lr_decay_iters": ("iterations of the cosine decay", positive, "N"),
+                    "lr_decay_iters": ("iterations of the cosine decay", positive_int, "N"),
                     "min_lr": ("the learning rate the cosine decay ends at", float, "LR"),
-                    "eval_interval": ("iterations between evaluations and checkpoints", positive, "N"),
-                    "eval_iters": ("batches per evaluation", positive, "N"),
+                    "eval_interval": ("iterations between evaluations and checkpoints", positive_int, "N"),
+                    "eval_iters": ("batches per evaluation", positive_int, "N"),
                 }.items()}
     register_model("gpt", build, inputs="tokens", settings=settings,
                    summary="a GPT language model, trained by iterations (--data shakespeare or a text "

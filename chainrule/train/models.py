@@ -38,7 +38,8 @@ from ..providers import import_providers
 INPUTS = ("flat", "shaped", "tokens")
 
 # Modules that register models when imported (an absent one is skipped: it may not be written yet).
-PROVIDERS = ("chainrule.nn.cnn", "chainrule.nn.text_models", "chainrule.nn.gpt", "chainrule.train.lm")
+PROVIDERS = ("chainrule.nn.cnn", "chainrule.nn.text_models", "chainrule.nn.gpt", "chainrule.train.lm",
+             "chainrule.train.transfer")
 
 _MODELS = {}
 
