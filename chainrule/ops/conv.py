@@ -117,6 +117,18 @@ def _conv_weight_impl(xp, x, y, *, kernel_size, stride, padding, dilation, group
 
 def _conv_transpose_impl(xp, y, weight, *, size, stride, padding, dilation, groups):
     n, out_channels, kernel = y.shape[0], weight.shape[0], weight.shape[2:]
+    spans = tuple(d * (k - 1) for k, d in zip(kernel, dilation))
+    if all(s == 1 for s in stride) and all(before <= span and after <= span
+                                           for (before, after), span in zip(padding, spans)):
+        # With stride 1 the adjoint is itself a convolution: of y padded by span - padding, with the
+        # kernel flipped and its channel axes swapped per group. im2col's copy reads rows, where
+        # col2im's sums would write strided slices.
+        flipped = weight.reshape((groups, out_channels // groups) + weight.shape[1:]).swapaxes(1, 2)
+        flipped = flipped[(slice(None),) * 3 + (slice(None, None, -1),) * len(kernel)]
+        flipped = flipped.reshape((-1, out_channels // groups) + kernel)
+        return _conv_impl(xp, y, flipped, stride=stride, dilation=dilation, groups=groups,
+                          padding=tuple((span - before, span - after)
+                                        for (before, after), span in zip(padding, spans)))
     channels = weight.shape[1] * groups
     full = tuple(s + before + after for s, (before, after) in zip(size, padding))
     image = xp.zeros((n, channels) + full, dtype=xp.result_type(y, weight))
@@ -124,12 +136,17 @@ def _conv_transpose_impl(xp, y, weight, *, size, stride, padding, dilation, grou
     # (G, C/G·K, O/G): the weight's transpose per group, so each product gives columns for col2im.
     w = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     out = y.shape[2:]
+    d = len(kernel)
     for chunk in _batch_chunks(n, channels * math.prod(kernel) * math.prod(out) * y.itemsize):
-        rows = y[chunk].reshape(y[chunk].shape[0], groups, out_channels // groups, -1)
-        cols = xp.matmul(w, rows).reshape((rows.shape[0], groups, channels // groups) + kernel + out)
+        m = y[chunk].shape[0]
+        # One long product per group: (C/G·K, O/G) @ (O/G, m·P), the examples side by side.
+        rows = y[chunk].reshape(m, groups, out_channels // groups, -1).transpose(1, 2, 0, 3)
+        cols = xp.matmul(w, xp.ascontiguousarray(rows).reshape(groups, out_channels // groups, -1))
+        cols = cols.reshape((groups, channels // groups) + kernel + (m,) + out)
+        to_image = (2, 0, 1) + tuple(range(3, d + 3))  # (G, C/G, m, *out) -> (m, G, C/G, *out)
         target = grouped_image[chunk]
         for offset, index in offsets(kernel, stride, dilation, out):
-            target[(slice(None),) + index] += cols[(slice(None), slice(None), slice(None)) + offset]
+            target[(slice(None),) + index] += cols[(slice(None), slice(None)) + offset].transpose(to_image)
     return image[inner(size, padding)]
 
 

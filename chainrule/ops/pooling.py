@@ -42,8 +42,15 @@ def _window_sum_impl(xp, x, weights, *, kernel_size, stride, padding, dilation):
 def _window_scatter_impl(xp, y, weights, *, size, kernel_size, stride, padding, dilation):
     full = tuple(n + before + after for n, (before, after) in zip(size, padding))
     image = xp.zeros(y.shape[:2] + full, dtype=xp.result_type(y, weights))
+    part = xp.empty(y.shape, dtype=image.dtype)
+    # Windows that never overlap (pooling's usual stride = kernel) own their pixels: assign, not add.
+    disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel_size, stride, dilation))
     for i, (_, index) in enumerate(offsets(kernel_size, stride, dilation, y.shape[2:])):
-        image[index] += y * _weight_at(weights, i)
+        xp.multiply(y, _weight_at(weights, i), out=part)
+        if disjoint:
+            image[index] = part
+        else:
+            image[index] += part
     return image[inner(size, padding)]
 
 
