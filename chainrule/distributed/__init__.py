@@ -20,7 +20,7 @@ or ``Trainer(model, loss, optimizer, distributed=ddp)``. See docs/distributed.md
 """
 
 from .collectives import (GradientReducer, allreduce_gradients, allreduce_sum, broadcast_parameters,
-                          check_agreement, model_signature)
+                          check_agreement, data_signature, model_signature)
 from .comm import DistributedError, abort, abort_on_error, init, is_root, rank, world_size
 from .ddp import DistributedDataParallel, ShardedGenerator
 from .sampler import DistributedSampler, Shard, ShardedLoader
@@ -39,6 +39,7 @@ __all__ = [
     "allreduce_sum",
     "broadcast_parameters",
     "check_agreement",
+    "data_signature",
     "init",
     "is_root",
     "model_signature",

@@ -17,7 +17,7 @@ import numpy as np
 from ..nn.layers import Dropout
 from ..nn.module import Module
 from .collectives import (BUCKET_BYTES, GradientReducer, allreduce_sum, broadcast_parameters,
-                          check_agreement, model_signature)
+                          check_agreement, data_signature, model_signature)
 from .comm import init
 from .sampler import Shard, ShardedLoader
 
@@ -67,7 +67,10 @@ class DistributedDataParallel(Module):
     # -- what the Trainer calls -------------------------------------------------------------------
 
     def loader(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=None):
-        """A :class:`ShardedLoader`: this rank's rows of each global batch of ``batch_size``."""
+        """A :class:`ShardedLoader`: this rank's rows of each global batch of ``batch_size``. The
+        ranks check first that they hold the same data (a collective)."""
+        check_agreement([data_signature(dataset), batch_size, shuffle, drop_last, seed],
+                        "training data (contents, batch size, shuffling, seed)")
         return ShardedLoader(dataset, batch_size, shuffle, drop_last, seed, shard=self.shard)
 
     def allreduce_gradients(self):

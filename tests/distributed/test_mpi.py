@@ -84,14 +84,18 @@ def test_killing_rank_0_leaves_whole_checkpoints_and_resume_is_exact(tmp_path):
 @pytest.mark.parametrize("processes, statement, expected", [
     (2, "dist.DistributedDataParallel(nn.MLP([4, 8 + dist.rank(), 2]))",
      "DistributedError: the ranks disagree on the model (parameter names, shapes and dtypes): rank 1 "
-     "differs from rank 0 (entry 0: ['0.weight', [8, 4], 'float32'] on rank 0, ['0.weight', [9, 4], "
-     "'float32'] there)"),
+     "differs from rank 0 ([0]: '0.weight: (8, 4) float32' on rank 0, '0.weight: (9, 4) float32' there)"),
     (3, "dist.check_agreement({'lr': 0.1, 'seed': dist.rank() // 2}, 'configuration')",
      "the ranks disagree on the configuration: rank 2 differs from rank 0 (seed: 0 on rank 0, 1 there); "
      "ranks differing from rank 0: [2]"),
+    (2, "dist.DistributedDataParallel(nn.Linear(2, 2)).loader(TensorDataset(np.full((4, 2), dist.rank()), "
+        "np.zeros(4)), 2)",
+     "the ranks disagree on the training data (contents, batch size, shuffling, seed): rank 1 differs "
+     "from rank 0 ([0].arrays[0][2]: '"),
 ])
 def test_ranks_that_disagree_stop_at_the_start(processes, statement, expected):
-    code = f"from chainrule import distributed as dist, nn\ndist.init()\n{statement}\n"
+    code = ("import numpy as np\nfrom chainrule import distributed as dist, nn\n"
+            f"from chainrule.data import TensorDataset\ndist.init()\n{statement}\n")
     result = mpiexec(processes, sys.executable, "-c", code, timeout=60)
     assert result.returncode != 0
     assert expected in result.stderr
