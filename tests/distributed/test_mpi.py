@@ -42,6 +42,16 @@ def test_n_processes_train_the_one_process_model(tmp_path, optimizer, processes)
     np.testing.assert_allclose(actual["loss"], expected["loss"], rtol=1e-5)
 
 
+def test_dropout_seeded_per_rank_is_deterministic(tmp_path):
+    runs = [run_worker(2, exact_dropout=False, epochs=2, out=str(tmp_path / f"{run}.npz")) for run in "ab"]
+    assert all(run.returncode == 0 for run in runs), runs[0].stderr
+    first, second = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
+    exact = one_process(tmp_path, epochs=2, distributed=False)
+    for name in first.files:
+        np.testing.assert_array_equal(first[name], second[name])
+    assert not np.allclose(first["0.weight"], exact["0.weight"], rtol=1e-4)
+
+
 def test_resume_with_another_number_of_processes(tmp_path):
     expected = one_process(tmp_path, optimizer="adam", distributed=False)
     checkpoints = str(tmp_path / "run")

@@ -17,7 +17,8 @@ from chainrule.train import Trainer
 
 SETTINGS = {"optimizer": "sgd", "batch_size": 64, "rows": 640, "epochs": 10, "dropout": 0.2,
             "dtype": "float32", "out": None, "raise_on_rank": None, "kill_rank": None, "fault_step": 3,
-            "hidden": 16, "checkpoint_dir": None, "resume": False, "distributed": True}
+            "hidden": 16, "checkpoint_dir": None, "resume": False, "distributed": True,
+            "exact_dropout": True}
 
 
 class Fault:
@@ -47,7 +48,7 @@ def main(settings):
         optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     else:
         optimizer = optim.Adam(model.parameters(), lr=1e-2)
-    ddp = dist.DistributedDataParallel(model) if settings["distributed"] else None
+    ddp = dist.DistributedDataParallel(model, settings["exact_dropout"]) if settings["distributed"] else None
     trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, batch_size=settings["batch_size"],
                       progress=False, distributed=ddp, callbacks=[Fault(settings)],
                       checkpoint_dir=settings["checkpoint_dir"])
