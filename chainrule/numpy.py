@@ -11,8 +11,10 @@ creation (``np.arange``, ``np.zeros``), ``np.random``, and functions with no der
 is refused when its result would be floating point: that result would silently be a constant cut from
 the graph, a wrong gradient.
 
-The same dispatch serves NumPy's own functions on tensors (``numpy.sum(t)``, ``numpy.exp(t)``), through
-the ``__array_function__`` and ``__array_ufunc__`` protocols of :class:`~chainrule.Tensor`.
+The same dispatch serves NumPy's own module functions on tensors (``numpy.sum(t)``,
+``numpy.linalg.det(t)``) through :class:`~chainrule.Tensor`'s ``__array_function__``. NumPy's ufuncs
+(``numpy.exp(t)``) are refused by NumPy itself: Tensor sets ``__array_ufunc__ = None`` so that
+``array * tensor`` stays a fast reflected operator; use ``chainrule.numpy.exp``.
 
 ``np.fft`` passes through and refuses followed tensors: chainrule does not differentiate complex
 numbers, and Fourier transforms are complex-valued.
@@ -268,27 +270,6 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(dir(_np)))
-
-
-_UFUNCS = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "true_divide": "div",
-           "negative": "neg", "power": "pow", "matmul": "matmul", "positive": None}
-
-
-def array_ufunc(ufunc, method, inputs, kwargs):
-    """``Tensor.__array_ufunc__``: NumPy's ufuncs on tensors, as chainrule's functions of the same name."""
-    if kwargs.get("out") is not None:
-        raise TypeError(f"numpy.{ufunc.__name__}(..., out=...) cannot write a chainrule tensor's result into "
-                        f"an array; assign it instead (x = x + t)")
-    function = None
-    if method == "__call__" and not kwargs:
-        target = _UFUNCS.get(ufunc.__name__, ufunc.__name__)
-        if target is None:
-            return inputs[0]
-        function = _DIFFERENTIABLE.get(target) or getattr(_ops, target, None)
-    if function is not None:
-        return function(*inputs)
-    result = _passthrough(getattr(ufunc, method), ufunc.__name__)(*inputs, **kwargs)
-    return _Tensor._wrap(_np.asarray(result), None) if isinstance(result, _np.ndarray) else result
 
 
 def array_function(func, args, kwargs):

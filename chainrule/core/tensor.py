@@ -19,7 +19,14 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "name", "_node", "_tangents", "__weakref__")
-    __array_ufunc__ = None  # make NumPy defer to Tensor's reflected operators
+    # NumPy defers to Tensor's reflected operators (a fast `array * tensor`) and refuses its ufuncs on
+    # tensors (numpy.exp(t)); its module functions go through __array_function__.
+    __array_ufunc__ = None
+
+    def __array_function__(self, func, types, args, kwargs):
+        # NumPy's module functions (numpy.sum(t), numpy.linalg.det(t)) as chainrule's: see chainrule.numpy.
+        from ..numpy import array_function
+        return array_function(func, args, kwargs)
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         if isinstance(data, Tensor):
