@@ -18,8 +18,10 @@ broken data, a missing or corrupt checkpoint, with one line on standard error.
 import argparse
 import contextlib
 import dataclasses
+import difflib
 import io
 import json
+import os
 import sys
 import time
 import tomllib
@@ -63,24 +65,66 @@ def build_parser():
         description="chainrule: automatic differentiation and deep learning on NumPy, with the "
                     "machinery in sight.")
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
-    parser.add_argument("--threads", type=int, default=1, metavar="N",
-                        help="BLAS threads (default 1: the small matrices here gain nothing from more, "
-                             "and on a busy machine extra threads slow them down)")
+    _program_arguments(parser)
     subparsers = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+    parser.commands = {}
     for name, (summary, add_arguments, run) in COMMANDS.items():
         description = summary[0].upper() + summary[1:] + "."
         subparser = subparsers.add_parser(name, help=summary, description=description)
         add_arguments(subparser)
+        if not subparser.get_default("passes_flags_on"):  # bench hands every flag to its suite
+            _program_arguments(subparser.add_argument_group("program"))
         subparser.set_defaults(run=run)
+        parser.commands[name] = subparser
     return parser
+
+
+def _program_arguments(parser):
+    """The flags of the program itself, taken before or after the subcommand."""
+    parser.add_argument("--threads", type=_threads, default=argparse.SUPPRESS, metavar="N",
+                        help=f"BLAS threads (default: the cores this process may use, "
+                             f"{default_threads()} here)")
+
+
+def default_threads():
+    """The number of cores this process may run on (its CPU affinity, where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _threads(text):
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number of threads, not {text!r}")
+    return threads
+
+
+def _parse(argv):
+    """Parse ``argv``; an unknown flag is refused naming the closest known one."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "passes_flags_on", False):
+        args.options, unknown = [*unknown, *args.options], []
+    if unknown:
+        subparser = parser.commands[args.command]
+        known = [flag for action in subparser._actions for flag in action.option_strings]
+        flag = unknown[0].split("=")[0]
+        close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close and flag.startswith("-") else ""
+        subparser.error(f"unrecognized argument{'s' if len(unknown) > 1 else ''}: {' '.join(unknown)}{hint}")
+    return args
 
 
 def main(argv=None):
     """Run the ``chainrule`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     from threadpoolctl import threadpool_limits
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     try:
-        with threadpool_limits(limits=args.threads), _processes_fail_together(args):
+        with threadpool_limits(limits=getattr(args, "threads", None) or default_threads()), _processes_fail_together(args):
             return args.run(args)
     except (ChainruleError, OSError) as error:
         message = " ".join(_describe(error).split())
@@ -317,6 +361,7 @@ def _graph_arguments(parser):
 def _graph(args):
     from .inspect import graph
     from .inspect.graphs import GraphvizNotInstalled
+    from .serialization import write_atomic
     from .train.runs import build_loss, load_run, model_info, prepare_data
     config, record, _, model = load_run(args.run_dir)
     x, y = prepare_data(config).parts["test"]
@@ -325,12 +370,11 @@ def _graph(args):
     picture = graph(lambda x, y: loss(model(x), y), x[:args.examples], y[:args.examples], model=model)
     out = Path(args.out or Path(args.run_dir) / "graph.svg")
     dot_path = out.with_suffix(".dot")
-    dot_path.write_text(picture.source)
+    write_atomic(dot_path, picture.source)
     try:
-        picture.render(outfile=out, cleanup=True)
+        write_atomic(out, picture.pipe(format=out.suffix[1:] or "svg"))
     except GraphvizNotInstalled as error:
-        print(f"wrote {dot_path}; {error}")
-        return 0
+        raise ChainruleError(f"wrote {dot_path} but not {out}: {error}") from None
     print(f"wrote {out} and {dot_path}")
     return 0
 
@@ -361,17 +405,24 @@ def _generate(args):
 def _bench_arguments(parser):
     parser.add_argument("options", nargs=argparse.REMAINDER,
                         help="options of `python -m benchmarks` (--quick, --only WORKLOAD, --threads N)")
+    parser.set_defaults(passes_flags_on=True)
 
 
 @command("bench", "time chainrule against PyTorch, JAX, HIPS autograd and NumPy (from a source checkout)",
          _bench_arguments)
 def _bench(args):
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "benchmarks" / "__main__.py").is_file() and str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))  # an editable install: the suite sits beside the package
     try:
         from benchmarks.__main__ import main as run_benchmarks
-    except ImportError:
+    except ModuleNotFoundError as error:
+        if error.name not in ("benchmarks", "benchmarks.__main__"):
+            raise ChainruleError(f"the benchmark suite needs {error.name}: pip install -e \".[bench]\" "
+                                 f"(PyTorch, JAX and HIPS autograd)") from None
         raise ChainruleError("the benchmark suite lives in the source repository's benchmarks/ folder: "
-                             "run `chainrule bench` (or `python -m benchmarks`) from a checkout, with "
-                             "`pip install -e \".[reference]\"` for the peers") from None
+                             "run `chainrule bench` from a checkout installed with "
+                             "`pip install -e \".[bench]\"`") from None
     return run_benchmarks(args.options) or 0
 
 

@@ -219,7 +219,7 @@ class _Drawing:
     def _add_operation(self, node):
         self._new_id(node, "output" if node is self.output else "operation")
         lines = [node.prim.name, "?" if node.ans is None else str(shape_of(node.ans))]
-        if node.site is not None and not node.site[0].startswith("<frozen"):
+        if node.site is not None and _is_source_file(node.site[0]):
             lines.append(f"{os.path.basename(node.site[0])}:{node.site[1]}")
         self.labels[node] = lines
 
@@ -236,3 +236,10 @@ class _Drawing:
             name = self.names.get(id(value), getattr(value, "name", None))
             return [name or "constant", str(shape_of(value))]
         return [format_number(float(array_of(value)))]
+
+
+def _is_source_file(filename):
+    """Whether a recorded site is the user's own code: a Python source file, not the interpreter's
+    machinery (``<frozen runpy>``) or a console-script launcher (``bin/chainrule``), which is all
+    a command such as ``chainrule graph`` has outside chainrule."""
+    return filename.endswith(".py") and os.path.basename(os.path.dirname(filename)) != "runpy"

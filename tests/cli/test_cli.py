@@ -281,12 +281,26 @@ def test_regression_prints_the_test_rmse_and_predicts_values(tmp_path, capsys):
 def test_graph_draws_a_trained_model_with_its_parameter_names(trained, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(trained[0], run)
-    assert main(["graph", str(run), "--examples", "2"]) == 0
+    status = main(["graph", str(run), "--examples", "2"])
     source = (run / "graph.dot").read_text()
     assert "0.weight" in source and "linear" in source and "softmax_cross_entropy" in source
+    assert "chainrule:" not in source and "runpy" not in source  # no launcher lines as the user's code
+    assert not list(run.glob("*.gv")) and not list(Path.cwd().glob("*.gv"))
     if shutil.which("dot"):
+        assert status == 0
         assert (run / "graph.svg").read_text().lstrip().startswith("<?xml")
         assert "graph.svg" in capsys.readouterr().out
+    else:
+        assert status == 1 and not (run / "graph.svg").exists()
+        err = capsys.readouterr().err
+        assert f"wrote {run / 'graph.dot'} but not {run / 'graph.svg'}" in err and "apt-get install graphviz" in err
+
+
+def test_graph_labels_come_from_a_user_file_not_the_launcher(trained, tmp_path):
+    result = chainrule("graph", trained[0], "--out", tmp_path / "g.svg", cwd=tmp_path)
+    source = (tmp_path / "g.dot").read_text()
+    assert "runpy" not in source and "chainrule:" not in source and "__main__" not in source
+    assert result.returncode == (0 if shutil.which("dot") else 1)
 
 
 def test_experiment_list_names_every_experiment(capsys):
@@ -382,3 +396,46 @@ def test_dataset_is_an_alias_of_data(tmp_path, capsys):
     status, _, _ = run_main(capsys, "train", "--dataset", "xor", "--hidden", "4", "--epochs", "1",
                             "--out", tmp_path, "--quiet")
     assert status == 0 and json.loads((tmp_path / "config.json").read_text())["data"] == "xor"
+
+
+def blas_threads_used(monkeypatch, capsys, *args):
+    import contextlib
+
+    import threadpoolctl
+    seen = []
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits",
+                        lambda limits: seen.append(limits) or contextlib.nullcontext())
+    assert run_main(capsys, *args)[0] == 0
+    return seen[0]
+
+
+def test_blas_threads_default_to_the_usable_cores_and_threads_pins_them_anywhere(monkeypatch, capsys):
+    assert blas_threads_used(monkeypatch, capsys, "rules") == len(os.sched_getaffinity(0))
+    assert blas_threads_used(monkeypatch, capsys, "--threads", "3", "rules") == 3
+    assert blas_threads_used(monkeypatch, capsys, "rules", "--threads", "2") == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--threads", "0", "rules"], "argument --threads: must be a positive number of threads, not '0'"),
+    (["train", "--threads", "0"], "argument --threads: must be a positive number of threads, not '0'"),
+    (["train", "--hiden", "4"], "unrecognized arguments: --hiden 4; did you mean --hidden?"),
+    (["train", "--learnin-rate=3"], "unrecognized argument: --learnin-rate=3"),
+])
+def test_bad_flags_are_usage_errors_with_a_hint(capsys, args, message):
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_bench_hands_its_flags_to_the_suite(monkeypatch):
+    import benchmarks.__main__ as suite
+    seen = []
+    monkeypatch.setattr(suite, "main", lambda argv: seen.append(argv) or 0)
+    assert main(["bench", "--quick", "--only", "overhead", "--threads", "2"]) == 0
+    assert seen == [["--quick", "--only", "overhead", "--threads", "2"]]
+
+
+def test_bench_names_the_extra_it_needs(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "benchmarks.__main__", None)
+    status, _, err = run_main(capsys, "bench", "--quick")
+    assert status == 1 and 'pip install -e ".[bench]"' in err
