@@ -31,8 +31,9 @@ def _activation(activation):
                      f"nn.GELU(approximate='tanh')), not {activation!r}")
 
 
-class _FeedForward:
-    """The shared position-wise feed-forward part of both layers: linear1, activation, linear2."""
+class _Sublayers:
+    """What both layers share: the position-wise feed-forward network (linear1, activation, linear2)
+    and the self-attention sublayer."""
 
     def _init_feed_forward(self, d_model, dim_feedforward, dropout, activation, bias, generator):
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, generator=generator)
@@ -43,8 +44,13 @@ class _FeedForward:
     def _ff_block(self, x):
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
+        return self.dropout1(x)
 
-class TransformerEncoderLayer(Module, _FeedForward):
+
+class TransformerEncoderLayer(Module, _Sublayers):
     """Self-attention and a feed-forward network, each with a residual connection and a LayerNorm.
 
     Args:
@@ -83,13 +89,8 @@ class TransformerEncoderLayer(Module, _FeedForward):
             x = self.norm2(x + self.dropout2(self._ff_block(x)))
         return x
 
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
-                           is_causal=is_causal)[0]
-        return self.dropout1(x)
 
-
-class TransformerDecoderLayer(Module, _FeedForward):
+class TransformerDecoderLayer(Module, _Sublayers):
     """Self-attention, attention to the encoder's output (``memory``), and a feed-forward network,
     each with a residual connection and a LayerNorm. Arguments as for
     :class:`TransformerEncoderLayer`."""
@@ -125,11 +126,6 @@ class TransformerDecoderLayer(Module, _FeedForward):
                                                memory_is_causal))
             x = self.norm3(x + self.dropout3(self._ff_block(x)))
         return x
-
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
-                           is_causal=is_causal)[0]
-        return self.dropout1(x)
 
     def _mha_block(self, x, memory, attn_mask, key_padding_mask, is_causal):
         x = self.multihead_attn(x, memory, memory, attn_mask=attn_mask, key_padding_mask=key_padding_mask,

@@ -18,7 +18,6 @@ A run directory holds:
 """
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -28,16 +27,15 @@ import numpy as np
 from .. import nn, optim
 from ..core.graph import no_grad
 from ..data.shakespeare import CharVocabulary, get_batch, load_shakespeare, split
-from ..errors import CheckpointError, DataError
+from ..errors import DataError
 from ..nn.gpt import GPT, GPTConfig
 from ..serialization import write_atomic
 from .checkpoint import load_checkpoint, save_checkpoint
 from .models import get_model
-from .runs import ConfigError
+from .runs import ConfigError, _claim, _read_json, _silent, _write_json
 from .trainer import _generators
 
 LAST = "last.safetensors"
-RUN_FILES = ("config.json", "run.json", LAST, "history.json", "report.md")
 
 
 @dataclasses.dataclass
@@ -264,15 +262,6 @@ def generate_text(run_dir, prompt="\n", tokens=300, temperature=1.0, top_k=None,
                                             generator=seed)[0])
 
 
-def _claim(run_dir, force):
-    existing = [name for name in RUN_FILES if (run_dir / name).exists()]
-    if existing and not force:
-        raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it or --force "
-                              f"to replace it")
-    for name in existing:
-        (run_dir / name).unlink()
-
-
 def _report(config, record):
     results = record["results"]
     return "\n".join([
@@ -286,19 +275,6 @@ def _report(config, record):
         f"{results['training_seconds']:.0f} s (wall clock, evaluations included; "
         f"{results['cpu_seconds_this_session']:.0f} s of CPU time in the last session)",
         "", "Sample (prompt: a newline, seed 0):", "", "```", results["sample"], "```", ""])
-
-
-def _write_json(path, value):
-    write_atomic(path, json.dumps(value, indent=1) + "\n")
-
-
-def _read_json(path):
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} is missing") from None
-    except ValueError as error:
-        raise CheckpointError(f"{path} is not valid JSON: {error}") from None
 
 
 # -- the command line: `chainrule train --model gpt`, `chainrule generate` -------------------------
@@ -336,10 +312,6 @@ def train_command(args, given, options, log):
     record = train_lm(config, out, force=args.force, log=log)
     print(f"validation loss: {record['results']['val_loss']:.4f} nats per character")
     return 0
-
-
-def _silent(line):
-    pass
 
 
 def positive_int(text):
