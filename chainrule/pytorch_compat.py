@@ -23,7 +23,7 @@ import inspect
 
 from . import backend
 
-ALIASES = {"dim": ("axis",), "keepdim": ("keepdims",), "dims": ("axes", "axis"), "start_dim": ("start_axis",),
+ALIASES = {"dim": ("axis",), "keepdim": ("keepdims",), "dims": ("axes",), "start_dim": ("start_axis",),
            "end_dim": ("end_axis",)}
 """PyTorch's keyword -> chainrule's (NumPy's) keywords it may stand for, the first one taken wins."""
 

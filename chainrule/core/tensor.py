@@ -133,6 +133,8 @@ class Tensor:
                     doc="The number of elements; called, the shape: ``x.size()``, ``x.size(dim)``.")
 
     def __len__(self):
+        if not self.data.ndim:
+            raise TypeError("len() of a 0-d tensor; use .item() for its value or .numel() for its size")
         return len(self.data)
 
     def __array__(self, dtype=None, copy=None):
@@ -210,7 +212,18 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use "
+                             f"bool(x.numpy().any()) or bool(x.numpy().all())")
         return bool(self.data)
+
+    def __format__(self, spec):
+        if not self.data.ndim:
+            return format(self.data.item(), spec)  # f"{loss:.4f}", as in PyTorch
+        if spec:
+            raise TypeError(f"format {spec!r} needs a 0-d tensor, not one of shape {self.shape}; format "
+                            f"x.item() or x.tolist()")
+        return str(self)
 
     def __float__(self):
         return float(self.item())
@@ -238,6 +251,10 @@ class Tensor:
     def __rtruediv__(self, other): return ops.div(other, self)
     def __pow__(self, other): return ops.pow(self, other)
     def __rpow__(self, other): return ops.pow(other, self)
+    def __mod__(self, other): return ops.mod(self, other)
+    def __rmod__(self, other): return ops.mod(other, self)
+    def __floordiv__(self, other): return _floor_divide(self, other)
+    def __rfloordiv__(self, other): return _floor_divide(other, self)
     def __matmul__(self, other): return ops.matmul(self, other)
     def __rmatmul__(self, other): return ops.matmul(other, self)
     def __neg__(self): return ops.neg(self)
@@ -412,6 +429,13 @@ def numeric_array(data, dtype, where):
 def _describe(data):
     text = " ".join(repr(data).split())
     return f"{type(data).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def _floor_divide(x, y):
+    """``x // y``: NumPy's for integers; ``floor(x / y)`` (zero gradient) for floats."""
+    if backend.xp.result_type(unwrap(x), unwrap(y)).kind in "biu":
+        return Tensor._wrap(backend.asarray(backend.xp.floor_divide(unwrap(x), unwrap(y))), None)
+    return ops.floor(ops.div(x, y))
 
 
 class _Size(int):

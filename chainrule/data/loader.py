@@ -89,12 +89,20 @@ class DataLoader:
         shuffle: Whether to visit the items in a new random order each epoch.
         drop_last: Whether to skip the final batch when it is smaller than ``batch_size``.
         seed: Seed of the shuffling generator; ``None`` draws one from the operating system.
+        num_workers, pin_memory: accepted for PyTorch's signature; batches are always made in this
+            process, from arrays already in memory.
     """
 
-    def __init__(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=None):
+    def __init__(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=None, num_workers=0,
+                 pin_memory=False):
         if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
             raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
-        for name, value in (("shuffle", shuffle), ("drop_last", drop_last)):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                                 or seed < 0):
+            raise DataError(f"seed must be a non-negative integer or None, got {seed!r}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+            raise DataError(f"num_workers must be a non-negative integer, got {num_workers!r}")
+        for name, value in (("shuffle", shuffle), ("drop_last", drop_last), ("pin_memory", pin_memory)):
             if not isinstance(value, bool):
                 raise DataError(f"{name} must be True or False, got {value!r}")
         _check_dataset(dataset)

@@ -43,9 +43,17 @@ class Tanh(Module):
 
 
 class ReLU(Module):
-    """The rectified linear unit ``max(x, 0)``."""
+    """The rectified linear unit ``max(x, 0)``.
+
+    Args:
+        inplace: accepted for PyTorch's signature; chainrule never overwrites its input.
+    """
 
     nonlinearity = "relu"
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        _check_inplace(inplace, "ReLU")
 
     def forward(self, x):
         return F.relu(x)
@@ -56,12 +64,14 @@ class LeakyReLU(Module):
 
     Args:
         negative_slope: the slope for negative inputs.
+        inplace: accepted for PyTorch's signature; chainrule never overwrites its input.
     """
 
     nonlinearity = "leaky_relu"
 
-    def __init__(self, negative_slope=0.01):
+    def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
+        _check_inplace(inplace, "LeakyReLU")
         if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
             raise TypeError(f"LeakyReLU: negative_slope must be a number, not {negative_slope!r}")
         self.negative_slope = negative_slope
@@ -126,6 +136,11 @@ class LogSoftmax(_AlongAxis):
 
     def forward(self, x):
         return F.log_softmax(x, axis=self.axis)
+
+
+def _check_inplace(inplace, owner):
+    if not isinstance(inplace, bool):
+        raise TypeError(f"{owner}: inplace must be True or False, not {inplace!r}")
 
 
 ACTIVATIONS = {"identity": Identity, "step": Step, "sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU,

@@ -144,11 +144,14 @@ class Dropout(Module):
     Args:
         p: the probability of zeroing each element, in [0, 1].
         generator: draws the masks; an int seed makes the sequence of masks reproducible.
+        inplace: accepted for PyTorch's signature; chainrule never overwrites its input.
     """
 
-    def __init__(self, p=0.5, generator=None):
+    def __init__(self, p=0.5, generator=None, inplace=False):
         super().__init__()
         F.check_probability(p, "Dropout")
+        if not isinstance(inplace, bool):
+            raise TypeError(f"Dropout: inplace must be True or False, not {inplace!r}")
         self.p = p
         self.generator = None if generator is None else as_generator(generator)
 

@@ -10,6 +10,7 @@ Example:
     1.0986
 """
 
+from ..pytorch_compat import pytorch_keywords
 from . import functional as F
 from .module import Module
 
@@ -40,6 +41,7 @@ class CrossEntropyLoss(_Loss):
 
     function = staticmethod(F.cross_entropy)
 
+    @pytorch_keywords
     def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, axis=-1):
         F.check_label_smoothing(label_smoothing)
         super().__init__(reduction, weight=weight, ignore_index=ignore_index,
@@ -52,6 +54,7 @@ class NLLLoss(_Loss):
 
     function = staticmethod(F.nll_loss)
 
+    @pytorch_keywords
     def __init__(self, weight=None, ignore_index=-100, reduction="mean", axis=-1):
         super().__init__(reduction, weight=weight, ignore_index=ignore_index, axis=axis)
 
@@ -61,6 +64,7 @@ class MSELoss(_Loss):
 
     function = staticmethod(F.mse_loss)
 
+    @pytorch_keywords
     def __init__(self, reduction="mean"):
         super().__init__(reduction)
 
@@ -70,6 +74,7 @@ class L1Loss(_Loss):
 
     function = staticmethod(F.l1_loss)
 
+    @pytorch_keywords
     def __init__(self, reduction="mean"):
         super().__init__(reduction)
 
@@ -80,6 +85,7 @@ class BCEWithLogitsLoss(_Loss):
 
     function = staticmethod(F.binary_cross_entropy_with_logits)
 
+    @pytorch_keywords
     def __init__(self, weight=None, pos_weight=None, reduction="mean"):
         super().__init__(reduction, weight=weight, pos_weight=pos_weight)
 
@@ -90,5 +96,6 @@ class HingeLoss(_Loss):
 
     function = staticmethod(F.hinge_loss)
 
+    @pytorch_keywords
     def __init__(self, margin=1.0, reduction="mean", axis=-1):
         super().__init__(reduction, margin=margin, axis=axis)

@@ -117,6 +117,33 @@ class Module:
         self._forget(name)
         self._buffers[name] = value if isinstance(value, Tensor) else Tensor(value)
 
+    def register_parameter(self, name, parameter):
+        """Register ``parameter`` (a :class:`Parameter`, or ``None``) under ``name``, as assigning it does."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"parameter name must be a non-empty string without dots, not {name!r}")
+        if parameter is not None and not isinstance(parameter, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, not "
+                            f"{type(parameter).__name__}")
+        self._forget(name)
+        if parameter is None:
+            object.__setattr__(self, name, None)
+        else:
+            self._parameters[name] = parameter
+
+    def add_module(self, name, module):
+        """Register ``module`` as the submodule ``name``, as assigning it does."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"module name must be a non-empty string without dots, not {name!r}")
+        setattr(self, name, check_module(module, f"add_module: {name!r}"))
+
+    def get_submodule(self, target):
+        """The submodule at the dotted path ``target`` (``""`` for this module)."""
+        modules = dict(self.named_modules())
+        if target not in modules:
+            raise AttributeError(f"{type(self).__name__} has no submodule {target!r}; it has "
+                                 f"{', '.join(repr(name) for name in modules if name) or 'none'}")
+        return modules[target]
+
     # -- traversal --------------------------------------------------------------------------------
 
     def named_modules(self, prefix=""):
@@ -263,6 +290,19 @@ class Module:
         """Parameters and floating-point buffers in float32 (``to("float32")``)."""
         return self.to("float32")
 
+    def half(self):
+        """Parameters and floating-point buffers in float16 (``to("float16")``)."""
+        return self.to("float16")
+
+    def requires_grad_(self, requires_grad=True):
+        """Switch gradients on or off for every parameter (``False`` freezes the module for
+        fine-tuning); return ``self``."""
+        if not isinstance(requires_grad, bool):
+            raise TypeError(f"requires_grad_ expects True or False, not {requires_grad!r}")
+        for parameter in self.parameters():
+            parameter.requires_grad = requires_grad
+        return self
+
     def double(self):
         """Parameters and floating-point buffers in float64 (``to("float64")``)."""
         return self.to("float64")
@@ -329,6 +369,8 @@ def check_module(value, where):
     if isinstance(value, Module):
         return value
     hint = " (wrap functions in a Module, e.g. nn.ReLU() rather than cr.relu)" if callable(value) else ""
+    if isinstance(value, (list, tuple)) and value and all(isinstance(item, Module) for item in value):
+        hint = " (unpack the list: Sequential(*modules))"
     raise TypeError(f"{where} must be a Module, not {type(value).__name__} {value!r}{hint}")
 
 
@@ -354,6 +396,9 @@ class _ModuleSequence(Module):
 
     def __getitem__(self, index):
         items = list(self._modules.values())
+        if isinstance(index, str) or isinstance(index, bool):
+            raise TypeError(f"{type(self).__name__} is indexed by position (an int or a slice), not "
+                            f"{index!r}; use getattr(model, {index!r}) or get_submodule for a name")
         if isinstance(index, slice):
             return self._sliced(items[index])
         try:
@@ -393,6 +438,9 @@ class ModuleList(_ModuleSequence):
 
     def __init__(self, modules=()):
         super().__init__()
+        if isinstance(modules, Module):
+            raise TypeError(f"ModuleList takes an iterable of modules, not one {type(modules).__name__}; "
+                            f"write ModuleList([module])")
         self.extend(modules)
 
     def _sliced(self, modules):

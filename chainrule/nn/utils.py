@@ -66,6 +66,10 @@ def clip_grad_value_(parameters, clip_value):
 def _grads(parameters):
     if isinstance(parameters, Tensor):
         parameters = [parameters]
+    if callable(parameters):  # a model, or its parameters method not called
+        raise TypeError(f"clipping takes the parameters, not "
+                        f"{getattr(parameters, '__qualname__', type(parameters).__name__)}; pass "
+                        f"model.parameters()")
     return [p.grad for p in parameters if p.grad is not None]
 
 

@@ -111,7 +111,7 @@ def test_item_and_float_of_many_elements_say_what_to_do():
 
 def test_unknown_keyword_names_it_and_the_accepted_ones():
     with pytest.raises(TypeError, match=r"sum\(\) got an unexpected keyword argument 'axes' \(did you mean "
-                                        r"'axis'\?\); it accepts axis \(or dim, dims\), keepdims \(or keepdim\)"):
+                                        r"'axis'\?\); it accepts axis \(or dim\), keepdims \(or keepdim\)"):
         cr.ones(2, 3).sum(axes=1)
     with pytest.raises(TypeError, match=r"concatenate\(\) got an unexpected keyword argument 'axes'"):
         cr.cat([cr.ones(2)], axes=0)

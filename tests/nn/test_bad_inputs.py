@@ -109,3 +109,25 @@ def test_save_and_load_with_odd_paths_and_values(tmp_path):
             cr.save({"a": array}, tmp_path / "w.safetensors")
     cr.save({"a": np.array([1j], dtype=np.complex64), "s": "text"}, tmp_path / "w.safetensors")
     assert cr.load(tmp_path / "w.safetensors")["s"] == "text"
+
+
+def test_module_containers_say_how_to_hold_modules():
+    model = nn.MLP([3, 4, 2])
+    with pytest.raises(TypeError, match=r"MLP is indexed by position .*get_submodule"):
+        model["a"]
+    with pytest.raises(TypeError, match=r"\(unpack the list: Sequential\(\*modules\)\)"):
+        nn.Sequential([nn.Linear(2, 2), nn.ReLU()])
+    with pytest.raises(TypeError, match=r"ModuleList takes an iterable of modules, not one Linear"):
+        nn.ModuleList(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match=r"clipping takes the parameters, not MLP; pass model.parameters\(\)"):
+        nn.utils.clip_grad_norm_(model, 1.0)
+    with pytest.raises(TypeError, match=r"register_parameter: 'w' must be a Parameter or None"):
+        model.register_parameter("w", np.ones(2))
+
+
+def test_data_loader_checks_seed_and_workers():
+    from chainrule import data
+    from chainrule.errors import DataError
+    for name, value in [("seed", "a"), ("seed", -1), ("num_workers", -1)]:
+        with pytest.raises(DataError, match=rf"{name} must be a non-negative integer"):
+            data.DataLoader(np.ones((4, 3)), batch_size=2, **{name: value})

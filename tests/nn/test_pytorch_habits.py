@@ -142,14 +142,14 @@ def test_every_function_taking_an_axis_accepts_dim():
     x = cr.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
     assert np.allclose(cr.std(x, dim=1).data, x.data.std(1))
     assert cr.cumsum(x, dim=1).tolist() == [[3, 4, 6], [0, 5, 9]]
-    assert cr.flip(x, dims=0).tolist() == [[0, 5, 4], [3, 1, 2]]
+    assert cr.flip(x, dim=0).tolist() == [[0, 5, 4], [3, 1, 2]]
     assert cr.sort(x, dim=1).tolist() == [[1, 2, 3], [0, 4, 5]]
     without = [name for name in dir(cr) if not name.startswith("_") and inspect.isfunction(getattr(cr, name))
                and "axis" in inspect.signature(getattr(cr, name)).parameters
                and not hasattr(getattr(cr, name), "__wrapped__")]
     assert without == []
     with pytest.raises(TypeError, match=r"std\(\) got an unexpected keyword argument 'dimension'.*; it accepts "
-                                        r"x, axis \(or dim, dims\), keepdims \(or keepdim\), ddof"):
+                                        r"x, axis \(or dim\), keepdims \(or keepdim\), ddof"):
         cr.std(x, dimension=1)
 
 
@@ -161,3 +161,48 @@ def test_every_tensor_method_taking_an_axis_accepts_dim():
                        for p in inspect.signature(method).parameters.values())
                and not hasattr(method, "__wrapped__")]
     assert without == []
+
+
+def test_module_methods_pytorch_users_call():
+    model = nn.MLP([3, 4, 2])
+    assert model.requires_grad_(False) is model
+    assert not any(p.requires_grad for p in model.parameters())
+    model.requires_grad_()
+    assert all(p.requires_grad for p in model.parameters())
+    assert model.get_submodule("2") is model[2] and model.get_submodule("") is model
+    with pytest.raises(AttributeError, match=r"MLP has no submodule '9'; it has '0', '1', '2'"):
+        model.get_submodule("9")
+    assert model.half()[0].weight.dtype == np.float16
+    layer = nn.Linear(2, 2)
+    layer.register_parameter("scale", nn.Parameter([1.0]))
+    layer.register_parameter("shift", None)
+    layer.add_module("act", nn.ReLU())
+    assert list(layer.state_dict()) == ["weight", "bias", "scale"] and layer.shift is None
+    assert isinstance(layer.get_submodule("act"), nn.ReLU)
+
+
+def test_pytorch_constructor_arguments():
+    assert isinstance(nn.ReLU(inplace=True), nn.ReLU) and nn.LeakyReLU(0.2, inplace=True).negative_slope == 0.2
+    assert nn.Dropout(0.1, inplace=True).p == 0.1
+    with pytest.raises(TypeError, match=r"ReLU: inplace must be True or False"):
+        nn.ReLU(inplace="yes")
+    assert nn.CrossEntropyLoss(dim=1).axis == 1
+    with pytest.raises(TypeError, match=r"MSELoss.__init__\(\) got an unexpected keyword argument "
+                                        r"'size_average'; it accepts reduction"):
+        nn.MSELoss(size_average=True)
+    from chainrule import data
+    loader = data.DataLoader(np.ones((4, 3)), batch_size=2, num_workers=2, pin_memory=True)
+    assert len(list(loader)) == 2
+
+
+def test_python_protocols_on_tensors():
+    assert f"{cr.tensor(1.234):.2f}" == "1.23" and f"{cr.ones(2)}" == str(cr.ones(2))
+    with pytest.raises(TypeError, match=r"format '.2f' needs a 0-d tensor"):
+        f"{cr.ones(2):.2f}"
+    with pytest.raises(TypeError, match=r"len\(\) of a 0-d tensor"):
+        len(cr.ones(()))
+    with pytest.raises(ValueError, match=r"the truth value of a tensor of shape \(2,\) is ambiguous"):
+        bool(cr.ones(2))
+    assert (cr.tensor([5, -5]) // 2).tolist() == [2, -3] and (7 // cr.tensor([2])).tolist() == [3]
+    assert (cr.tensor([5.0, -5.0]) // 2).tolist() == [2, -3]
+    assert (cr.tensor([5, -5]) % 3).tolist() == [2, 1] and (7.5 % cr.tensor([2.0])).tolist() == [1.5]
