@@ -236,29 +236,36 @@ def _basis(x):
 def jacfwd(f, argnums=0):
     """The Jacobian of ``f`` by forward mode: one JVP per input element.
 
-    The result has shape ``out.shape + x.shape`` (a tuple of those for several ``argnums``).
+    Each output leaf's Jacobian has shape ``out.shape + x.shape``; for a pytree of outputs (a tuple...)
+    the result has the outputs' structure, and with several ``argnums`` each leaf is a tuple over them,
+    as in JAX. Zero-size inputs or outputs give empty Jacobians.
     """
     @functools.wraps(f)
     def wrapped(*args):
         nums = _argnums_tuple(argnums, len(args))
-        jacobians = []
+        per_argument = []
         for n in nums:
             x = _as_tensor(args[n])
 
             def f_n(x_n, n=n):
                 return f(*args[:n], x_n, *args[n + 1:])
 
-            columns = [jvp(f_n, (x,), (e,))[1] for e in _basis(x)]
-            jac = stack(columns, axis=-1)
-            jacobians.append(reshape(jac, columns[0].shape + x.shape))
-        return jacobians[0] if isinstance(argnums, int) else tuple(jacobians)
+            if x.size == 0:
+                per_argument.append(_empty_jacobians(f_n(x), x.shape))
+                continue
+            columns = [tree_flatten(jvp(f_n, (x,), (e,))[1]) for e in _basis(x)]
+            out_def = columns[0][1]
+            leaves = [reshape(stack([column[0][i] for column in columns], axis=-1), leaf.shape + x.shape)
+                      for i, leaf in enumerate(columns[0][0])]
+            per_argument.append((leaves, out_def))
+        return _jacobian_result(per_argument, argnums)
     return wrapped
 
 
 def jacrev(f, argnums=0):
     """The Jacobian of ``f`` by reverse mode: one VJP per output element.
 
-    The result has shape ``out.shape + x.shape`` (a tuple of those for several ``argnums``).
+    Shapes and structure as :func:`jacfwd`'s.
     """
     @functools.wraps(f)
     def wrapped(*args):
@@ -271,14 +278,39 @@ def jacrev(f, argnums=0):
             return f(*full)
 
         out, vjp_fn = vjp(f_selected, *[args[n] for n in positions])
-        out = _as_tensor(out)
-        rows = [vjp_fn(e) for e in _basis(out)]
-        jacobians = []
-        for k, n in enumerate(positions):
-            jac = stack([row[k] for row in rows], axis=0)
-            jacobians.append(reshape(jac, out.shape + _as_tensor(args[n]).shape))
-        return jacobians[0] if isinstance(argnums, int) else tuple(jacobians)
+        out_leaves, out_def = tree_flatten(out)
+        out_leaves = [_as_tensor(leaf) for leaf in out_leaves]
+        shapes = [_as_tensor(args[n]).shape for n in positions]
+        jacobians = [[None] * len(out_leaves) for _ in positions]
+        for i, leaf in enumerate(out_leaves):
+            zeros = [backend.xp.zeros(other.shape, other.dtype) for other in out_leaves]
+            rows = []
+            for e in _basis(leaf):
+                zeros[i] = e
+                rows.append(vjp_fn(tree_unflatten(out_def, list(zeros))))
+            for k, shape in enumerate(shapes):
+                jacobians[k][i] = (reshape(stack([row[k] for row in rows], axis=0), leaf.shape + shape)
+                                   if rows else Tensor._wrap(backend.xp.zeros(leaf.shape + shape, leaf.dtype), None))
+        return _jacobian_result([(leaves, out_def) for leaves in jacobians], argnums)
     return wrapped
+
+
+def _empty_jacobians(out, x_shape):
+    """The (all-empty) Jacobians of ``out``'s leaves with respect to a zero-size input."""
+    leaves, out_def = tree_flatten(out)
+    leaves = [_as_tensor(leaf) for leaf in leaves]
+    return [Tensor._wrap(backend.xp.zeros(leaf.shape + x_shape, leaf.dtype), None) for leaf in leaves], out_def
+
+
+def _jacobian_result(per_argument, argnums):
+    """Jacobians in the outputs' structure: for one ``argnums`` each leaf's Jacobian, for several a
+    tuple over them per leaf (JAX's layout)."""
+    if isinstance(argnums, int):
+        leaves, out_def = per_argument[0]
+        return tree_unflatten(out_def, leaves)
+    out_def = per_argument[0][1]
+    return tree_unflatten(out_def, [tuple(leaves[i] for leaves, _ in per_argument)
+                                    for i in range(len(per_argument[0][0]))])
 
 
 def hessian(f, argnums=0):
