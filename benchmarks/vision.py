@@ -1,0 +1,147 @@
+"""Workload ``vision``: convolution and pooling, chainrule against PyTorch eager (oneDNN).
+
+Four cases, float32, the same parameters (PyTorch's ``state_dict`` loaded into chainrule's model) and
+the same batch: a training step (cross-entropy, plain SGD) of the MNIST-1D paper's CNN at batch 100 and
+of a LeNet-5-style CNN on 28x28 images at batch 128; the forward and backward pass of one 3x3, 64→64
+convolution on 32x32 maps at batch 32 (input and weight gradients); the forward and backward pass of a
+2x2 max-pool on the same maps. Memory: the peak resident memory one steady step adds (see
+:mod:`benchmarks.memory`).
+"""
+
+import numpy as np
+
+from benchmarks import timing
+from benchmarks.memory import peak_added_mib
+from benchmarks.report import FRAMEWORK_NAMES, Goal, Table, format_ratio, overall_status
+
+FRAMEWORKS = ("chainrule", "torch")
+CASES = ("mnist1d-cnn", "lenet5", "conv3x3", "maxpool2x2")
+TIME_GOALS = {"mnist1d-cnn": 1.0, "lenet5": 1.3, "conv3x3": 1.3, "maxpool2x2": 1.3}
+MEMORY_GOAL = 2.0
+LEARNING_RATE = 0.01
+DESCRIPTIONS = {
+    "mnist1d-cnn": "MNIST-1D CNN (3 conv1d, 25 channels) step, batch 100",
+    "lenet5": "LeNet-5-style step, 28x28, batch 128",
+    "conv3x3": "conv 3x3 64→64, 32x32, batch 32, fwd+bwd",
+    "maxpool2x2": "max-pool 2x2, 64x32x32, batch 32, fwd+bwd",
+}
+
+
+def cases(quick):
+    """Every case in both modes (each is one step)."""
+    return [{"case": name} for name in CASES]
+
+
+def _network(lib, name):
+    """The model of a training case, built from ``lib`` (``torch.nn`` or ``chainrule.nn``)."""
+    if name == "mnist1d-cnn":
+        return lib.Sequential(lib.Conv1d(1, 25, 5, stride=2, padding=1), lib.ReLU(),
+                              lib.Conv1d(25, 25, 3, stride=2, padding=1), lib.ReLU(),
+                              lib.Conv1d(25, 25, 3, stride=2, padding=1), lib.ReLU(),
+                              lib.Flatten(), lib.Linear(125, 10))
+    return lib.Sequential(lib.Conv2d(1, 6, 5, padding=2), lib.ReLU(), lib.MaxPool2d(2),
+                          lib.Conv2d(6, 16, 5), lib.ReLU(), lib.MaxPool2d(2), lib.Flatten(),
+                          lib.Linear(16 * 5 * 5, 120), lib.ReLU(), lib.Linear(120, 84), lib.ReLU(),
+                          lib.Linear(84, 10))
+
+
+def _inputs(name):
+    rng = np.random.default_rng(0)
+    if name == "mnist1d-cnn":
+        return rng.normal(size=(100, 1, 40)).astype(np.float32), rng.integers(0, 10, 100)
+    if name == "lenet5":
+        return rng.normal(size=(128, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 128)
+    x = rng.normal(size=(32, 64, 32, 32)).astype(np.float32)
+    weight = (rng.normal(size=(64, 64, 3, 3)) / 24).astype(np.float32)
+    return x, weight
+
+
+def _torch_step(name):
+    import torch
+    torch.manual_seed(0)
+    a, b = _inputs(name)
+    if name in ("conv3x3", "maxpool2x2"):
+        x = torch.tensor(a, requires_grad=True)
+        weight = torch.tensor(b, requires_grad=True)
+
+        def layer_step():
+            x.grad = weight.grad = None
+            y = (torch.nn.functional.conv2d(x, weight, padding=1) if name == "conv3x3"
+                 else torch.nn.functional.max_pool2d(x, 2))
+            loss = (y * y).mean()
+            loss.backward()
+            return loss.item()
+        return layer_step
+    model, x, labels = _network(torch.nn, name), torch.tensor(a), torch.tensor(b)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+
+    def step():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    return step
+
+
+def _reference_state(name):
+    """PyTorch's initial parameters of a training case, as NumPy arrays (torch imported only here)."""
+    import torch
+    torch.manual_seed(0)
+    return {key: value.numpy() for key, value in _network(torch.nn, name).state_dict().items()}
+
+
+def _chainrule_step(name):
+    import chainrule as cr
+    import chainrule.nn.functional as F
+    a, b = _inputs(name)
+    if name in ("conv3x3", "maxpool2x2"):
+        x, weight = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+
+        def layer_step():
+            x.grad = weight.grad = None
+            y = F.conv2d(x, weight, padding=1) if name == "conv3x3" else F.max_pool2d(x, 2)
+            loss = (y * y).mean()
+            loss.backward()
+            return loss.item()
+        return layer_step
+    model = _network(cr.nn, name)
+    try:
+        model.load_state_dict(_reference_state(name))
+    except ImportError:
+        pass
+    optimizer = cr.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+
+    def step():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(a), b)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    return step
+
+
+def measure_case(framework, case, budget):
+    step = _torch_step(case["case"]) if framework == "torch" else _chainrule_step(case["case"])
+    losses = [float(step()) for _ in range(2)]
+    memory = [peak_added_mib(step) for _ in range(budget.min_repeats)]
+    return timing.measure(step, budget) | {"losses": losses, "steady_mib": float(np.median(memory))}
+
+
+def tables(all_cases, results):
+    rows, all_goals = [], []
+    for index, case in enumerate(all_cases):
+        where = DESCRIPTIONS[case["case"]]
+        goals = [Goal(where, "PyTorch", results.ratio("chainrule", "torch", index), TIME_GOALS[case["case"]]),
+                 Goal(where + " (memory)", "PyTorch",
+                      results.ratio("chainrule", "torch", index, "steady_mib"), MEMORY_GOAL)]
+        all_goals += goals
+        rows.append([where] + [results.time_cell(f, index) for f in FRAMEWORKS]
+                    + [format_ratio(results.ratio("chainrule", "torch", index))]
+                    + [results.cell(f, index, "steady_mib", " MiB") for f in FRAMEWORKS]
+                    + [format_ratio(results.ratio("chainrule", "torch", index, "steady_mib")),
+                       ", ".join(goal.target for goal in goals), overall_status(goals)])
+    headers = (["case"] + [FRAMEWORK_NAMES[f] for f in FRAMEWORKS] + ["time ratio"]
+               + [f"{FRAMEWORK_NAMES[f]} memory" for f in FRAMEWORKS] + ["memory ratio", "goal", "status"])
+    return [Table("Vision: convolution and pooling", __doc__.split("\n\n")[1].replace("\n", " "), headers,
+                  rows, all_goals)]

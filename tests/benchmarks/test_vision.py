@@ -1,0 +1,14 @@
+"""The vision benchmark runs the same computation in chainrule and PyTorch: the first losses agree."""
+
+import numpy as np
+import pytest
+
+from benchmarks import vision
+
+
+@pytest.mark.parametrize("name", ["mnist1d-cnn", "lenet5", "maxpool2x2"])  # conv3x3: tests/nn
+def test_chainrule_and_torch_steps_agree(name):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    theirs, ours = vision._torch_step(name), vision._chainrule_step(name)
+    np.testing.assert_allclose([ours() for _ in range(2)], [theirs() for _ in range(2)], rtol=2e-4)
