@@ -249,11 +249,10 @@ def convolve_transpose(x, weight, bias=None, stride=1, padding=0, output_padding
 
 def located(message, kind=None):
     """An error (``ShapeError`` unless ``kind`` is given) whose message ends with the user's line."""
-    from ..core.graph import user_site
-    from ..errors import ShapeError
-    site = user_site()
-    where = f"\n  at {site[0]}:{site[1]}: {site[2]}" if site else ""
-    return (kind or ShapeError)(message + where)
+    from ..errors import ShapeError, user_line
+    if kind is None or kind is ShapeError:
+        return ShapeError(message)  # adds the line itself
+    return kind(message + user_line())
 
 
 def _shape(x):
