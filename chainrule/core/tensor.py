@@ -393,6 +393,44 @@ class Tensor:
     @pytorch_keywords
     def argmin(self, axis=None): return Tensor._wrap(backend.asarray(self.data.argmin(axis)), None)
 
+    # -- the NumPy vocabulary (chainrule.numpy), as NumPy and PyTorch users call it on arrays ------
+
+    @pytorch_keywords
+    def prod(self, axis=None, keepdims=False): return ops.prod(self, axis=axis, keepdims=keepdims)
+    @pytorch_keywords
+    def std(self, axis=None, keepdims=False, ddof=0):
+        return ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    @pytorch_keywords
+    def ptp(self, axis=None, keepdims=False): return ops.ptp(self, axis=axis, keepdims=keepdims)
+    @pytorch_keywords
+    def cumsum(self, axis=None): return ops.cumsum(self, axis)
+    @pytorch_keywords
+    def cumprod(self, axis=None): return ops.cumprod(self, axis)
+    @pytorch_keywords
+    def norm(self, ord=None, axis=None, keepdims=False): return ops.norm(self, ord, axis, keepdims)
+    def dot(self, other): return ops.dot(self, other)
+    def diagonal(self, offset=0, axis1=0, axis2=1): return ops.diagonal(self, offset, axis1, axis2)
+    def trace(self, offset=0, axis1=0, axis2=1): return ops.trace(self, offset, axis1, axis2)
+    def tril(self, k=0): return ops.tril(self, k)
+    def triu(self, k=0): return ops.triu(self, k)
+    @pytorch_keywords
+    def flip(self, axis=None): return ops.flip(self, axis)
+    @pytorch_keywords
+    def roll(self, shift, axis=None): return ops.roll(self, shift, axis)
+    def ravel(self): return ops.ravel(self)
+    def square(self): return ops.square(self)
+    def reciprocal(self): return ops.reciprocal(self)
+    def tan(self): return ops.tan(self)
+    def sinh(self): return ops.sinh(self)
+    def cosh(self): return ops.cosh(self)
+    def floor(self): return ops.floor(self)
+    def ceil(self): return ops.ceil(self)
+    def trunc(self): return ops.trunc(self)
+    def round(self, decimals=0): return ops.round(self, decimals)
+    def conj(self): return ops.conj(self)
+    real = property(lambda self: ops.real(self), doc="The real part (the tensor itself: real dtypes).")
+    imag = property(lambda self: ops.imag(self), doc="The imaginary part (zeros: real dtypes).")
+
 
 def unwrap(x):
     """The array inside a tensor; anything else as it is."""
