@@ -47,14 +47,18 @@ def run_processes(distributed, settings):
             would train the same run into the same directory).
         DistributedError: on every rank, when the ranks' settings differ.
     """
+    launched = max(int(os.environ.get(name, "1") or 1) for name in _LAUNCHER_SIZES)
     if not distributed:
-        launched = max(int(os.environ.get(name, "1") or 1) for name in _LAUNCHER_SIZES)
         if launched > 1:
             raise ChainruleError(f"mpiexec started {launched} processes, but without --distributed each "
                                  f"would train the same run into the same directory; add --distributed")
         yield ProcessGroup(0, 1, [os.getpid()])
         return
     comm = init()
+    if comm.size != launched and launched > 1:
+        raise ChainruleError(f"mpiexec started {launched} processes, but MPI sees {comm.size}: mpi4py is "
+                             f"missing or built for another MPI than this mpiexec's (use the mpiexec "
+                             f"installed with it: pip install -e \".[mpi]\")")
     with abort_on_error():
         check_agreement(settings, "configuration")
         pids = comm.allgather(os.getpid()) if comm.size > 1 else [os.getpid()]

@@ -114,3 +114,18 @@ def test_gradient_reducer_keeps_each_gradients_memory_layout():
     for p, grad, value in zip(model.parameters(), grads, expected):
         assert p.grad.data is grad
         np.testing.assert_array_equal(p.grad.data, value)
+
+
+def test_a_launch_that_mpi_does_not_see_is_refused(monkeypatch):
+    from chainrule.distributed.runs import run_processes
+    from chainrule.errors import ChainruleError
+    monkeypatch.setenv("PMI_SIZE", "2")
+    with pytest.raises(ChainruleError, match="mpiexec started 2 processes, but without --distributed"):
+        with run_processes(False, {}):
+            pass
+    with pytest.raises(ChainruleError, match="mpiexec started 2 processes, but MPI sees 1"):
+        with run_processes(True, {}):
+            pass
+    monkeypatch.delenv("PMI_SIZE")
+    with run_processes(True, {"lr": 0.1}) as group:
+        assert (group.rank, group.size, group.root) == (0, 1, True)
