@@ -6,15 +6,14 @@ dropout draws the whole batch's mask from the one-process generator and keeps th
 processes then train the very model one process trains with the whole batch.
 
 Batch normalisation uses each rank's own batch statistics (PyTorch's default, not SyncBatchNorm);
-the running statistics are rank 0's, broadcast before every training step as PyTorch's
-``broadcast_buffers=True`` does.
+the running statistics are rank 0's, copied to the others with every gradient allreduce, as PyTorch's
+``broadcast_buffers=True`` keeps them.
 """
 
 import time
 
 import numpy as np
 
-from ..nn.layers import Dropout
 from ..nn.module import Module
 from .collectives import (BUCKET_BYTES, GradientReducer, allreduce_sum, broadcast_parameters,
                           check_agreement, data_signature, model_signature)
@@ -30,9 +29,10 @@ class DistributedDataParallel(Module):
 
     Args:
         module: the model.
-        exact_dropout: dropout layers draw the global batch's mask and keep this rank's rows (exact,
-            costs ``world_size`` times the random numbers); ``False`` gives each rank its own
-            deterministic stream instead (``PCG64.jumped(rank)``).
+        exact_dropout: the random generators the layers hold (dropout's) draw the global batch's
+            mask and keep this rank's rows (exact; costs ``world_size`` times the random numbers);
+            ``False`` gives each rank its own deterministic stream instead (``jumped(rank)``; a
+            resumed run restarts every rank from rank 0's saved state).
         bucket_bytes: the largest piece of a gradient buffer sent in one ``Allreduce``.
 
     Example (one process, so a world of one)::
@@ -54,7 +54,7 @@ class DistributedDataParallel(Module):
         broadcast_parameters(module)
         self.reducer = GradientReducer(module.parameters(), bucket_bytes)
         self.allreduce_seconds = 0.0
-        self._share_dropout()
+        self._share_random_masks()
 
     @property
     def is_root(self):
@@ -95,15 +95,17 @@ class DistributedDataParallel(Module):
 
     # -- dropout ----------------------------------------------------------------------------------
 
-    def _share_dropout(self):
+    def _share_random_masks(self):
+        """Give every generator a layer holds (dropout's) the global batch's draws, or a stream of
+        this rank's own."""
         for module in self.module.modules():
-            if not isinstance(module, Dropout) or module.generator is None:
-                continue
-            bit_generator = module.generator.bit_generator
-            if self.exact_dropout:
-                module.generator = ShardedGenerator(bit_generator, self.shard)
-            elif self.rank > 0:
-                module.generator = np.random.Generator(bit_generator.jumped(self.rank))
+            for attribute, value in list(vars(module).items()):
+                if not isinstance(value, np.random.Generator) or isinstance(value, ShardedGenerator):
+                    continue
+                if self.exact_dropout:
+                    setattr(module, attribute, ShardedGenerator(value.bit_generator, self.shard))
+                elif self.rank > 0:
+                    setattr(module, attribute, np.random.Generator(value.bit_generator.jumped(self.rank)))
 
 
 class ShardedGenerator(np.random.Generator):
