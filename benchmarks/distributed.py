@@ -4,7 +4,8 @@
 1 rank x 1 BLAS thread, 2 ranks x 1 thread (``mpiexec -n 2``) and 1 rank x 2 threads, each timing
 the same training step at the same global batch (MLP B 784-1024-1024-10 at 1024, the MNIST-1D CNN at
 100, the small GPT at 12 x 64 tokens; random data), and prints the step time (median), throughput,
-speed-up over one rank, and the allreduce's time per step and share of the step.
+speed-up over one rank, and the allreduce's time per step (waiting for the slower rank included)
+and share of the step, and the allreduce alone (the ranks lined up first).
 
 ``--predict`` instead measures one process's step of each model and prints the ring-allreduce
 prediction for 8, 64 and 512 processes on 10 and 100 Gb/s networks (see docs/distributed.md).
@@ -72,9 +73,16 @@ def worker(name, steps, warmup=2):
         if step >= warmup:
             step_times.append(time.perf_counter() - started)
             reduce_times.append(ddp.allreduce_seconds - reduced_before)
+    alone = []  # the allreduce by itself, the ranks lined up first: no waiting for a slower rank
+    for _ in range(steps):
+        comm.Barrier()
+        started = time.perf_counter()
+        ddp.reducer.allreduce(1.0)
+        alone.append(time.perf_counter() - started)
     slowest = dist.allreduce_sum(np.eye(comm.size)[comm.rank] * np.median(step_times)).max()
     if comm.rank == 0:
         print(json.dumps({"step_s": float(slowest), "allreduce_s": float(np.median(reduce_times)),
+                          "allreduce_alone_s": float(np.median(alone)),
                           "allreduce_bytes": ddp.reducer.nbytes}))
 
 
@@ -95,16 +103,18 @@ def measure(name, ranks, threads, steps):
 def scaling(names, steps):
     """Print the scaling table of each model."""
     print("| model, global batch | ranks x threads | step | examples/s | speed-up | allreduce per step "
-          "| its share |")
-    print("|---|---|---|---|---|---|---|")
+          "| its share | allreduce alone |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in names:
         results = {config: measure(name, *config, steps) for config in CONFIGS}
         base = results[CONFIGS[0]]["step_s"]
         title, batch = MODELS[name]
         for (ranks, threads), result in results.items():
             step, reduce = result["step_s"], result["allreduce_s"] if ranks > 1 else 0.0
+            alone = result["allreduce_alone_s"] if ranks > 1 else 0.0
             print(f"| {title}, {batch} | {ranks} x {threads} | {step * 1e3:.1f} ms | {batch / step:,.0f} "
-                  f"| {base / step:.2f}x | {reduce * 1e3:.2f} ms | {reduce / step:.1%} |")
+                  f"| {base / step:.2f}x | {reduce * 1e3:.2f} ms | {reduce / step:.1%} "
+                  f"| {alone * 1e3:.2f} ms |")
 
 
 # -- beyond this machine: a ring-allreduce cost model ---------------------------------------------
