@@ -30,6 +30,8 @@ def bind(prim, inputs, params):
     try:
         ans = prim.impl(backend.xp, *values, **params)
     except (ValueError, IndexError, TypeError) as error:
+        if not prim.accepted.issuperset(params):  # checked here, off the hot path: PyTorch's dim=...
+            return bind(prim, inputs, prim.keywords(params))
         # The array library's complaint, restated with the operation, the shapes and the user's line.
         raise _shape_error(prim, values, params, error) from error
     if type(ans) is not backend.ndarray:

@@ -11,7 +11,7 @@ levels never mix, so nested derivatives do not confuse their perturbations.
 import itertools
 
 from .graph import _GradMode, hooks
-from .primitive import diff, raw
+from .mode import BARE, RECORDED
 from .tensor import Tensor
 
 _levels = itertools.count(1)
@@ -56,6 +56,7 @@ def is_tracked(x):
 def bind_tangents(prim, inputs, params):
     """Apply ``prim`` to inputs of which some carry tangents, splitting off the highest level."""
     from .dispatch import bind, new_node
+    params = prim.keywords(params)  # the rules take the forward's keywords
     level = max(max(x._tangents) for x in inputs if isinstance(x, Tensor) and x._tangents)
     split = [strip(x, level) for x in inputs]
     primals = tuple(p for p, _ in split)
@@ -63,23 +64,18 @@ def bind_tangents(prim, inputs, params):
     tangent_out = None
     if prim.differentiable:
         # Plain values (no graph, no other level) need no recording: run the rules on bare arrays.
-        plain = not any(is_tracked(x) for pair in split for x in pair)
-        ns = raw if plain else diff
-        args = [x.data if isinstance(x, Tensor) else x for x in primals] if plain else primals
-        ans = primal_out.data if plain else primal_out
+        mode = RECORDED if any(is_tracked(x) for pair in split for x in pair) else BARE
+        ns, args, ans = mode.ns, mode.values(primals), mode.value(primal_out)
         for i, (_, tangent) in enumerate(split):
             if tangent is None or prim.jvps[i] is None:
                 continue
-            if plain and isinstance(tangent, Tensor):
-                tangent = tangent.data
+            tangent = mode.value(tangent)
             term = prim.jvps[i](ns, tangent, ans, *args, **params)
             if hooks.on_jvp is not None:
                 hooks.on_jvp(prim, i, tangent, _full(ns, term, primal_out.shape), inputs, params)
             tangent_out = term if tangent_out is None else tangent_out + term
         if tangent_out is not None:
-            tangent_out = _full(ns, tangent_out, primal_out.shape)
-            if plain:
-                tangent_out = Tensor._wrap(tangent_out, None)
+            tangent_out = mode.result(_full(ns, tangent_out, primal_out.shape))
     out = Tensor._wrap(primal_out.data, primal_out._node)
     out._tangents = dict(primal_out._tangents or {})
     if tangent_out is not None:
@@ -89,8 +85,7 @@ def bind_tangents(prim, inputs, params):
     if _GradMode.enabled and prim.differentiable and any(p is not None for p in parents):
         # Reverse mode must see the inputs with every tangent, so a backward pass differentiated
         # in forward mode (forward-over-reverse) carries them through its own rules.
-        values = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        out._node = new_node(prim, parents, tuple(inputs), values, primal_out.data, params)
+        out._node = new_node(prim, parents, tuple(inputs), BARE.values(inputs), primal_out.data, params)
         out._node.ans_tangents = out._tangents
     return out
 

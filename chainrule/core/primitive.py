@@ -56,9 +56,6 @@ class Primitive:
     def __call__(self, *inputs, **params):
         if self.nin is not None and len(inputs) > self.nin:
             inputs, params = self.fold(inputs, params)
-        if params and not self.accepted.issuperset(params):
-            # PyTorch's dim=/keepdim= for axis=/keepdims=; any other keyword: a TypeError listing ours.
-            params = rename(self.name, params, self.param_names)
         return bind(self, inputs, params)
 
     def fold(self, args, params):
@@ -72,6 +69,13 @@ class Primitive:
             if name in params:
                 raise TypeError(f"{self.name}() got multiple values for argument {name!r}")
         return args[:self.nin], {**params, **dict(zip(self.param_names, extra))}
+
+    def keywords(self, params):
+        """``params`` with PyTorch's ``dim=``/``keepdim=`` renamed ``axis=``/``keepdims=``; a
+        ``TypeError`` naming any other keyword the forward does not take, and the accepted ones."""
+        if self.accepted.issuperset(params):
+            return params
+        return rename(self.name, params, self.param_names)
 
     def defvjp(self, *rules):
         """Register one VJP rule per input, ``rule(ns, g, ans, *inputs, **params)``; ``None`` for an

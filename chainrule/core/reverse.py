@@ -7,7 +7,7 @@ cotangent in the output's shape and :func:`unbroadcast` sums it down to the inpu
 import sys
 
 from .graph import Leaf, _SetGradEnabled, hooks, toposort
-from .primitive import diff, raw
+from .mode import BARE, RECORDED
 from .tensor import Tensor
 
 
@@ -46,17 +46,16 @@ def backward(roots, cotangents, *, targets=None, retain_graph=False, create_grap
             previous = grads.get(root._node)
             grads[root._node] = cotangent if previous is None else previous + cotangent
     order = toposort(list(grads))
-    needed = None if targets is None else _reaching(order, targets)
     handed = set() if owned else {id(c) for c in cotangents}
     if not create_graph:
-        return _run(order, grads, needed, targets, retain_graph, False, handed)
+        return _run(order, grads, BARE, targets, retain_graph, handed)
     with _SetGradEnabled(True):
-        return _run(order, grads, needed, targets, retain_graph, True, handed)
+        return _run(order, grads, RECORDED, targets, retain_graph, handed)
 
 
-def _run(order, grads, needed, targets, retain_graph, create_graph, handed):
-    ns = diff if create_graph else raw
-    on_vjp = hooks.on_vjp
+def _run(order, grads, mode, targets, retain_graph, handed):
+    ns, on_vjp = mode.ns, hooks.on_vjp
+    needed = None if targets is None else _reaching(order, targets)
     captured = {}
     for node in order:
         g = grads.pop(node, None)
@@ -66,23 +65,14 @@ def _run(order, grads, needed, targets, retain_graph, create_graph, handed):
             captured[node] = g
         if type(node) is Leaf:
             if targets is None:
-                _accumulate_leaf(node, g, create_graph, handed)
+                _accumulate_leaf(node, g, mode, handed)
             continue
         if node.retained is not None and node.retained() is not None:
             node.retained().grad = g if isinstance(g, Tensor) else Tensor._wrap(g.copy(), None)
-        inputs, ans, prim = node.inputs, node.ans, node.prim
-        if inputs is None:
+        if node.inputs is None:
             raise node.freed_error()
-        if create_graph:
-            if prim.saves_ans:
-                ans = Tensor._wrap(ans, node)
-                ans._tangents = node.ans_tangents
-            args = inputs
-        elif prim.saves_inputs:
-            args = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        else:
-            args = inputs  # shapes and dtypes only
-        rules, params = prim.vjps, node.params
+        args, ans = mode.saved(node)
+        rules, params = node.prim.vjps, node.params
         for i, parent in enumerate(node.parents):
             if parent is None or rules[i] is None or (needed is not None and parent not in needed):
                 continue
@@ -109,12 +99,12 @@ def _reaching(order, targets):
     return needed
 
 
-def _accumulate_leaf(leaf, g, create_graph, handed):
+def _accumulate_leaf(leaf, g, mode, handed):
     tensor = leaf.tensor_ref()
     if tensor is None:
         return
-    if create_graph:
-        g = g if isinstance(g, Tensor) else Tensor._wrap(g, None)
+    if mode.records:
+        g = mode.result(g)
         tensor.grad = g if tensor.grad is None else tensor.grad + g
         return
     if tensor.grad is not None:

@@ -131,18 +131,14 @@ def _one_hot_impl(xp, labels, *, num_classes, axis=-1, dtype="float64"):
     labels = xp.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, not {labels.dtype}")
-    _check_classes("one_hot", labels, num_classes)
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), found values from "
+                         f"{labels.min()} to {labels.max()}")
     encoded = (labels[..., None] == xp.arange(num_classes)).astype(dtype)
     return encoded if axis == -1 else xp.moveaxis(encoded, -1, axis)
 
 
 one_hot = primitive("one_hot", _one_hot_impl, differentiable=False)
-
-
-def _check_classes(where, labels, num_classes):
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"{where}: labels must lie in [0, {num_classes}), found values from "
-                         f"{labels.min()} to {labels.max()}")
 
 
 def _integer(labels):
@@ -177,10 +173,9 @@ def _softmax_cross_entropy_impl(xp, logits, labels, axis=-1):
         raise ValueError(f"probability labels must have the logits' shape {logits.shape}, "
                          f"not {labels.shape}")
     log_probs = _log_softmax_impl(xp, logits, axis=axis)
-    if labels.dtype.kind in "iu":
-        _check_classes("softmax_cross_entropy", labels, logits.shape[axis])
-        picked = xp.take_along_axis(log_probs, xp.expand_dims(labels, axis), axis=axis)
-        return -xp.squeeze(picked, axis=axis)
+    if labels.dtype.kind in "iu":  # picked, not multiplied: 0 · (-∞) is NaN where a class is masked
+        chosen = _one_hot_impl(xp, labels, num_classes=logits.shape[axis], axis=axis, dtype=bool)
+        return -xp.sum(xp.where(chosen, log_probs, 0), axis=axis)
     return -_weighted_sum(xp, labels, log_probs, axis)
 
 

@@ -15,6 +15,8 @@ def test_primitives_take_pytorch_dim_and_keepdim():
     np.testing.assert_allclose(cr.softmax(x, dim=0).data, cr.softmax(x, axis=0).data)
     cr.logsumexp(x, dim=-1).sum().backward()
     np.testing.assert_allclose(x.grad.data.sum(axis=1), [1.0, 1.0])
+    _, tangent = cr.jvp(lambda x: cr.mean(x, dim=0), (x.data,), (np.ones((2, 3)),))
+    np.testing.assert_allclose(tangent.data, np.ones(3))
 
 
 @pytest.mark.parametrize("call, words", [

@@ -1,0 +1,75 @@
+"""The two ways rules run, shared by the backward pass and forward mode.
+
+:data:`BARE`: on bare arrays through :data:`~chainrule.core.primitive.raw`, nothing recorded (a first-
+order pass). :data:`RECORDED`: on tensors through :data:`~chainrule.core.primitive.diff`, chainrule's
+own primitives, so what the rules compute is itself recorded and can be differentiated again (a
+``create_graph`` pass, or forward mode where something is followed).
+"""
+
+from .primitive import diff, raw
+from .tensor import Tensor, unwrap
+
+
+class _Bare:
+    """Rules on bare arrays: values are unwrapped, results wrapped as constant tensors."""
+
+    ns = raw
+    records = False
+
+    @staticmethod
+    def value(x):
+        return unwrap(x)
+
+    @staticmethod
+    def values(xs):
+        return [unwrap(x) for x in xs]
+
+    @staticmethod
+    def saved(node):
+        """What the VJP rules read of a node: its inputs and its output (only their shapes and dtypes
+        where it saved none)."""
+        if not node.prim.saves_inputs:
+            return node.inputs, node.ans
+        return [unwrap(x) for x in node.inputs], node.ans
+
+    @staticmethod
+    def result(x):
+        """A value the rules computed, as a tensor outside any graph."""
+        return Tensor._wrap(x, None)
+
+
+class _Recorded:
+    """Rules on tensors, recorded: values are passed as they are, and a node's output is the tensor it
+    made (with its forward-mode tangents), so the rules' results depend on the forward graph."""
+
+    ns = diff
+    records = True
+
+    @staticmethod
+    def value(x):
+        return x
+
+    @staticmethod
+    def values(xs):
+        return xs
+
+    @staticmethod
+    def saved(node):
+        if not node.prim.saves_ans:
+            return node.inputs, node.ans
+        ans = Tensor._wrap(node.ans, node)
+        ans._tangents = node.ans_tangents
+        return node.inputs, ans
+
+    @staticmethod
+    def result(x):
+        return x if isinstance(x, Tensor) else Tensor._wrap(x, None)
+
+
+BARE = _Bare()
+RECORDED = _Recorded()
+
+
+def mode(records):
+    """:data:`RECORDED` when the rules' results must be differentiable, else :data:`BARE`."""
+    return RECORDED if records else BARE
