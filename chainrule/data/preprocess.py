@@ -29,22 +29,28 @@ class Standardizer:
         if x.ndim == 0 or len(x) == 0:
             raise DataError(f"Standardizer.fit needs at least one row, got an array of shape {x.shape}")
         self.mean = x.mean(axis=0, dtype=np.float64)
-        std = x.std(axis=0, dtype=np.float64)
+        std = np.sqrt(_squared_deviations(x, self.mean) / len(x))
         # Rounding leaves a constant feature a std of a few ulps of its mean rather than exactly 0.
         self.std = np.where(std <= 1e-10 * np.abs(self.mean), 1.0, std)
         return self
 
-    def transform(self, x):
-        """Return ``(x - mean) / std``.
+    def transform(self, x, out=None):
+        """Return ``(x - mean) / std``, computed in the result's dtype (float32 for float32 data: no
+        float64 copy of a large data set).
 
         Args:
             x: Array of shape ``(n, *feature_shape)``.
+            out: an array of ``x``'s shape to write the result into (``x`` itself standardises in
+                place), or ``None`` for a new one.
 
         Returns:
             The standardized array.
         """
         x = self._check(x)
-        return ((x - self.mean) / self.std).astype(np.result_type(x.dtype, np.float32))
+        dtype = np.result_type(x.dtype, np.float32) if out is None else out.dtype
+        out = np.subtract(x, self.mean.astype(dtype), out=out, dtype=dtype)
+        out /= self.std.astype(dtype)
+        return out
 
     def fit_transform(self, x):
         """Fit on ``x`` and return it standardized.
@@ -108,3 +114,13 @@ class Standardizer:
                 f"got array of shape {x.shape}"
             )
         return x
+
+
+def _squared_deviations(x, mean, rows=4096):
+    """The per-feature sum of ``(x - mean)**2`` in float64, a block of rows at a time (a float64 copy
+    of a whole image data set would be twice its size)."""
+    total = np.zeros(mean.shape, dtype=np.float64)
+    for start in range(0, len(x), rows):
+        deviation = x[start:start + rows] - mean
+        total += np.einsum("i...,i...->...", deviation, deviation)
+    return total

@@ -4,8 +4,9 @@ import io
 from pathlib import Path
 
 from ..serialization import write_atomic
+from .metrics import SCORE_LABELS
 
-_PANELS = (("loss", "loss"), ("accuracy", "accuracy"), ("rmse", "RMSE"))
+_PANELS = (("loss", "loss"), *SCORE_LABELS.items())
 
 
 def plot_history(history, path, title=None, best_epoch=None):

@@ -5,6 +5,23 @@ All functions take NumPy arrays (or anything ``numpy.asarray`` accepts) and retu
 
 import numpy as np
 
+# What each task is scored by, besides the loss: the one place that decides it.
+SCORES = {"classification": "accuracy", "regression": "rmse"}
+SCORE_LABELS = {"accuracy": "accuracy", "rmse": "RMSE"}
+
+
+def score_name(task):
+    """The metric that scores ``task``: ``"accuracy"`` for classification, ``"rmse"`` for regression."""
+    return SCORES[task]
+
+
+def score_line(scores, prefix="test ", bold=""):
+    """``scores``' headline as text, e.g. ``"test accuracy: 97.50%"`` or ``"test RMSE: 0.1234"``
+    (``bold="**"`` wraps the number for Markdown)."""
+    name = next(name for name in SCORE_LABELS if name in scores)
+    value = f"{scores[name]:.2%}" if name == "accuracy" else f"{scores[name]:.4g}"
+    return f"{prefix}{SCORE_LABELS[name]}: {bold}{value}{bold}"
+
 
 def predicted_classes(outputs):
     """The class each row of ``outputs`` predicts.
@@ -89,6 +106,7 @@ class EpochMetrics:
 
     def __init__(self, task):
         self.task = task
+        self.score = score_name(task)
         self.count = 0
         self.loss_sum = 0.0
         self.score_sum = 0.0
@@ -98,7 +116,7 @@ class EpochMetrics:
         n = len(targets)
         self.count += n
         self.loss_sum += loss * n
-        if self.task == "classification":
+        if self.score == "accuracy":
             self.score_sum += accuracy(outputs, targets) * n
         else:
             self.score_sum += rmse(outputs, targets) ** 2 * n
@@ -106,6 +124,5 @@ class EpochMetrics:
     def result(self):
         """The metrics so far, as a dict of floats."""
         mean_score = self.score_sum / self.count
-        if self.task == "classification":
-            return {"loss": self.loss_sum / self.count, "accuracy": mean_score}
-        return {"loss": self.loss_sum / self.count, "rmse": float(np.sqrt(mean_score))}
+        score = mean_score if self.score == "accuracy" else float(np.sqrt(mean_score))
+        return {"loss": self.loss_sum / self.count, self.score: score}

@@ -34,7 +34,7 @@ from ..validation import check_bool, check_choice, check_int, check_number, fail
 from .callbacks import EarlyStopping
 from .checkpoint import load_checkpoint
 from .curves import plot_history
-from .metrics import predicted_classes
+from .metrics import predicted_classes, score_line
 from .models import ModelInfo, available_models, get_model
 from .trainer import BEST, LAST, Trainer, evaluate, predict
 
@@ -250,7 +250,9 @@ class PreparedData:
     """A data set made ready for a model.
 
     Attributes:
-        split: the loaded :class:`~chainrule.data.DataSplit` (after the model's ``prepare``).
+        split: the loaded :class:`~chainrule.data.DataSplit` (after the model's ``prepare``), with
+            its features dropped (``x_train`` and ``x_test`` are empty) to keep the memory for
+            ``parts``.
         parts: ``(x, y)`` pairs for ``"train"``, ``"val"`` (absent when ``val_fraction`` is 0) and
             ``"test"``, prepared as the model's entry says (flattened and standardised for the MLP).
         standardizer: the fitted :class:`~chainrule.data.Standardizer`, ``None`` for token inputs.
@@ -279,19 +281,18 @@ def prepare_data(config):
     val_size = round(config.val_fraction * len(split.y_train))
     train_part, val_part = random_split(TensorDataset(split.x_train, split.y_train),
                                         [len(split.y_train) - val_size, val_size], seed=config.seed)
+    parts = {name: (split.x_train[part.indices], split.y_train[part.indices])  # copies this run owns
+             for name, part in (("train", train_part), ("val", val_part)) if len(part)}
+    parts["test"] = (split.x_test, split.y_test)
     standardizer = None
     if entry.inputs != "tokens":
-        standardizer = Standardizer().fit(_flatten(split.x_train[train_part.indices]))
-
-    def part(x, y):
-        if standardizer is not None:
-            x = standardizer.transform(_flatten(x)).reshape(len(x), *shape)
-        return x, y
-
-    parts = {"train": part(split.x_train[train_part.indices], split.y_train[train_part.indices])}
-    if val_size:
-        parts["val"] = part(split.x_train[val_part.indices], split.y_train[val_part.indices])
-    parts["test"] = part(split.x_test, split.y_test)
+        standardizer = Standardizer().fit(_flatten(parts["train"][0]))
+        for name, (x, y) in parts.items():
+            owned = name != "test" and x.dtype.kind == "f"  # standardised in place: no second copy
+            x = standardizer.transform(_flatten(x), out=_flatten(x) if owned else None)
+            parts[name] = (x.reshape(len(x), *shape), y)
+    # The prepared parts are all a run needs of the features: let the loaded ones go.
+    split = dataclasses.replace(split, x_train=split.x_train[:0], x_test=split.x_test[:0])
     outputs = split.num_classes if split.task == "classification" else split.y_train.shape[1]
     info = ModelInfo(input_shape=shape, num_outputs=outputs, task=split.task,
                      vocab_size=None if split.vocabulary is None else len(split.vocabulary))
@@ -440,7 +441,9 @@ def _start_record(config, data, model):
     split = data.split
     return {"data": {"name": split.name, "task": split.task, "num_classes": split.num_classes,
                      "feature_shape": list(split.feature_shape), "source": split.source,
-                     "sizes": {name: len(part[1]) for name, part in data.parts.items()}},
+                     "sizes": {name: len(part[1]) for name, part in data.parts.items()},
+                     # predict --text maps new text with the run's own vocabulary
+                     "vocabulary": None if split.vocabulary is None else list(split.vocabulary)},
             "model": {"name": config.model,
                       "kind": get_model(config.model).description(config, data.info, model),
                       "info": data.info.to_dict()}}
@@ -600,8 +603,7 @@ def _describe_sizes(sizes):
 def _report(config, record):
     data, results = record["data"], record["results"]
     test = results["test"]
-    score = (f"test accuracy: **{test['accuracy']:.2%}** (loss {test['loss']:.4f})"
-             if data["task"] == "classification" else f"test RMSE: **{test['rmse']:.4f}**")
+    score = f"{score_line(test, bold='**')} (loss {test['loss']:.4f})"
     lines = [
         f"# Training run: {data['name']}", "",
         f"- {score}",

@@ -18,7 +18,7 @@ from ..optim.lr_scheduler import ReduceLROnPlateau
 from .callbacks import Monitor
 from .checkpoint import load_checkpoint, save_checkpoint
 from .history import History
-from .metrics import EpochMetrics, per_class_accuracy
+from .metrics import SCORE_LABELS, EpochMetrics, per_class_accuracy, score_name
 
 LAST, BEST = "last.safetensors", "best.safetensors"
 
@@ -208,7 +208,7 @@ class Trainer:
         return message
 
     def _check_monitor(self, has_val):
-        score = "accuracy" if self.task == "classification" else "rmse"
+        score = score_name(self.task)
         names = ["loss", score] + (["val_loss", f"val_{score}"] if has_val else [])
         if self.monitor.metric not in names:
             raise ValueError(f"early stopping watches {self.monitor.metric!r}, which this run does not "
@@ -380,7 +380,6 @@ def _generators(model):
 
 def _short(logs):
     """The metrics of a record as a progress bar's postfix: accuracies in percent."""
-    names = {"loss": "loss", "accuracy": "acc", "rmse": "rmse",
-             "val_loss": "val_loss", "val_accuracy": "val_acc", "val_rmse": "val_rmse"}
-    return {short: f"{logs[name]:.1%}" if "acc" in short else f"{logs[name]:.4g}"
-            for name, short in names.items() if name in logs}
+    names = [f"{prefix}{name}" for prefix in ("", "val_") for name in ("loss", *SCORE_LABELS)]
+    return {name.replace("accuracy", "acc"): f"{logs[name]:.1%}" if name.endswith("accuracy")
+            else f"{logs[name]:.4g}" for name in names if name in logs}
