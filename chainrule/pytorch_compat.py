@@ -24,7 +24,7 @@ import inspect
 from . import backend
 
 ALIASES = {"dim": ("axis",), "keepdim": ("keepdims",), "dims": ("axes",), "start_dim": ("start_axis",),
-           "end_dim": ("end_axis",)}
+           "end_dim": ("end_axis",), "correction": ("ddof",)}
 """PyTorch's keyword -> chainrule's (NumPy's) keywords it may stand for, the first one taken wins."""
 
 
@@ -128,7 +128,6 @@ def _twice(where, what):
 INSTEAD = {
     "repeat": "chainrule.tile(x, sizes): PyTorch's repeat is NumPy's tile (chainrule.repeat repeats "
               "each element)",
-    "std": "chainrule.std(x, axis, ddof=1): PyTorch's std divides by n - 1 by default, NumPy's by n",
     "masked_fill": "chainrule.where(mask, value, x)",
     "chunk": "chainrule.array_split(x, chunks, axis)",
     "split": "chainrule.split(x, indices_or_sections, axis): NumPy's split takes the number of pieces "

@@ -64,6 +64,7 @@ def test_dim_and_keepdim_on_tensor_methods():
     assert x.mean(dim=0).tolist() == [1.5, 2.5, 3.5]
     assert x.max(dim=1).tolist() == [2, 5] and x.min(dim=1, keepdim=True).shape == (2, 1)
     assert x.var(dim=1).shape == (2,) and x.logsumexp(dim=1).shape == (2,)
+    assert x.var(dim=1, correction=1).tolist() == [1, 1]  # PyTorch's unbiased variance
     assert x.argmax(dim=1).tolist() == [2, 2] and x.argmin(dim=0).tolist() == [0, 0, 0]
     assert np.allclose(x.softmax(dim=1).sum(dim=1).data, 1)
     assert np.allclose(np.exp(x.log_softmax(dim=0).data).sum(0), 1)
@@ -122,7 +123,7 @@ def test_method_forms_of_operators_and_small_spellings():
 
 @pytest.mark.parametrize("name, hint", [
     ("repeat", r"write chainrule.tile\(x, sizes\): PyTorch's repeat is NumPy's tile"),
-    ("std", r"write chainrule.std\(x, axis, ddof=1\)"), ("eq", r"write the operator: x == y"),
+    ("new_zeros", r"write chainrule.zeros\(shape, dtype=x.dtype\)"), ("eq", r"write the operator: x == y"),
     ("masked_fill", r"write chainrule.where\(mask, value, x\)"),
     ("add_", r"write x \+= y, under chainrule.no_grad\(\)"), ("int", r"write x.astype\('int32'\)"),
 ])
