@@ -112,15 +112,13 @@ class Module:
 
         Buffers appear in :meth:`state_dict` and are read back by :meth:`load_state_dict`.
         """
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"buffer name must be a non-empty string without dots, not {name!r}")
+        _check_name(name, "buffer")
         self._forget(name)
         self._buffers[name] = value if isinstance(value, Tensor) else Tensor(value)
 
     def register_parameter(self, name, parameter):
         """Register ``parameter`` (a :class:`Parameter`, or ``None``) under ``name``, as assigning it does."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"parameter name must be a non-empty string without dots, not {name!r}")
+        _check_name(name, "parameter")
         if parameter is not None and not isinstance(parameter, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, not "
                             f"{type(parameter).__name__}")
@@ -132,8 +130,7 @@ class Module:
 
     def add_module(self, name, module):
         """Register ``module`` as the submodule ``name``, as assigning it does."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"module name must be a non-empty string without dots, not {name!r}")
+        _check_name(name, "module")
         setattr(self, name, check_module(module, f"add_module: {name!r}"))
 
     def get_submodule(self, target):
@@ -358,6 +355,11 @@ class Module:
             return f"{type(self).__name__}({extra})"
         lines = ([extra] if extra else []) + children
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _check_name(name, kind):
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(f"{kind} name must be a non-empty string without dots, not {name!r}")
 
 
 def _join(prefix, name):
