@@ -313,16 +313,25 @@ def _evaluate(args):
 
 def _predict_arguments(parser):
     _run_dir_argument(parser)
-    parser.add_argument("input", type=Path, metavar="INPUT.npy",
+    parser.add_argument("input", type=Path, metavar="INPUT.npy", nargs="?",
                         help="feature rows, shape (n, features), in the data set's own units")
     parser.add_argument("--out", type=Path, metavar="FILE.npy",
                         help="where to write the predictions (default INPUT-predictions.npy)")
+    parser.add_argument("--text", action="append", metavar="TEXT",
+                        help="for a text run (--data sentiment): a sentence whose class probabilities to "
+                             "print (repeatable); no INPUT.npy then")
+    parser.add_argument("--text-file", type=Path, metavar="FILE",
+                        help="for a text run: a file of sentences, one per line")
 
 
 @command("predict", "write a trained run's predictions (classes or values) for the rows of a .npy file",
          _predict_arguments)
 def _predict(args):
     from .train.runs import ConfigError, predict_run
+    if args.text or args.text_file:
+        return _predict_texts(args)
+    if args.input is None:
+        raise ConfigError("give INPUT.npy (feature rows), or --text / --text-file for a text run")
     try:
         x = np.load(args.input, allow_pickle=False)
     except ValueError as error:
@@ -335,6 +344,28 @@ def _predict(args):
     write_atomic(out, buffer.getvalue())
     kind = "classes" if predictions.dtype.kind == "i" else "values"
     print(f"wrote {len(predictions)} predicted {kind} to {out}")
+    return 0
+
+
+def _predict_texts(args):
+    """One line per text: P(positive) for a two-class run, else the likeliest class and its probability."""
+    from .train.runs import ConfigError
+    from .train.text import predict_texts
+    if args.input is not None:
+        raise ConfigError("give either INPUT.npy or --text/--text-file, not both")
+    texts = list(args.text or [])
+    if args.text_file is not None:
+        try:
+            texts += [line.strip() for line in args.text_file.read_text(encoding="utf-8").splitlines()
+                      if line.strip()]
+        except OSError as error:
+            raise ConfigError(f"cannot read {args.text_file}: {error.strerror}") from None
+    probabilities = predict_texts(args.run_dir, texts)
+    for text, row in zip(texts, probabilities, strict=True):
+        if len(row) == 2:
+            print(f"P(positive) = {row[1]:.3f}  {text}")
+        else:
+            print(f"class {int(row.argmax())} (p = {row.max():.3f})  {text}")
     return 0
 
 

@@ -1,0 +1,166 @@
+"""Sequence classifiers, registered for ``chainrule train --model rnn|lstm|gru|bow``.
+
+- :class:`RecurrentClassifier`: token ids → embeddings (``<pad>`` = 0 is the padding row) → an RNN,
+  LSTM or GRU over each sentence's real length → its last hidden state (both directions' when
+  bidirectional) → dropout → a linear layer. Given float features instead (MNIST-1D's 40 values), it
+  reads them as a sequence of one value per step.
+- :class:`BagOfEmbeddings`: the average of a sentence's word embeddings → dropout → a linear layer.
+
+A batch is cut to its longest sentence before the recurrence, so padding costs nothing; the lengths
+make it change nothing either.
+"""
+
+import numpy as np
+
+from .. import ops
+from ..core.tensor import unwrap
+from ..data.text import PAD_ID, sequence_lengths
+from ..errors import ShapeError
+from ..train.models import Setting, register_model
+from .layers import Dropout, Embedding, Linear
+from .module import Module
+from .recurrent import GRU, LSTM, RNN
+from .rng import as_generator
+
+_LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+def _token_ids(x, vocab_size, where):
+    ids = np.asarray(unwrap(x))
+    if ids.dtype.kind not in "iu" or ids.ndim != 2:
+        raise ShapeError(f"{where}: expected token ids, integers of shape (batch, positions), got "
+                         f"{ids.dtype} of shape {ids.shape}")
+    lengths = sequence_lengths(ids)
+    return ids[:, :lengths.max()], lengths
+
+
+class RecurrentClassifier(Module):
+    """Embeddings (or raw features), a recurrent layer, its last state, a linear classifier.
+
+    Args:
+        kind: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        num_outputs: the number of classes.
+        vocab_size: the number of token ids; ``None`` for float sequences of ``input_size`` values a step.
+        input_size: the values per step of float sequences.
+        embedding_dim, hidden_size, num_layers, bidirectional: the layers' sizes.
+        dropout: on the embeddings, between recurrent layers and before the classifier.
+        generator: for the initial values and the dropout masks.
+    """
+
+    def __init__(self, kind, num_outputs, vocab_size=None, input_size=1, embedding_dim=100, hidden_size=128,
+                 num_layers=1, bidirectional=False, dropout=0.0, generator=None):
+        super().__init__()
+        generator = as_generator(generator)
+        self.kind, self.input_size = kind, input_size
+        self.embedding = None
+        if vocab_size is not None:
+            self.embedding = Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID, generator=generator)
+            input_size = embedding_dim
+        self.rnn = _LAYERS[kind](input_size, hidden_size, num_layers=num_layers, batch_first=True,
+                                 dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional,
+                                 generator=generator)
+        self.dropout = Dropout(dropout, generator=generator)
+        self.classifier = Linear(hidden_size * (2 if bidirectional else 1), num_outputs, generator=generator)
+
+    def forward(self, x):
+        if self.embedding is not None:
+            ids, lengths = _token_ids(x, self.embedding.num_embeddings, type(self).__name__)
+            inputs = self.dropout(self.embedding(ids))
+        else:
+            inputs, lengths = self._float_sequence(x), None
+        _, state = self.rnn(inputs, lengths=lengths)
+        h_n = state[0] if isinstance(state, tuple) else state  # (layers · directions, batch, hidden)
+        last = ops.concatenate([h_n[-2], h_n[-1]], axis=-1) if self.rnn.bidirectional else h_n[-1]
+        return self.classifier(self.dropout(last))
+
+    def _float_sequence(self, x):
+        """``(B, L)`` or channels-first ``(B, C, L)`` features as ``(B, L, C)`` steps."""
+        shape = np.shape(unwrap(x))
+        if len(shape) == 2 and self.input_size == 1:
+            return ops.unsqueeze(x, -1)
+        if len(shape) == 3 and shape[1] == self.input_size:
+            return ops.swapaxes(x, 1, 2)
+        raise ShapeError(f"RecurrentClassifier({self.kind}): expected float sequences of shape (B, L) or "
+                         f"(B, {self.input_size}, L), got {shape}")
+
+
+class BagOfEmbeddings(Module):
+    """The average of a sentence's word embeddings, then dropout and a linear classifier.
+
+    Args:
+        vocab_size, embedding_dim: the embedding table's size.
+        num_outputs: the number of classes.
+        dropout: before the classifier.
+        generator: for the initial values and the dropout masks.
+    """
+
+    def __init__(self, vocab_size, embedding_dim, num_outputs, dropout=0.0, generator=None):
+        super().__init__()
+        generator = as_generator(generator)
+        self.embedding = Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID, generator=generator)
+        self.dropout = Dropout(dropout, generator=generator)
+        self.classifier = Linear(embedding_dim, num_outputs, generator=generator)
+
+    def forward(self, x):
+        ids, lengths = _token_ids(x, self.embedding.num_embeddings, "BagOfEmbeddings")
+        mask = (ids != PAD_ID)[:, :, None].astype(np.float32)
+        average = ops.sum(self.embedding(ids) * mask, axis=1) / lengths[:, None].astype(np.float32)
+        return self.classifier(self.dropout(average))
+
+
+def _layers(config, name):
+    hidden = tuple(config.hidden or ())
+    if not hidden or len(set(hidden)) != 1:
+        raise ShapeError(f"--model {name}: --hidden gives the recurrent layers' width, one per layer and all "
+                         f"equal (e.g. 128 or 128,128), not {','.join(map(str, hidden)) or 'none'}")
+    return hidden[0], len(hidden)
+
+
+def _builder(kind):
+    def build(config, info):
+        hidden_size, num_layers = _layers(config, kind)
+        input_size = 1 if len(info.input_shape) == 1 else info.input_shape[0]
+        return RecurrentClassifier(kind, info.num_outputs, vocab_size=info.vocab_size, input_size=input_size,
+                                   embedding_dim=config.options["embedding_dim"], hidden_size=hidden_size,
+                                   num_layers=num_layers, bidirectional=config.options["bidirectional"],
+                                   dropout=config.dropout, generator=config.seed)
+    return build
+
+
+def _build_bow(config, info):
+    if info.vocab_size is None:
+        raise ShapeError("--model bow averages word embeddings: it needs a text data set (--data sentiment)")
+    return BagOfEmbeddings(info.vocab_size, config.options["embedding_dim"], info.num_outputs,
+                           dropout=config.dropout, generator=config.seed)
+
+
+def _flag(text):
+    value = str(text).lower()
+    if value not in ("true", "false", "yes", "no", "1", "0"):
+        raise ValueError(f"expected true or false, not {text!r}")
+    return value in ("true", "yes", "1")
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"expected a positive int, not {text!r}")
+    return value
+
+
+_EMBEDDING = Setting(100, "width of the word embeddings", _positive, "N")
+_TRAINING = {"optimizer": "adam", "lr": 2e-3, "batch_size": 64, "epochs": 10, "dropout": 0.5,
+             "hidden": (128,), "clip_grad_norm": 5.0}
+
+for _kind, _summary in (("rnn", "an Elman RNN"), ("lstm", "an LSTM"), ("gru", "a GRU")):
+    register_model(
+        _kind, _builder(_kind), inputs="tokens",
+        summary=f"{_summary} over the sentence's words, or a sequence's values (--hidden, --embedding-dim, "
+                f"--bidirectional)",
+        settings={"embedding_dim": _EMBEDDING,
+                  "bidirectional": Setting(False, "also read each sequence from the end", _flag, "BOOL")},
+        defaults=_TRAINING,
+        data_defaults={"mnist1d": {"dropout": 0.0, "lr": 3e-3, "batch_size": 100, "epochs": 60}})
+
+register_model("bow", _build_bow, inputs="tokens", summary="averaged word embeddings (--embedding-dim)",
+               settings={"embedding_dim": _EMBEDDING}, defaults={**_TRAINING, "epochs": 15, "lr": 5e-3})
