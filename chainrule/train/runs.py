@@ -292,7 +292,7 @@ def prepare_data(config):
             x = standardizer.transform(_flatten(x), out=_flatten(x) if owned else None)
             parts[name] = (x.reshape(len(x), *shape), y)
     # The prepared parts are all a run needs of the features: let the loaded ones go.
-    split = dataclasses.replace(split, x_train=split.x_train[:0], x_test=split.x_test[:0])
+    split = dataclasses.replace(split, x_train=_no_rows(split.x_train), x_test=_no_rows(split.x_test))
     outputs = split.num_classes if split.task == "classification" else split.y_train.shape[1]
     info = ModelInfo(input_shape=shape, num_outputs=outputs, task=split.task,
                      vocab_size=None if split.vocabulary is None else len(split.vocabulary))
@@ -564,6 +564,11 @@ def _refuse_missing_values(x):
         listed = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
         raise ConfigError(f"{len(rows)} input row(s) hold NaN or infinite values: row(s) {listed} "
                           f"(counting from 0); fill or drop them first")
+
+
+def _no_rows(x):
+    """An empty array of ``x``'s kind (not a view, which would keep ``x`` alive)."""
+    return np.empty((0, *x.shape[1:]), dtype=x.dtype)
 
 
 def _input_shape(entry, split):
