@@ -7,7 +7,7 @@ number belongs, or an unknown dtype is refused before NumPy sees it.
 import operator
 
 from . import backend
-from .core.tensor import Tensor, numeric_array, unwrap
+from .core.tensor import Tensor, numeric_array, numeric_dtype, unwrap
 from .nn.rng import as_generator
 
 
@@ -123,7 +123,7 @@ def _is_index(value):
 
 
 def _dtype(dtype, where):
-    return numeric_array([], dtype, where).dtype if dtype is not None else None
+    return None if dtype is None else numeric_dtype(dtype, where)
 
 
 def _float_dtype(dtype, where):

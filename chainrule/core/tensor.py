@@ -440,14 +440,22 @@ def unwrap(x):
 _NUMERIC_KINDS = "biufc"  # bool, signed and unsigned int, float, complex
 
 
-def numeric_array(data, dtype, where):
-    """``data`` as a backend array of numbers, or an error that names ``where`` and what was given
-    (strings, ``None``, arbitrary objects and ragged nested lists are refused)."""
+def numeric_dtype(dtype, where):
+    """``dtype`` as a NumPy dtype of numbers, or a TypeError naming ``where``."""
     try:
-        dtype = None if dtype is None else backend.xp.dtype(dtype)
+        dtype = backend.xp.dtype(dtype)
     except TypeError:
         raise TypeError(f"{where}(): unknown dtype {dtype!r}; give a NumPy dtype or its name, such as "
                         f"'float32'") from None
+    if dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{where}(): dtype must be a number type (bool, int, float, complex), not {dtype}")
+    return dtype
+
+
+def numeric_array(data, dtype, where):
+    """``data`` as a backend array of numbers, or an error that names ``where`` and what was given
+    (strings, ``None``, arbitrary objects and ragged nested lists are refused)."""
+    dtype = None if dtype is None else numeric_dtype(dtype, where)
     try:
         array = backend.asarray(data, dtype=dtype)
     except (TypeError, ValueError, OverflowError) as error:
