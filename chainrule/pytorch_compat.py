@@ -70,11 +70,11 @@ def pytorch_keywords(function):
     an unknown keyword a ``TypeError`` listing the accepted ones."""
     accepted = tuple(name for name, p in inspect.signature(function).parameters.items()
                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self")
-    where = function.__qualname__
+    where, known = function.__qualname__, frozenset(accepted)
 
     @functools.wraps(function)
     def call(*args, **params):
-        if params:
+        if params and not known.issuperset(params):
             params = rename(where, params, accepted)
         return function(*args, **params)
     return call
