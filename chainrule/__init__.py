@@ -12,7 +12,8 @@ Example:
 from .core.graph import enable_grad, is_grad_enabled, no_grad
 from .core.primitive import REGISTRY as _REGISTRY
 from .core.tensor import Tensor
-from .creation import arange, eye, from_numpy, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .creation import (arange, empty, eye, from_numpy, full, linspace, ones, ones_like, rand, randint, randn,
+                       randperm, tensor, zeros, zeros_like)
 from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, erf, exp,
                   expand_dims, expm1, getitem, linear, log, log1p, log_softmax, logsumexp, matmul, max,
                   maximum, mean, min, minimum, mul, neg, one_hot, permute, pow, relu, reshape,

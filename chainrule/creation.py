@@ -49,16 +49,53 @@ ones = _filled(backend.xp.ones, "ones")
 ones.__doc__ = "A float32 tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."
 
 
-def zeros_like(x, requires_grad=False):
-    """Zeros with the shape and dtype of ``x``."""
-    return Tensor(backend.xp.zeros_like(numeric_array(unwrap(x), None, "zeros_like")),
+empty = _filled(backend.xp.zeros, "empty")
+empty.__doc__ = "PyTorch's ``empty``, filled with zeros rather than whatever memory held: ``empty(2, 3)``."
+
+
+def full(size, fill_value, dtype=None, requires_grad=False):
+    """``size`` (an int or a tuple) filled with ``fill_value``; float32 for a float, as ``torch.full``."""
+    shape = _shape(size if isinstance(size, (tuple, list)) else (size,), "full")
+    if dtype is None and isinstance(fill_value, float):
+        dtype = "float32"
+    value = numeric_array(unwrap(fill_value), None, "full")
+    return Tensor(backend.xp.full(shape, value, dtype=_dtype(dtype, "full")), requires_grad=requires_grad)
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    """Zeros with the shape and dtype (unless ``dtype`` is given) of ``x``."""
+    return Tensor(backend.xp.zeros_like(numeric_array(unwrap(x), None, "zeros_like"),
+                                        dtype=_dtype(dtype, "zeros_like")), requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    """Ones with the shape and dtype (unless ``dtype`` is given) of ``x``."""
+    return Tensor(backend.xp.ones_like(numeric_array(unwrap(x), None, "ones_like"),
+                                       dtype=_dtype(dtype, "ones_like")), requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype="float32", requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included (``torch.linspace``)."""
+    steps = _size(steps, "linspace", "steps")
+    return Tensor(backend.xp.linspace(start, end, steps, dtype=_float_dtype(dtype, "linspace")),
                   requires_grad=requires_grad)
 
 
-def ones_like(x, requires_grad=False):
-    """Ones with the shape and dtype of ``x``."""
-    return Tensor(backend.xp.ones_like(numeric_array(unwrap(x), None, "ones_like")),
-                  requires_grad=requires_grad)
+def randint(low, high=None, size=(), dtype="int64", generator=None):
+    """Integers uniform in ``[low, high)`` (``[0, low)`` when ``high`` is omitted), of shape ``size``."""
+    low, high = (0, low) if high is None else (low, high)
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not _is_index(value):
+            raise TypeError(f"randint(): {name} must be an int, not {value!r}")
+    if not low < high:
+        raise ValueError(f"randint(): needs low < high, got low={low}, high={high}")
+    shape = _shape(size if isinstance(size, (tuple, list)) else (size,), "randint")
+    return Tensor(as_generator(generator).integers(low, high, shape, dtype=_dtype(dtype, "randint")))
+
+
+def randperm(n, generator=None):
+    """A random permutation of ``0 .. n-1`` (int64)."""
+    return Tensor(as_generator(generator).permutation(_size(n, "randperm", "n")))
 
 
 def randn(*shape, dtype="float32", generator=None, requires_grad=False):

@@ -129,3 +129,23 @@ def test_dtypes_that_are_not_numbers_are_refused():
                  lambda: cr.eye(2, dtype=object)):
         with pytest.raises(TypeError, match=r"\(\): dtype must be a number type"):
             make()
+
+
+def test_more_pytorch_creation_functions():
+    assert cr.full((2, 3), 1.5).dtype == np.float32 and cr.full(2, 7).tolist() == [7, 7]
+    assert cr.empty(2, 3).tolist() == [[0] * 3] * 2
+    assert cr.linspace(0, 1, 5).tolist() == [0, 0.25, 0.5, 0.75, 1]
+    draws = cr.randint(5, size=(100,), generator=0).numpy()
+    assert draws.dtype == np.int64 and 0 <= draws.min() and draws.max() < 5
+    assert sorted(cr.randperm(5, generator=0).tolist()) == [0, 1, 2, 3, 4]
+    assert cr.zeros_like(cr.ones(2), dtype="float64").dtype == np.float64
+    for call, message in [(lambda: cr.full((2,), "a"), r"full\(\): data must be numbers"),
+                          (lambda: cr.randint(1.5, 3), r"randint\(\): low must be an int")]:
+        with pytest.raises(TypeError, match=message):
+            call()
+    for call, message in [(lambda: cr.full(-1, 1.0), r"full\(\): each size in shape \(-1,\)"),
+                          (lambda: cr.linspace(0, 1, -1), r"linspace\(\): steps must be a non-negative int"),
+                          (lambda: cr.randint(5, 1), r"randint\(\): needs low < high"),
+                          (lambda: cr.randperm(-1), r"randperm\(\): n must be a non-negative int")]:
+        with pytest.raises(ValueError, match=message):
+            call()
