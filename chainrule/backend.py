@@ -22,13 +22,33 @@ def _contraction_path(subscripts, *shapes):
     return numpy.einsum_path(subscripts, *(numpy.broadcast_to(numpy.empty(()), s) for s in shapes), optimize="greedy")[0]
 
 
-def einsum(subscripts, *operands):
-    """Einstein summation on the backend's arrays (the array API standard has none).
+def einsum(namespace, subscripts, *operands):
+    """Einstein summation in the array ``namespace`` (the array API standard has none): the one place
+    a backend supplies it.
 
     NumPy: ``numpy.einsum`` along a contraction path found once per subscripts and shapes, so pairwise
     contractions go through BLAS (``tensordot``) without paying for the path search on every call.
+    Other namespaces: their own ``einsum`` (CuPy, PyTorch), else ``NotImplementedError``.
     """
-    if len(operands) == 1:
-        return numpy.einsum(subscripts, *operands)
-    path = _contraction_path(subscripts, *(tuple(x.shape) for x in operands))
-    return numpy.einsum(subscripts, *operands, optimize=path)
+    if namespace is numpy:
+        if len(operands) == 1:
+            return numpy.einsum(subscripts, *operands)
+        path = _contraction_path(subscripts, *(tuple(x.shape) for x in operands))
+        return numpy.einsum(subscripts, *operands, optimize=path)
+    if hasattr(namespace, "einsum"):
+        return namespace.einsum(subscripts, *operands)
+    raise NotImplementedError(f"einsum: the array namespace {namespace.__name__} has no einsum; add one to "
+                              f"chainrule.backend.einsum")
+
+
+def scatter_add(namespace, out, index, values):
+    """``out[index] += values`` with repeated integer indices accumulating, in place: the transpose of
+    advanced indexing, which the array API standard lacks.
+
+    NumPy: ``numpy.add.at``. Other namespaces: their ``index_add``-style function would go here.
+    """
+    if namespace is numpy:
+        numpy.add.at(out, index, values)
+        return out
+    raise NotImplementedError(f"scatter_add: no scatter-add for the array namespace {namespace.__name__}; "
+                              f"add one to chainrule.backend.scatter_add")

@@ -45,7 +45,7 @@ def flatten(x, start_axis=0, end_axis=-1):
     return reshape(x, shape[:start] + (-1,) + shape[end + 1:])
 
 
-_flip = primitive("flip", lambda xp, x, axis=None: xp.flip(x, axis), saves=())
+_flip = primitive("flip", lambda xp, x, axis=None: xp.flip(x, axis=axis), saves=())
 _flip.defvjp(lambda ns, g, ans, x, axis=None: ns.flip(g, axis))  # a reversal is its own transpose
 _flip.defjvp_linear()
 

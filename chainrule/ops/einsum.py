@@ -61,7 +61,7 @@ def parse(subscripts, shapes):
 
 
 def _einsum_impl(xp, *operands, subscripts):
-    return backend.einsum(subscripts, *operands)
+    return backend.einsum(xp, subscripts, *operands)
 
 
 def _letter_sizes(terms, operands):

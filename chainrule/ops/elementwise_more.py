@@ -25,15 +25,15 @@ def _unary(name, forward, rule, saves=("inputs",)):
 
 tan = _unary("tan", lambda xp, x: xp.tan(x), lambda ns, g, ans, x: g * (1 + ans * ans), saves=("ans",))
 # d arcsin = 1/√(1 − x²), d arccos = −1/√(1 − x²), d arctan = 1/(1 + x²)
-arcsin = _unary("arcsin", lambda xp, x: xp.arcsin(x), lambda ns, g, ans, x: g / ns.sqrt(1 - x * x))
-arccos = _unary("arccos", lambda xp, x: xp.arccos(x), lambda ns, g, ans, x: -g / ns.sqrt(1 - x * x))
-arctan = _unary("arctan", lambda xp, x: xp.arctan(x), lambda ns, g, ans, x: g / (1 + x * x))
+arcsin = _unary("arcsin", lambda xp, x: xp.asin(x), lambda ns, g, ans, x: g / ns.sqrt(1 - x * x))
+arccos = _unary("arccos", lambda xp, x: xp.acos(x), lambda ns, g, ans, x: -g / ns.sqrt(1 - x * x))
+arctan = _unary("arctan", lambda xp, x: xp.atan(x), lambda ns, g, ans, x: g / (1 + x * x))
 sinh = _unary("sinh", lambda xp, x: xp.sinh(x), lambda ns, g, ans, x: g * ns.cosh(x))
 cosh = _unary("cosh", lambda xp, x: xp.cosh(x), lambda ns, g, ans, x: g * ns.sinh(x))
 # d arsinh = 1/√(x² + 1), d arcosh = 1/√(x² − 1), d artanh = 1/(1 − x²)
-arcsinh = _unary("arcsinh", lambda xp, x: xp.arcsinh(x), lambda ns, g, ans, x: g / ns.sqrt(x * x + 1))
-arccosh = _unary("arccosh", lambda xp, x: xp.arccosh(x), lambda ns, g, ans, x: g / ns.sqrt(x * x - 1))
-arctanh = _unary("arctanh", lambda xp, x: xp.arctanh(x), lambda ns, g, ans, x: g / (1 - x * x))
+arcsinh = _unary("arcsinh", lambda xp, x: xp.asinh(x), lambda ns, g, ans, x: g / ns.sqrt(x * x + 1))
+arccosh = _unary("arccosh", lambda xp, x: xp.acosh(x), lambda ns, g, ans, x: g / ns.sqrt(x * x - 1))
+arctanh = _unary("arctanh", lambda xp, x: xp.atanh(x), lambda ns, g, ans, x: g / (1 - x * x))
 
 exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda ns, g, ans, x: g * ans * math.log(2), saves=("ans",))
 log2 = _unary("log2", lambda xp, x: xp.log2(x), lambda ns, g, ans, x: g / (x * math.log(2)))
@@ -64,7 +64,7 @@ def _erfc(xp, x):
 # d erfc(x) / dx = −2/√π · e^(−x²)
 erfc = _unary("erfc", _erfc, lambda ns, g, ans, x: g * (-2 / math.sqrt(math.pi)) * ns.exp(-(x * x)))
 
-arctan2 = primitive("arctan2", lambda xp, y, x: xp.arctan2(y, x), saves=("inputs",))
+arctan2 = primitive("arctan2", lambda xp, y, x: xp.atan2(y, x), saves=("inputs",))
 # θ = atan2(y, x):  ∂θ/∂y = x / (x² + y²),  ∂θ/∂x = −y / (x² + y²)
 arctan2.def_elementwise(lambda ns, g, ans, y, x: g * x / (x * x + y * y),
                         lambda ns, g, ans, y, x: -g * y / (x * x + y * y))
@@ -110,7 +110,8 @@ def _zero(ns, g, ans, x, **params):
 floor = primitive("floor", lambda xp, x: xp.floor(x), saves=()).def_elementwise(_zero)
 ceil = primitive("ceil", lambda xp, x: xp.ceil(x), saves=()).def_elementwise(_zero)
 trunc = primitive("trunc", lambda xp, x: xp.trunc(x), saves=()).def_elementwise(_zero)
-round = primitive("round", lambda xp, x, decimals=0: xp.round(x, decimals), saves=())
+round = primitive("round", lambda xp, x, decimals=0: xp.round(x, decimals=decimals) if decimals else xp.round(x),
+                  saves=())
 round.def_elementwise(_zero)
 round.__doc__ = "Round to ``decimals`` places, halves to even (``numpy.round``); derivative zero."
 
@@ -194,9 +195,9 @@ clip_bounds = primitive("clip_bounds", _clip_bounds_impl, saves=("inputs",))
 # The derivative goes to x where lower ≤ x ≤ upper (bounds included, as torch.clamp), else to the
 # bound that was taken.
 clip_bounds.def_elementwise(
-    lambda ns, g, ans, x, lower, upper: g * ((x >= lower) * (x <= upper)),
-    lambda ns, g, ans, x, lower, upper: g * ((x < lower) * (lower <= upper)),
-    lambda ns, g, ans, x, lower, upper: g * ((x > upper) + (lower > upper)))
+    lambda ns, g, ans, x, lower, upper: ns.where((x >= lower) & (x <= upper), g, 0),
+    lambda ns, g, ans, x, lower, upper: ns.where((x < lower) & (lower <= upper), g, 0),
+    lambda ns, g, ans, x, lower, upper: ns.where((x > upper) | (lower > upper), g, 0))
 
 
 def clip(x, min=None, max=None):

@@ -108,14 +108,14 @@ cholesky.__doc__ = """The lower Cholesky factor ``L`` of a symmetric positive-de
 def _gap_reciprocals(ns, w):
     """``F[i, j] = 1 / (w[j] − w[i])`` off the diagonal, zero on it."""
     n = w.shape[-1]
-    diagonal = _eye(n, w).astype(bool)
+    diagonal = backend.xp.astype(_eye(n, w), backend.xp.bool)
     gaps = ns.unsqueeze(w, axis=-2) - ns.unsqueeze(w, axis=-1)
     return ns.where(diagonal, 0, 1 / ns.where(diagonal, 1, gaps))
 
 
 def _eigh_impl(xp, a):
     w, v = xp.linalg.eigh(a)
-    return xp.concatenate([w[..., None, :], v], axis=-2)
+    return xp.concat([w[..., None, :], v], axis=-2)
 
 
 def _eigh_parts(ns, packed):
@@ -161,7 +161,7 @@ def eigvalsh(a):
 def _svd_impl(xp, a):
     u, s, vt = xp.linalg.svd(a, full_matrices=False)
     lead = a.shape[:-2]
-    return xp.concatenate([u.reshape(lead + (-1,)), s, vt.reshape(lead + (-1,))], axis=-1)
+    return xp.concat([xp.reshape(u, lead + (-1,)), s, xp.reshape(vt, lead + (-1,))], axis=-1)
 
 
 def _svd_parts(ns, packed, m, n):
@@ -247,7 +247,7 @@ def _qr_impl(xp, a):
     if a.shape[-2] < a.shape[-1]:
         raise ShapeError(f"qr: a must have at least as many rows as columns, not shape {a.shape}")
     q, r = xp.linalg.qr(a)
-    return xp.concatenate([q, r], axis=-2)
+    return xp.concat([q, r], axis=-2)
 
 
 def _qr_parts(ns, packed, m):
@@ -258,7 +258,7 @@ def _qr_parts(ns, packed, m):
 def _copyltu(ns, x):
     """The symmetric matrix whose lower triangle is ``x``'s."""
     n = x.shape[-1]
-    strictly_lower = backend.xp.tril(backend.xp.ones((n, n), dtype=bool), -1)
+    strictly_lower = backend.xp.tril(backend.xp.ones((n, n), dtype=backend.xp.bool), k=-1)
     lower = ns.where(strictly_lower, x, 0)
     return lower + _T(ns, lower) + x * _eye(n, x)
 
@@ -278,7 +278,7 @@ def _qr_jvp(ns, t, ans, a):
     t_rinv = _T(ns, ns.solve(_T(ns, r), _T(ns, t)))
     c = ns.matmul(_T(ns, q), t_rinv)
     n = c.shape[-1]
-    lower = ns.where(backend.xp.tril(backend.xp.ones((n, n), dtype=bool), -1), c, 0)
+    lower = ns.where(backend.xp.tril(backend.xp.ones((n, n), dtype=backend.xp.bool), k=-1), c, 0)
     omega = lower - _T(ns, lower)
     dq = ns.matmul(q, omega - c) + t_rinv
     dr = ns.matmul(c - omega, r)

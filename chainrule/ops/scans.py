@@ -24,7 +24,7 @@ def _along(ndim, axis, index):
     return (slice(None),) * (axis % ndim) + (index,)
 
 
-_cumsum = primitive("cumsum", lambda xp, x, *, axis: xp.cumsum(x, axis=axis), saves=())
+_cumsum = primitive("cumsum", lambda xp, x, *, axis: xp.cumulative_sum(x, axis=axis), saves=())
 # The transpose of a running sum is a running sum from the other end.
 _cumsum.defvjp(lambda ns, g, ans, x, axis: ns.flip(ns.cumsum(ns.flip(g, axis), axis=axis), axis))
 _cumsum.defjvp_linear()
@@ -45,11 +45,11 @@ def _cumprod_vjp(ns, g, ans, x, axis):
     # z it is zero (another zero factor).
     xv = ns.value(x)
     zero = xv == 0
-    first_zero = zero & (backend.xp.cumsum(zero, axis=axis) == 1)
+    first_zero = zero & (backend.xp.cumulative_sum(backend.xp.astype(zero, backend.xp.int64), axis=axis) == 1)
     safe_x = ns.where(zero, 1, x)
     reversed_sum = ns.flip(ns.cumsum(ns.flip(g * ans, axis), axis=axis), axis)
     out = ns.where(zero, 0, reversed_sum / safe_x)
-    if first_zero.any():
+    if backend.xp.any(first_zero):
         patched = ns.where(first_zero, 1, x)
         at_zero = ns.flip(ns.cumsum(ns.flip(g * ns.cumprod(patched, axis=axis), axis), axis=axis), axis)
         out = ns.where(first_zero, at_zero, out)
@@ -60,9 +60,9 @@ def _cumprod_jvp(ns, t, ans, x, axis):
     # dyⱼ = Σ_{i ≤ j} tᵢ Π_{k ≤ j, k ≠ i} x_k: before a slice's first zero z that is y · cumsum(t / x);
     # from z on only the term i = z survives, t_z · cumprod(x with x_z = 1).
     zero = ns.value(x) == 0
-    if not zero.any():
+    if not backend.xp.any(zero):
         return ans * ns.cumsum(t / x, axis=axis)
-    zeros_so_far = backend.xp.cumsum(zero, axis=axis)
+    zeros_so_far = backend.xp.cumulative_sum(backend.xp.astype(zero, backend.xp.int64), axis=axis)
     first_zero = zero & (zeros_so_far == 1)
     before = ans * ns.cumsum(t / ns.where(zero, 1, x), axis=axis)
     t_at_zero = ns.sum(ns.where(first_zero, t, 0), axis=axis, keepdims=True)
@@ -70,7 +70,7 @@ def _cumprod_jvp(ns, t, ans, x, axis):
     return ns.where(zeros_so_far == 0, before, after)
 
 
-_cumprod = primitive("cumprod", lambda xp, x, *, axis: xp.cumprod(x, axis=axis))
+_cumprod = primitive("cumprod", lambda xp, x, *, axis: xp.cumulative_prod(x, axis=axis))
 _cumprod.defvjp(_cumprod_vjp).defjvp(_cumprod_jvp)
 
 

@@ -17,13 +17,29 @@ def _full_axes(axes, ndim):
     return tuple(range(ndim))[::-1] if axes is None else tuple(a % ndim for a in axes)
 
 
-transpose = primitive("transpose", lambda xp, x, axes=None: xp.transpose(x, axes), saves=())
+_REVERSED = [tuple(range(n - 1, -1, -1)) for n in range(65)]
+
+
+def _transpose_impl(xp, x, axes=None):
+    # The array API's permute_dims (NumPy's transpose under its standard name) wants explicit axes.
+    return xp.permute_dims(x, _REVERSED[x.ndim] if axes is None else axes)
+
+
+transpose = primitive("transpose", _transpose_impl, saves=())
 transpose.defvjp(lambda ns, g, ans, x, axes=None:
                  ns.transpose(g, axes=_inverse_permutation(_full_axes(axes, x.ndim))))
 transpose.defjvp_linear()
 
 
-swapaxes = primitive("swapaxes", lambda xp, x, *, axis1, axis2: xp.swapaxes(x, axis1, axis2), saves=())
+def _swapaxes_impl(xp, x, *, axis1, axis2):
+    if xp is _np:  # NumPy's own swapaxes skips building the permutation
+        return _np.swapaxes(x, axis1, axis2)
+    order = list(range(x.ndim))
+    order[axis1], order[axis2] = order[axis2], order[axis1]
+    return xp.permute_dims(x, tuple(order))
+
+
+swapaxes = primitive("swapaxes", _swapaxes_impl, saves=())
 swapaxes.defvjp(lambda ns, g, ans, x, axis1, axis2: ns.swapaxes(g, axis1=axis1, axis2=axis2))
 swapaxes.defjvp(lambda ns, t, ans, x, axis1, axis2: ns.swapaxes(t, axis1=axis1, axis2=axis2))
 
@@ -52,7 +68,7 @@ expand_dims = unsqueeze
 
 
 def _concatenate_impl(xp, *xs, axis=0):
-    return xp.concatenate(xs, axis=axis)
+    return xp.concat(xs, axis=axis)
 
 
 def _piece(argnum, ns, g, xs, axis):
@@ -91,7 +107,7 @@ def _stack_impl(xp, *xs, axis=0):
 
 def _stack_slice(argnum, ns, g, axis):
     axis = axis % g.ndim
-    return ns.getitem(g, index=(slice(None),) * axis + (argnum,))
+    return ns.getitem(g, index=(slice(None),) * axis + (argnum, Ellipsis))
 
 
 _stack = primitive("stack", _stack_impl, saves=())
@@ -134,7 +150,7 @@ def _scatter_add_impl(xp, g, *, index, shape):
     if _is_basic(_as_tuple(index)):
         out[index] = g
     else:
-        xp.add.at(out, index, g)
+        backend.scatter_add(xp, out, index, g)
     return out
 
 
