@@ -12,9 +12,8 @@ from .. import ops
 from ..core.tensor import unwrap
 from ..ops.conv import located
 from . import functional_conv as F
-from .functional import check_probability
+from .layers import Dropout
 from .module import Module
-from .rng import as_generator
 
 
 class _Pool(Module):
@@ -112,18 +111,9 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class Dropout2d(Module):
+class Dropout2d(Dropout):
     """Zero whole channels with probability ``p`` in training mode (see
     :func:`chainrule.nn.functional.dropout2d`); the identity in evaluation mode."""
 
-    def __init__(self, p=0.5, generator=None):
-        super().__init__()
-        check_probability(p, "Dropout2d")
-        self.p = p
-        self.generator = None if generator is None else as_generator(generator)
-
     def forward(self, x):
         return F.dropout2d(x, self.p, self.training, self.generator)
-
-    def extra_repr(self):
-        return f"p={self.p}"
