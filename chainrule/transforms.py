@@ -11,26 +11,35 @@ import contextlib
 import functools
 
 from . import backend
+from .core.dispatch import new_node
 from .core.forward import is_tracked, new_level, strip, with_tangent
-from .core.graph import Node, _SetGradEnabled
+from .core.graph import _SetGradEnabled
+from .core.mode import seed
 from .core.reverse import backward
 from .core.tensor import Tensor
 from .errors import ShapeError
 from .ops import identity, reshape, stack
 from .tree import tree_flatten, tree_unflatten
 
-_active = [0]
+
+class _TraceStack:
+    """How many transforms are running, one inside the other (HIPS autograd's trace stack)."""
+
+    def __init__(self):
+        self.top = 0
+
+    @contextlib.contextmanager
+    def new_trace(self):
+        """Run a transform's body, recording; yields whether it runs inside another transform."""
+        self.top += 1
+        try:
+            with _SetGradEnabled(True):
+                yield self.top > 1
+        finally:
+            self.top -= 1
 
 
-@contextlib.contextmanager
-def _transform():
-    """Run a transform's body; yields whether it sits inside another transform."""
-    _active[0] += 1
-    try:
-        with _SetGradEnabled(True):
-            yield _active[0] > 1
-    finally:
-        _active[0] -= 1
+_traces = _TraceStack()
 
 
 def _as_tensor(x):
@@ -43,14 +52,18 @@ def _keeps_graph(nested, inputs):
     return nested or any(is_tracked(leaf) for leaf in tree_flatten(inputs)[0])
 
 
+def _require_real_float(dtype, what):
+    if dtype.kind != "f":
+        hint = "" if dtype.kind == "c" else " (pass floats, e.g. 1.0 rather than 1)"
+        raise TypeError(f"{what} has dtype {dtype}: chainrule differentiates real floating-point values "
+                        f"only{hint}")
+
+
 def _variable(x):
     """A tensor equal to ``x`` with a graph node of its own: the variable reverse mode targets."""
     x = _as_tensor(x)
-    if x.dtype.kind not in "fc":
-        raise TypeError(f"can only differentiate with respect to floating-point inputs, not {x.dtype} "
-                        "(pass floats, e.g. 1.0 rather than 1)")
-    node = Node(identity, (x._node,), (x,), x.data, {})
-    variable = Tensor._wrap(x.data, node)
+    _require_real_float(x.dtype, "an input to differentiate with respect to")
+    variable = Tensor._wrap(x.data, new_node(identity, (x._node,), (x,), (x.data,), x.data, {}))
     variable._tangents = x._tangents
     return variable
 
@@ -116,7 +129,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
         nums = _argnums_tuple(argnums, len(args))
-        with _transform() as nested:
+        with _traces.new_trace() as nested:
             keep_graph = _keeps_graph(nested, args)
             new_args, trees = _with_variables(args, nums)
             out = f(*new_args, **kwargs)
@@ -159,7 +172,7 @@ def grad(f, argnums=0, has_aux=False):
 def vjp(f, *primals, has_aux=False):
     """Evaluate ``f`` and return ``(out, vjp_fn)``, with ``vjp_fn(cotangent)`` giving one
     cotangent per primal (a tuple), like ``jax.vjp``. ``vjp_fn`` may be called many times."""
-    with _transform() as nested:
+    with _traces.new_trace() as nested:
         keep_graph = _keeps_graph(nested, primals)
         args, trees = _with_variables(primals, range(len(primals)))
         out = f(*args)
@@ -172,13 +185,13 @@ def vjp(f, *primals, has_aux=False):
         cotangents, _ = tree_flatten(cotangent)
         if len(cotangents) != len(out_leaves):
             raise ShapeError(f"vjp_fn: got {len(cotangents)} cotangents for {len(out_leaves)} outputs")
+        cotangents = [seed(c, o, "vjp_fn: a cotangent", keep_graph)
+                      for c, o in zip(cotangents, out_leaves, strict=True)]
         for c, o in zip(cotangents, out_leaves, strict=True):
-            if tuple(getattr(c, "shape", ())) != o.shape:
-                raise ShapeError(f"vjp_fn: cotangent of shape {tuple(getattr(c, 'shape', ()))} for "
-                                 f"an output of shape {o.shape}")
-        cotangents = [c if keep_graph and isinstance(c, Tensor) else backend.asarray(getattr(c, "data", c))
-                      for c in cotangents]
-        with _transform():
+            if tuple(c.shape) != o.shape:
+                raise ShapeError(f"vjp_fn: cotangent of shape {tuple(c.shape)} for an output of shape "
+                                 f"{o.shape}")
+        with _traces.new_trace():
             captured = backward(out_leaves, cotangents, targets=targets, retain_graph=True,
                                 create_graph=keep_graph, owned=False)
             return tuple(_cotangents_for(trees, captured))
@@ -199,7 +212,7 @@ def jvp(f, primals, tangents):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    with _transform() as nested:
+    with _traces.new_trace() as nested:
         keep_graph = _keeps_graph(nested, primals)
         level = new_level()
         p_leaves, p_def = tree_flatten(primals)
@@ -209,10 +222,10 @@ def jvp(f, primals, tangents):
         dual = []
         for p, t in zip(p_leaves, t_leaves, strict=True):
             p = _as_tensor(p)
-            if tuple(getattr(t, "shape", ())) != p.shape:
-                raise ShapeError(f"jvp: tangent of shape {tuple(getattr(t, 'shape', ()))} for a primal "
-                                 f"of shape {p.shape}")
-            t = t if isinstance(t, Tensor) else backend.asarray(t, dtype=p.dtype)
+            _require_real_float(p.dtype, "jvp: a primal")
+            t = seed(t, p, "jvp: a tangent", keep_tensor=True)
+            if tuple(t.shape) != p.shape:
+                raise ShapeError(f"jvp: tangent of shape {tuple(t.shape)} for a primal of shape {p.shape}")
             dual.append(with_tangent(p, level, t))
         out = f(*tree_unflatten(p_def, dual))
         out_leaves, out_def = tree_flatten(out)

@@ -6,9 +6,9 @@ one :class:`~chainrule.core.tensor.Tensor` and, when an input requires a gradien
 """
 
 from .. import backend
-from ..errors import ShapeError
+from ..errors import ShapeError, user_line
 from .graph import Node, Unsaved, _GradMode, hooks, kept, user_site
-from .tensor import Tensor
+from .tensor import Tensor, unwrap
 
 
 def bind(prim, inputs, params):
@@ -32,8 +32,7 @@ def bind(prim, inputs, params):
     except (ValueError, IndexError, TypeError) as error:
         if not prim.accepted.issuperset(params):  # checked here, off the hot path: PyTorch's dim=...
             return bind(prim, inputs, prim.keywords(params))
-        # The array library's complaint, restated with the operation, the shapes and the user's line.
-        raise _shape_error(prim, values, params, error) from error
+        raise restated(prim.name, values, params, error) from error
     if type(ans) is not backend.ndarray:
         ans = backend.asarray(ans)
     node = None
@@ -48,6 +47,7 @@ def bind(prim, inputs, params):
 def new_node(prim, parents, inputs, values, ans, params):
     """A reverse-mode node for ``prim``, keeping of ``inputs`` (raw ``values``) and ``ans`` only what its
     rules read, and the user's line while sites are recorded."""
+    refuse_complex(prim, ans)
     node = Node(prim, parents, kept(inputs, values, prim.saves_inputs),
                 ans if prim.saves_ans else Unsaved(ans), params)
     if hooks.record_site:
@@ -55,10 +55,33 @@ def new_node(prim, parents, inputs, values, ans, params):
     return node
 
 
-def _shape_error(prim, values, params, error):
-    shapes = ", ".join(str(getattr(v, "shape", type(v).__name__)) for v in values)
+def refuse_complex(prim, ans):
+    """Complex values are never differentiated: no rule follows the conjugate (Wirtinger) convention,
+    so their gradients would be silently wrong."""
+    if ans.dtype.kind == "c":
+        raise TypeError(f"{prim.name}: made {ans.dtype} values from an input that is differentiated; "
+                        f"chainrule differentiates real floating-point values only{user_line()}")
+
+
+def constant(name, function, *inputs):
+    """``function`` applied to the arrays of ``inputs`` as a constant tensor, neither recorded nor
+    differentiated (comparisons, bitwise operators); errors stated as :func:`bind` states them."""
+    values = [unwrap(x) for x in inputs]
+    try:
+        return Tensor._wrap(backend.asarray(function(*values)), None)
+    except (ValueError, IndexError, TypeError) as error:
+        raise restated(name, values, {}, error) from error
+
+
+def restated(name, values, params, error):
+    """The array library's complaint about operation ``name``, restated with its inputs' shapes (or
+    types), its parameters and the user's line: a ShapeError for a ValueError, else the built-in
+    TypeError or IndexError (never the library's own subclass, whose constructor may differ)."""
     settings = "".join(f", {k}={v!r}" for k, v in params.items() if k != "index")
-    site = user_site()
-    where = f"\n  at {site[0]}:{site[1]}: {site[2]}" if site else ""
-    kind = ShapeError if isinstance(error, ValueError) else type(error)
-    return kind(f"{prim.name}: inputs of shapes {shapes}{settings} do not fit: {error}{where}")
+    if isinstance(error, ValueError):
+        shapes = ", ".join(str(getattr(v, "shape", type(v).__name__)) for v in values)
+        return ShapeError(f"{name}: inputs of shapes {shapes}{settings} do not fit: {error}")
+    kind = TypeError if isinstance(error, TypeError) else IndexError
+    described = ", ".join(f"{v.dtype} {v.shape}" if hasattr(v, "dtype") else f"{type(v).__name__} {v!r:.40}"
+                          for v in values)
+    return kind(f"{name}: inputs {described}{settings} cannot be combined: {error}{user_line()}")

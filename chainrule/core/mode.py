@@ -6,6 +6,8 @@ own primitives, so what the rules compute is itself recorded and can be differen
 ``create_graph`` pass, or forward mode where something is followed).
 """
 
+from .. import backend
+from ..errors import user_line
 from .primitive import diff, raw
 from .tensor import Tensor, unwrap
 
@@ -64,6 +66,18 @@ class _Recorded:
     @staticmethod
     def result(x):
         return x if isinstance(x, Tensor) else Tensor._wrap(x, None)
+
+
+def seed(value, like, what, keep_tensor):
+    """A tangent or cotangent ``value`` given for ``like``: real numbers, as an array of ``like``'s
+    dtype (a tensor kept as it is when ``keep_tensor``); a TypeError naming both dtypes otherwise."""
+    array = backend.asarray(unwrap(value))
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what} has dtype {array.dtype} for a value of dtype {like.dtype}: it must hold "
+                        f"real numbers{user_line()}")
+    if keep_tensor and isinstance(value, Tensor):
+        return value
+    return array.astype(like.dtype, copy=False) if like.dtype.kind == "f" else array
 
 
 BARE = _Bare()

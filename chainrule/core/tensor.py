@@ -1,5 +1,7 @@
 """The Tensor: an array, an optional link into the recorded graph, and optional forward-mode tangents."""
 
+import operator
+
 from .. import backend
 from ..errors import GraphError, ShapeError
 from ..pytorch_compat import missing_attribute, pytorch_keywords, to_dtype
@@ -63,7 +65,10 @@ class Tensor:
                 raise GraphError("requires_grad can only be switched off on a leaf; use .detach()")
             self._node = None
         elif self._node is None:
-            if self.data.dtype.kind not in "fc":
+            if self.data.dtype.kind == "c":
+                raise TypeError(f"complex tensors cannot require gradients ({self.dtype}): chainrule "
+                                "differentiates real floating-point values only")
+            if self.data.dtype.kind != "f":
                 raise TypeError(f"only floating-point tensors can require gradients, not {self.dtype}; "
                                 f"convert first (.float(), or dtype='float32' when creating it)")
             self._node = Leaf(self)
@@ -115,12 +120,10 @@ class Tensor:
                                  f"gradient= an array of shape {self.shape}")
             gradient = backend.xp.ones(self.data.shape, self.data.dtype)
         else:
-            gradient = gradient if isinstance(gradient, Tensor) else backend.asarray(gradient)
+            gradient = mode.seed(gradient, self, "backward(): gradient", keep_tensor=create_graph)
             if tuple(gradient.shape) != self.shape:
                 raise ShapeError(f"backward(): gradient has shape {tuple(gradient.shape)} but the "
                                  f"tensor has shape {self.shape}")
-            if not create_graph and isinstance(gradient, Tensor):
-                gradient = gradient.data
         reverse.backward([self], [gradient], retain_graph=retain_graph or create_graph,
                  create_graph=create_graph, owned=owned)
 
@@ -310,14 +313,16 @@ class Tensor:
         raise AttributeError(missing_attribute(type(self).__name__, name))
 
     # Comparisons give constant boolean tensors: they have no derivative.
-    def __lt__(self, other): return Tensor._wrap(self.data < unwrap(other), None)
-    def __le__(self, other): return Tensor._wrap(self.data <= unwrap(other), None)
-    def __gt__(self, other): return Tensor._wrap(self.data > unwrap(other), None)
-    def __ge__(self, other): return Tensor._wrap(self.data >= unwrap(other), None)
-    def __eq__(self, other): return Tensor._wrap(self.data == unwrap(other), None)
-    def __ne__(self, other): return Tensor._wrap(self.data != unwrap(other), None)
-    def __and__(self, other): return Tensor._wrap(self.data & unwrap(other), None)
-    def __or__(self, other): return Tensor._wrap(self.data | unwrap(other), None)
+    def __lt__(self, other): return dispatch.constant("less (<)", operator.lt, self, other)
+    def __le__(self, other): return dispatch.constant("less_equal (<=)", operator.le, self, other)
+    def __gt__(self, other): return dispatch.constant("greater (>)", operator.gt, self, other)
+    def __ge__(self, other): return dispatch.constant("greater_equal (>=)", operator.ge, self, other)
+    def __eq__(self, other): return dispatch.constant("equal (==)", operator.eq, self, other)
+    def __ne__(self, other): return dispatch.constant("not_equal (!=)", operator.ne, self, other)
+    def __and__(self, other): return dispatch.constant("bitwise_and (&)", operator.and_, self, other)
+    def __or__(self, other): return dispatch.constant("bitwise_or (|)", operator.or_, self, other)
+    def __rand__(self, other): return dispatch.constant("bitwise_and (&)", operator.and_, other, self)
+    def __ror__(self, other): return dispatch.constant("bitwise_or (|)", operator.or_, other, self)
     def __invert__(self): return Tensor._wrap(~self.data, None)
 
     # -- methods, as PyTorch users expect them ----------------------------------------------------
@@ -509,4 +514,4 @@ def _shape_args(args):
 
 
 from .. import ops  # noqa: E402  (the operations need Tensor defined first)
-from . import reverse  # noqa: E402
+from . import dispatch, mode, reverse  # noqa: E402

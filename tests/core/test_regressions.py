@@ -129,3 +129,90 @@ def test_softmax_family_with_a_masked_logit_in_both_modes(f, value):
     _, tangent = cr.jvp(f, (MASKED,), (np.array([[5.0, 1.0, 0.0]]),))
     np.testing.assert_allclose(tangent.item(), (slope.data * [0, 1, 0]).sum())
     assert np.isfinite(cr.hessian(f)(MASKED).data).all()
+
+
+# -- complex values: refused wherever something is differentiated, never a silent wrong gradient ---
+
+def test_a_complex_tensor_cannot_require_gradients():
+    with pytest.raises(TypeError, match="complex tensors cannot require gradients.*real floating-point"):
+        cr.tensor([1 + 1j], requires_grad=True)
+
+
+def test_a_complex_value_made_from_a_differentiated_input_is_refused_at_its_line():
+    x = cr.tensor([1.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"mul: made complex128 values .* real floating-point values only"
+                                        r"\n  at .*test_regressions.py"):
+        cr.abs(x * (1 + 1j)).sum().backward()
+
+
+@pytest.mark.parametrize("transform", [
+    lambda f, x: cr.grad(lambda x: f(x).sum())(x),
+    lambda f, x: cr.vjp(f, x)[1](np.ones(2)),
+    lambda f, x: cr.jvp(f, (x,), (np.ones(2),)),
+])
+def test_transforms_refuse_complex_values(transform):
+    with pytest.raises(TypeError, match="real floating-point values only"):
+        transform(lambda x: cr.abs(x * (1 + 1j)), np.ones(2))
+    with pytest.raises(TypeError, match="complex128.*real floating-point values only"):
+        transform(lambda x: x * x, np.ones(2) + 1j)
+
+
+# -- tangents and cotangents of the wrong kind ----------------------------------------------------
+
+def test_jvp_at_an_integer_primal_is_refused_naming_the_dtype():
+    with pytest.raises(TypeError, match=r"jvp: a primal has dtype int64.*pass floats"):
+        cr.jvp(lambda x: x * x, (np.array([1, 2]),), (np.array([0.5, 0.5]),))
+
+
+@pytest.mark.parametrize("tangent, dtype", [(np.array([0.5 + 1j, 0.5]), "complex128"), ("ab", "<U2"),
+                                            (np.array(["a", "b"]), "<U1")])
+def test_jvp_refuses_a_tangent_that_is_not_real_numbers_naming_both_dtypes(tangent, dtype):
+    with pytest.raises(TypeError, match=f"jvp: a tangent has dtype {dtype} for a value of dtype float64"):
+        cr.jvp(lambda x: x * x, (np.array([1.0, 2.0]),), (tangent,))
+
+
+def test_jvp_casts_integer_and_other_float_tangents_to_the_primals_dtype():
+    out, tangent = cr.jvp(lambda x: x * x, (np.array([1.0, 2.0], dtype=np.float32),), (np.array([1, 0]),))
+    assert tangent.dtype == np.float32
+    np.testing.assert_array_equal(tangent.data, [2, 0])
+
+
+def test_vjp_fn_refuses_a_string_cotangent():
+    _, vjp_fn = cr.vjp(lambda x: x * x, np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="vjp_fn: a cotangent has dtype <U1 for a value of dtype float64"):
+        vjp_fn(np.array(["a", "b"]))
+
+
+def test_backward_with_a_gradient_of_the_wrong_shape_or_kind_names_it_and_the_users_line():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(cr.errors.ShapeError, match=r"gradient has shape \(3,\) but the tensor has shape "
+                                                   r"\(2,\)\n  at .*test_regressions.py"):
+        (x * 2).backward(gradient=np.ones(3))
+    with pytest.raises(TypeError, match=r"backward\(\): gradient has dtype <U1.*\n  at .*test_regressions"):
+        (x * 2).backward(gradient=np.array(["a", "b"]))
+
+
+# -- error messages of operators ------------------------------------------------------------------
+
+def test_adding_a_string_is_a_type_error_naming_the_operation_and_the_users_line():
+    with pytest.raises(TypeError, match=r"add: inputs float64 \(\), str 'a' cannot be combined:.*"
+                                        r"\n  at .*test_regressions.py"):
+        cr.tensor(1.0, requires_grad=True) + "a"
+
+
+@pytest.mark.parametrize("operate, name", [
+    (lambda x, y: x < y, "less (<)"), (lambda x, y: x <= y, "less_equal (<=)"),
+    (lambda x, y: x > y, "greater (>)"), (lambda x, y: x >= y, "greater_equal (>=)"),
+    (lambda x, y: x == y, "equal (==)"), (lambda x, y: x != y, "not_equal (!=)"),
+    (lambda x, y: (x > 0) & (y > 0), "bitwise_and (&)"), (lambda x, y: (x > 0) | (y > 0), "bitwise_or (|)"),
+    (lambda x, y: (x > 0) & np.ones(4, bool), "bitwise_and (&)"),
+    (lambda x, y: np.ones(4, bool) | (x > 0), "bitwise_or (|)"),
+])
+def test_comparisons_and_bitwise_operators_name_the_operation_shapes_and_line(operate, name):
+    x, y = cr.tensor([1.0, 2.0, 3.0]), cr.tensor(np.ones(4))
+    with pytest.raises(cr.errors.ShapeError) as caught:
+        operate(x, y)
+    message = str(caught.value)
+    assert message.startswith(f"{name}: inputs of shapes (3,), (4,)") or \
+        message.startswith(f"{name}: inputs of shapes (4,), (3,)")
+    assert "test_regressions.py" in message
