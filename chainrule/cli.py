@@ -242,7 +242,8 @@ def _train(args):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         record = _train_or_resume(args, {**given, **options}, log)
     if record is not None:  # None on the ranks other than 0 of a distributed run
-        print(_score_line(record["results"]["test"]))
+        from .train.metrics import score_line
+        print(score_line(record["results"]["test"]))
     return 0
 
 
@@ -287,12 +288,6 @@ def _read_settings(path):
     return settings
 
 
-def _score_line(scores):
-    if "accuracy" in scores:
-        return f"test accuracy: {scores['accuracy']:.2%}"
-    return f"test RMSE: {scores['rmse']:.4g}"
-
-
 # -- evaluate and predict -------------------------------------------------------------------------
 
 def _run_dir_argument(parser):
@@ -301,13 +296,14 @@ def _run_dir_argument(parser):
 
 @command("evaluate", "score a trained run's best model on its data set's test split", _run_dir_argument)
 def _evaluate(args):
+    from .train.metrics import score_line
     from .train.runs import evaluate_run
     scores = evaluate_run(args.run_dir)
     print(f"test loss: {scores['loss']:.4f}")
     if "per_class_accuracy" in scores:
         print("per-class accuracy: " + ", ".join(f"{label}: {value:.1%}" for label, value
                                                  in enumerate(scores["per_class_accuracy"])))
-    print(_score_line(scores))
+    print(score_line(scores))
     return 0
 
 
