@@ -19,7 +19,8 @@ def asarray(value, dtype=None):
 
 @functools.lru_cache(maxsize=1024)
 def _contraction_path(subscripts, *shapes):
-    return numpy.einsum_path(subscripts, *(numpy.broadcast_to(numpy.empty(()), s) for s in shapes), optimize="greedy")[0]
+    placeholders = [numpy.broadcast_to(numpy.empty(()), s) for s in shapes]  # shapes only, no memory
+    return numpy.einsum_path(subscripts, *placeholders, optimize="greedy")[0]
 
 
 def einsum(namespace, subscripts, *operands):

@@ -110,8 +110,8 @@ def _zero(ns, g, ans, x, **params):
 floor = primitive("floor", lambda xp, x: xp.floor(x), saves=()).def_elementwise(_zero)
 ceil = primitive("ceil", lambda xp, x: xp.ceil(x), saves=()).def_elementwise(_zero)
 trunc = primitive("trunc", lambda xp, x: xp.trunc(x), saves=()).def_elementwise(_zero)
-round = primitive("round", lambda xp, x, decimals=0: xp.round(x, decimals=decimals) if decimals else xp.round(x),
-                  saves=())
+round = primitive("round", lambda xp, x, decimals=0:
+                  xp.round(x, decimals=decimals) if decimals else xp.round(x), saves=())
 round.def_elementwise(_zero)
 round.__doc__ = "Round to ``decimals`` places, halves to even (``numpy.round``); derivative zero."
 

@@ -333,7 +333,8 @@ def matrix_power(a, n):
     if n == 0:
         from ..core.tensor import Tensor
         values = a.data if isinstance(a, Tensor) else backend.asarray(a)
-        return Tensor._wrap(backend.xp.broadcast_to(_eye(values.shape[-1], values), values.shape).copy(), None)
+        identity = backend.xp.broadcast_to(_eye(values.shape[-1], values), values.shape)
+        return Tensor._wrap(backend.xp.asarray(identity, copy=True), None)
     result, square = None, a
     while n:
         if n & 1:

@@ -95,6 +95,6 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
         return getitem(x, index=(Ellipsis, i))
     if n_a == 2:
         return sub(part(a, 0) * part(b, 1), part(a, 1) * part(b, 0))
-    components = [sub(part(a, (i + 1) % 3) * part(b, (i + 2) % 3), part(a, (i + 2) % 3) * part(b, (i + 1) % 3))
-                  for i in range(3)]
+    components = [sub(part(a, (i + 1) % 3) * part(b, (i + 2) % 3),
+                      part(a, (i + 2) % 3) * part(b, (i + 1) % 3)) for i in range(3)]
     return moveaxis(stack(components, axis=-1), -1, axisc)

@@ -116,7 +116,8 @@ def diff(x, n=1, axis=-1, prepend=None, append=None):
     """The ``n``-th differences along ``axis``: ``out[i] = x[i + 1] − x[i]``, repeated (``numpy.diff``)."""
     ndim = len(x.shape) if hasattr(x, "shape") else _np.ndim(x)
     if prepend is not None or append is not None:
-        ends = [_np.broadcast_to(e, _end_shape(x, axis)) if _np.ndim(e) == 0 else e for e in (prepend, append)]
+        ends = [_np.broadcast_to(e, _end_shape(x, axis)) if _np.ndim(e) == 0 else e
+                for e in (prepend, append)]
         x = concatenate([p for p in (ends[0], x, ends[1]) if p is not None], axis=axis)
     for _ in range(n):
         x = getitem(x, index=_along(ndim, axis, slice(1, None))) - getitem(x, index=_along(ndim, axis,

@@ -85,7 +85,8 @@ def _strict(value):
 
 def _check_strict(result, expected, what):
     expected = expected if not hasattr(expected, "_array") else np.asarray(expected)
-    assert isinstance(result, type(xp.asarray(0.0))), f"{what} returned {type(result).__name__}, not a strict array"
+    assert isinstance(result, type(xp.asarray(0.0))), (f"{what} returned {type(result).__name__}, "
+                                                       "not a strict array")
     np.testing.assert_allclose(np.asarray(result), expected, rtol=1e-10, atol=1e-12, err_msg=what)
 
 

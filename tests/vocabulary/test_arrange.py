@@ -10,13 +10,16 @@ from chainrule.testing import check_grads
 CASES = [
     ("ravel", (2, 3), {}), ("flip", (2, 3, 4), {}), ("flip", (2, 3, 4), {"axis": (0, 2)}),
     ("fliplr", (2, 3), {}), ("flipud", (2, 3), {}), ("rot90", (2, 3), {}), ("rot90", (2, 3, 4), {"k": 3}),
-    ("rot90", (2, 3, 4), {"k": 2, "axes": (1, 2)}), ("rot90", (2, 3), {"k": -1}), ("roll", (2, 3), {"shift": 2}),
+    ("rot90", (2, 3, 4), {"k": 2, "axes": (1, 2)}), ("rot90", (2, 3), {"k": -1}),
+    ("roll", (2, 3), {"shift": 2}),
     ("roll", (2, 3, 4), {"shift": (1, -1), "axis": (0, 2)}), ("roll", (4,), {"shift": -5, "axis": 0}),
     ("rollaxis", (2, 3, 4), {"axis": 2}), ("rollaxis", (2, 3, 4), {"axis": 0, "start": 3}),
     ("rollaxis", (2, 3, 4), {"axis": 1, "start": -1}), ("tile", (2, 3), {"reps": 2}),
-    ("tile", (3,), {"reps": (2, 2)}), ("tile", (2, 1, 3), {"reps": (2, 1)}), ("repeat", (2, 3), {"repeats": 2}),
+    ("tile", (3,), {"reps": (2, 2)}), ("tile", (2, 1, 3), {"reps": (2, 1)}),
+    ("repeat", (2, 3), {"repeats": 2}),
     ("repeat", (2, 3), {"repeats": 3, "axis": 1}), ("repeat", (2, 3), {"repeats": [1, 0, 2], "axis": -1}),
-    ("moveaxis", (2, 3, 4), {"source": 0, "destination": -1}), ("atleast_1d", (), {}), ("atleast_2d", (3,), {}),
+    ("moveaxis", (2, 3, 4), {"source": 0, "destination": -1}), ("atleast_1d", (), {}),
+    ("atleast_2d", (3,), {}),
     ("atleast_3d", (3,), {}), ("atleast_3d", (2, 3), {}), ("expand_dims", (2, 3), {"axis": 1}),
 ]
 

@@ -21,7 +21,8 @@ def _symmetric(b):
     return (b + cr.swapaxes(b, -1, -2)) / 2
 
 
-@pytest.mark.parametrize("name,args", [("inv", (A,)), ("det", (A,)), ("solve", (A, B)), ("solve", (A, B[:, 0])),
+@pytest.mark.parametrize("name,args", [("inv", (A,)), ("det", (A,)), ("solve", (A, B)),
+                                       ("solve", (A, B[:, 0])),
                                        ("pinv", (B,)), ("matrix_power", (A, 3)), ("matrix_power", (A, -2)),
                                        ("matrix_power", (A, 0))])
 def test_values_match_numpy(name, args):

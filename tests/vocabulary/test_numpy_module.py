@@ -37,7 +37,9 @@ def test_differentiable_functions_have_gradients():
 
 
 def test_array_stacks_followed_tensors():
-    gradient = cr.grad(lambda x: cnp.sum(cnp.array([[x[0], 2 * x[1]], [x[1], 1.0]]) ** 2))(np.array([1.0, 3.0]))
+    def loss(x):
+        return cnp.sum(cnp.array([[x[0], 2 * x[1]], [x[1], 1.0]]) ** 2)
+    gradient = cr.grad(loss)(np.array([1.0, 3.0]))
     np.testing.assert_allclose(gradient.data, [2.0, 8 * 3 + 2 * 3])
 
 

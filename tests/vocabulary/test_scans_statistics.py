@@ -70,7 +70,8 @@ def test_average_with_tensor_weights_returned():
 def test_gradient_matches_numpy(kwargs):
     f = np.random.default_rng(4).standard_normal((4, 5))
     ours, theirs = cr.gradient(f, 0.5, **kwargs), np.gradient(f, 0.5, **kwargs)
-    for a, b in zip(ours if isinstance(ours, list) else [ours], theirs if isinstance(theirs, tuple) else [theirs]):
+    ours, theirs = (ours, theirs) if isinstance(ours, list) else ([ours], [theirs])
+    for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.data, b)
     check_grads(lambda f: cr.gradient(f, 0.5, axis=1, **{k: v for k, v in kwargs.items() if k != "axis"}),
                 (f,), order=2)
