@@ -34,6 +34,7 @@ def _assert_close(ours, theirs, atol=1e-10):
     np.testing.assert_allclose(getattr(ours, "data", ours), theirs.detach().numpy(), atol=atol, rtol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("x_shape,w_shape,options", CONV_CASES)
 def test_conv_values_gradients_and_double_backward_match_torch(x_shape, w_shape, options):
     rng = np.random.default_rng(0)
