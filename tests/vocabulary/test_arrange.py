@@ -6,6 +6,7 @@ import pytest
 import chainrule as cr
 from chainrule.ops import arrange
 from chainrule.testing import check_grads
+from tests.vocabulary.checks import matches_numpy_with_gradients
 
 CASES = [
     ("ravel", (2, 3), {}), ("flip", (2, 3, 4), {}), ("flip", (2, 3, 4), {"axis": (0, 2)}),
@@ -24,16 +25,9 @@ CASES = [
 ]
 
 
-def _numpy_like(value):
-    return np.stack([np.asarray(v.data) for v in value]) if isinstance(value, list) else value.data
-
-
 @pytest.mark.parametrize("name,shape,kwargs", CASES, ids=[c[0] for c in CASES])
 def test_rearranging_matches_numpy_with_gradients(name, shape, kwargs):
-    x = np.random.default_rng(0).standard_normal(shape)
-    function = getattr(cr, name)
-    np.testing.assert_array_equal(function(x, **kwargs).data, getattr(np, name)(x, **kwargs))
-    check_grads(lambda x: function(x, **kwargs) ** 2, (x,), order=2)
+    matches_numpy_with_gradients(name, np.random.default_rng(0).standard_normal(shape), kwargs)
 
 
 SPLITS = [("split", 2, {}), ("split", [1, 3], {"axis": 1}), ("array_split", 3, {"axis": 1}),

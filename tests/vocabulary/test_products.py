@@ -6,6 +6,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.testing import check_grads
+from tests.vocabulary.checks import matches_numpy_with_gradients
 
 EINSUMS = [
     ("ij,jk->ik", [(3, 4), (4, 2)]), ("ij,jk", [(3, 4), (4, 2)]), ("ii", [(3, 3)]), ("ii->i", [(3, 3)]),
@@ -71,10 +72,7 @@ STRUCTURE = [
 
 @pytest.mark.parametrize("name,shape,kwargs", STRUCTURE, ids=[s[0] for s in STRUCTURE])
 def test_matrix_structure_matches_numpy_with_gradients(name, shape, kwargs):
-    x = np.random.default_rng(3).standard_normal(shape)
-    function = getattr(cr, name)
-    np.testing.assert_allclose(function(x, **kwargs).data, getattr(np, name)(x, **kwargs))
-    check_grads(lambda x: function(x, **kwargs) ** 2, (x,), order=2)
+    matches_numpy_with_gradients(name, np.random.default_rng(3).standard_normal(shape), kwargs)
 
 
 def test_cross_of_2_vectors_is_the_scalar_cross_product():
