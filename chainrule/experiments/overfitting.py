@@ -102,13 +102,7 @@ def run(out_dir, quick=False, seed=0):
                                         (curve.x_train, curve.y_train, curve.x_test, curve.y_test))
 
     all_orders = range(10)
-    fits, gaps, conditions = {}, {}, {}
-    for order in all_orders:
-        history, hess = newton_fit(features(x_train, order), t_train)
-        fits[order] = history[-1]
-        exact = least_squares_fit(features(x_train, order), t_train)
-        gaps[order] = [_relative_gap(w, exact) for w in history]
-        conditions[order] = float(np.linalg.cond(hess))
+    fits, gaps, conditions = _fits_by_order(x_train, t_train, all_orders)
     train_rms = {m: rms(features(x_train, m), fits[m], t_train) for m in all_orders}
     test_rms = {m: rms(features(x_test, m), fits[m], t_test) for m in all_orders}
 
@@ -154,6 +148,34 @@ def run(out_dir, quick=False, seed=0):
              f"{gaps[9][-1]:.1e}. Every fit agrees with least squares to "
              f"{metrics['max_relative_gap_to_lstsq']:.1e}."]
 
+    figures = _figures(out_dir, (x_train, t_train), fits, penalised,
+                       (list(all_orders), train_rms, test_rms), (ln_lams, sweep_train, sweep_test))
+
+    headline = (f"M = 9 fits the ten points to train E_RMS {train_rms[9]:.1e} but test E_RMS "
+                f"{test_rms[9]:.2f} against {test_rms[3]:.2f} for M = 3; ln λ = −18 brings M = 9 to "
+                f"{metrics['penalised_test_rms'][-18.0]:.2f}. chainrule's Newton fit matches least squares "
+                f"to {metrics['max_relative_gap_to_lstsq']:.0e}.")
+    return Result(headline, tables, figures, metrics, notes)
+
+
+def _fits_by_order(x_train, t_train, orders):
+    """Newton fits of each polynomial order: final weights, the gap to least squares after each step,
+    and the Hessian's condition number."""
+    fits, gaps, conditions = {}, {}, {}
+    for order in orders:
+        history, hess = newton_fit(features(x_train, order), t_train)
+        fits[order] = history[-1]
+        exact = least_squares_fit(features(x_train, order), t_train)
+        gaps[order] = [_relative_gap(w, exact) for w in history]
+        conditions[order] = float(np.linalg.cond(hess))
+    return fits, gaps, conditions
+
+
+def _figures(out_dir, training, fits, penalised, by_order, by_penalty):
+    """The fits of Figure 1.4, the error against the order and the penalty, and the penalised fits."""
+    x_train, t_train = training
+    orders, train_rms, test_rms = by_order
+    ln_lams, sweep_train, sweep_test = by_penalty
     figures = []
     fig, axes = new_figure(2, 2, width=3.6, height=2.8, squeeze=False)
     for ax, m in zip(axes.flat, ORDERS, strict=True):
@@ -162,8 +184,8 @@ def run(out_dir, quick=False, seed=0):
     figures.append(save_figure(fig, out_dir, "overfitting_fits"))
 
     fig, (ax_m, ax_lam) = new_figure(2)
-    ax_m.plot(list(all_orders), list(train_rms.values()), "o-", mfc="none", label="Training")
-    ax_m.plot(list(all_orders), list(test_rms.values()), "o-", mfc="none", color="tab:red", label="Test")
+    ax_m.plot(orders, list(train_rms.values()), "o-", mfc="none", label="Training")
+    ax_m.plot(orders, list(test_rms.values()), "o-", mfc="none", color="tab:red", label="Test")
     ax_m.set(xlabel="M", ylabel="E_RMS", ylim=(0, 1.05), title="error against the order")
     ax_m.legend()
     ax_lam.plot(ln_lams, sweep_train, label="Training")
@@ -178,9 +200,4 @@ def run(out_dir, quick=False, seed=0):
         _draw_fit(ax, w, f"M = 9, ln λ = {ln_lam:g}", x_train, t_train)
     fig.tight_layout()
     figures.append(save_figure(fig, out_dir, "overfitting_penalty"))
-
-    headline = (f"M = 9 fits the ten points to train E_RMS {train_rms[9]:.1e} but test E_RMS "
-                f"{test_rms[9]:.2f} against {test_rms[3]:.2f} for M = 3; ln λ = −18 brings M = 9 to "
-                f"{metrics['penalised_test_rms'][-18.0]:.2f}. chainrule's Newton fit matches least squares "
-                f"to {metrics['max_relative_gap_to_lstsq']:.0e}.")
-    return Result(headline, tables, figures, metrics, notes)
+    return figures

@@ -70,31 +70,13 @@ def run(out_dir, quick=False, seed=0):
     s = _probabilities(z)
     shown = _gradients(z, label)
 
-    worst = {"fused": 0.0, "composite": 0.0, "numeric": 0.0, "pushforward": 0.0}
-    for _ in range(draws):
-        zi = rng.normal(scale=3.0, size=CLASSES)
-        grads = _gradients(zi, int(rng.integers(CLASSES)))
-        for key in ("fused", "composite", "numeric"):
-            worst[key] = max(worst[key], np.abs(grads[key] - grads["formula"]).max())
-        t = rng.normal(size=CLASSES)
-        by_jacfwd = cr.jacfwd(cr.softmax)(zi).numpy() @ t
-        worst["pushforward"] = max(worst["pushforward"],
-                                   np.abs(_pushforward_rule(_probabilities(zi), t) - by_jacfwd).max())
-
+    worst = _worst_disagreements(rng, draws)
     t = rng.normal(size=CLASSES)
     rule = _pushforward_rule(s, t)
     by_jvp = cr.jvp(cr.softmax, (z,), (t,))[1].numpy()
     by_jacfwd = cr.jacfwd(cr.softmax)(z).numpy() @ t
-
-    big = np.array([1000.0, 999.0, 998.0])
-    with np.errstate(over="ignore", invalid="ignore"):
-        naive_big = _naive_softmax(cr.tensor(big)).numpy()
-        shifts = np.linspace(0, 1000, 41 if quick else 401)
-        naive_probs = np.array([_naive_softmax(cr.tensor(z + c)).numpy() for c in shifts])
-    stable_big = cr.softmax(cr.tensor(big)).numpy()
-    stable_probs = np.array([cr.softmax(cr.tensor(z + c)).numpy() for c in shifts])
-    big_grad = cr.grad(lambda v: cr.softmax_cross_entropy(v, np.asarray(0)))(big).numpy()
-    first_nan = shifts[~np.isfinite(naive_probs).all(axis=1)].min()
+    naive_big, stable_big, big_grad = _overflow_at(np.array([1000.0, 999.0, 998.0]))
+    shifts, naive_probs, stable_probs, first_nan = _shifted(z, 41 if quick else 401)
 
     metrics = {
         "max_error_fused_vs_formula": float(worst["fused"]),
@@ -131,6 +113,54 @@ def run(out_dir, quick=False, seed=0):
              f"The cross-entropy gradient at logits [1000, 999, 998] is still ŷ − y (error "
              f"{metrics['stable_grad_error_at_1000']:.1e}), because the fused rule never forms exp(1000)."]
 
+    figures = [_figure(out_dir, shown, (rule, by_jvp, by_jacfwd), shifts, (stable_probs, naive_probs),
+                       first_nan)]
+
+    headline = (f"∂ cross-entropy / ∂ logits = ŷ − y to {max(worst['fused'], worst['composite']):.0e} by "
+                f"autodiff and {worst['numeric']:.0e} by finite differences over {draws} draws; the naive "
+                f"softmax turns NaN once the logits are shifted by {first_nan:.0f}, the stable one never "
+                "does.")
+    return Result(headline, tables, figures, metrics, notes)
+
+
+def _worst_disagreements(rng, draws):
+    """The largest error of each gradient route against ŷ − y, and of the pushforward rule against
+    ``jacfwd``, over ``draws`` random logit vectors."""
+    worst = {"fused": 0.0, "composite": 0.0, "numeric": 0.0, "pushforward": 0.0}
+    for _ in range(draws):
+        zi = rng.normal(scale=3.0, size=CLASSES)
+        grads = _gradients(zi, int(rng.integers(CLASSES)))
+        for key in ("fused", "composite", "numeric"):
+            worst[key] = max(worst[key], np.abs(grads[key] - grads["formula"]).max())
+        t = rng.normal(size=CLASSES)
+        by_jacfwd = cr.jacfwd(cr.softmax)(zi).numpy() @ t
+        worst["pushforward"] = max(worst["pushforward"],
+                                   np.abs(_pushforward_rule(_probabilities(zi), t) - by_jacfwd).max())
+    return worst
+
+
+def _overflow_at(big):
+    """The naive and the stable softmax of large logits, and the fused loss's gradient there."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        naive = _naive_softmax(cr.tensor(big)).numpy()
+    stable = cr.softmax(cr.tensor(big)).numpy()
+    gradient = cr.grad(lambda v: cr.softmax_cross_entropy(v, np.asarray(0)))(big).numpy()
+    return naive, stable, gradient
+
+
+def _shifted(z, count):
+    """Both softmaxes of ``z + c`` for ``count`` shifts c in [0, 1000], and the first c where the
+    naive one is NaN."""
+    shifts = np.linspace(0, 1000, count)
+    with np.errstate(over="ignore", invalid="ignore"):
+        naive = np.array([_naive_softmax(cr.tensor(z + c)).numpy() for c in shifts])
+    stable = np.array([cr.softmax(cr.tensor(z + c)).numpy() for c in shifts])
+    return shifts, naive, stable, shifts[~np.isfinite(naive).all(axis=1)].min()
+
+
+def _figure(out_dir, shown, pushforwards, shifts, probabilities, first_nan):
+    """The gradient routes, the pushforwards and the shifted softmaxes, side by side."""
+    stable_probs, naive_probs = probabilities
     fig, (ax_grad, ax_push, ax_over) = new_figure(3, width=4.4)
     x = np.arange(CLASSES)
     for offset, (key, label_text) in zip((-0.27, -0.09, 0.09, 0.27),
@@ -140,8 +170,8 @@ def run(out_dir, quick=False, seed=0):
     ax_grad.set(title="∂ loss / ∂ logits, four ways", xlabel="class", xticks=x)
     ax_grad.axhline(0, color="black", lw=0.5)
     ax_grad.legend(fontsize=7)
-    for offset, (values, label_text) in zip((-0.2, 0, 0.2), [(rule, "s ⊙ (t − ⟨s,t⟩)"), (by_jvp, "jvp"),
-                                                           (by_jacfwd, "jacfwd · t")], strict=True):
+    labels = ("s ⊙ (t − ⟨s,t⟩)", "jvp", "jacfwd · t")
+    for offset, values, label_text in zip((-0.2, 0, 0.2), pushforwards, labels, strict=True):
         ax_push.bar(x + offset, values, width=0.2, label=label_text)
     ax_push.set(title="softmax pushforward of t", xlabel="class", xticks=x)
     ax_push.axhline(0, color="black", lw=0.5)
@@ -154,10 +184,4 @@ def run(out_dir, quick=False, seed=0):
                      textcoords="offset points", fontsize=8)
     ax_over.set(title="softmax(z + c): stable (thick), naive (dotted)",
                 xlabel="shift c added to every logit", ylabel="probability", ylim=(0, 1.05))
-    figures = [save_figure(fig, out_dir, "softmax")]
-
-    headline = (f"∂ cross-entropy / ∂ logits = ŷ − y to {max(worst['fused'], worst['composite']):.0e} by "
-                f"autodiff and {worst['numeric']:.0e} by finite differences over {draws} draws; the naive "
-                f"softmax turns NaN once the logits are shifted by {first_nan:.0f}, the stable one never "
-                "does.")
-    return Result(headline, tables, figures, metrics, notes)
+    return save_figure(fig, out_dir, "softmax")
