@@ -109,3 +109,27 @@ def test_ranks_that_disagree_stop_at_the_start(processes, statement, expected):
     result = mpiexec(processes, sys.executable, "-c", code, timeout=60)
     assert result.returncode != 0
     assert expected in result.stderr
+
+
+def test_the_functions_for_hand_written_loops():
+    code = """
+import numpy as np
+from chainrule import distributed as dist, nn
+from chainrule.core.tensor import Tensor
+dist.init()
+model = nn.Linear(3, 2, generator=dist.rank())          # different weights on each rank
+dist.broadcast_parameters(model)
+for p in model.parameters():
+    p.grad = Tensor(np.full(p.shape, dist.rank() + 1.0, np.float32))
+dist.allreduce_gradients(model)
+sampler = dist.DistributedSampler(range(7), shuffle=True, seed=2)
+print(dist.rank(), model.weight.numpy().sum(), [float(p.grad.numpy().mean()) for p in model.parameters()],
+      list(sampler), flush=True)
+"""
+    result = mpiexec(2, sys.executable, "-c", code, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = sorted(result.stdout.splitlines())
+    assert lines[0].split()[1] == lines[1].split()[1]  # rank 0's weights everywhere
+    assert all("[1.5, 1.5]" in line for line in lines)  # the mean of 1 and 2
+    shards = [eval(line[line.index("] [") + 2:]) for line in lines]
+    assert len(shards[0]) == len(shards[1]) == 4 and set(shards[0] + shards[1]) == set(range(7))  # padded
