@@ -24,15 +24,15 @@ from .ops.arrange import (append, array_split, atleast_1d, atleast_2d, atleast_3
                           dstack, flatten, flip, fliplr, flipud, hsplit, hstack, r_, ravel, repeat, roll,
                           rollaxis, rot90, row_stack, select, split, tile, vsplit, vstack)
 from .ops.elementwise_more import (arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cbrt, ceil,
-                                   clip, conj, conjugate, cosh, deg2rad, degrees, erfc, exp2, floor, fmax,
-                                   fmin, fmod, hypot, imag, log10, log2, logaddexp, logaddexp2, mod,
-                                   nan_to_num, rad2deg, radians, real, reciprocal, remainder, round, sinc,
-                                   sinh, square, tan, trunc)
+                                   clip, conj, conjugate, cosh, deg2rad, degrees, erfc, exp2, floor,
+                                   floor_divide, fmax, fmin, fmod, hypot, imag, log10, log2, logaddexp,
+                                   logaddexp2, mod, nan_to_num, rad2deg, radians, real, reciprocal, remainder,
+                                   round, sinc, sinh, square, tan, trunc)
 from .ops.einsum import dot, einsum, inner, kron, outer, tensordot
 from .ops.matrix import cross, diag, diagonal, moveaxis, trace, tril, triu
 from .ops.pad import pad
 from .ops.scans import cumprod, cumsum, diff, gradient, prod
-from .ops.statistics import average, norm, partition, ptp, sort, std
+from .ops.statistics import average, median, norm, partition, ptp, sort, std
 from .ops.conv import convolve as conv, convolve_transpose as conv_transpose
 from .ops.pooling import adaptive_avg_pool, avg_pool, max_pool
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp

@@ -195,12 +195,12 @@ def _values_nested(obj):
 
 _SAME_NAME = """abs add append arccos arccosh arcsin arcsinh arctan arctan2 arctanh array_split atleast_1d
 atleast_2d atleast_3d average c_ cbrt ceil column_stack conj conjugate cos cosh cross deg2rad degrees diag
-diagonal diff dot dsplit dstack einsum erf exp exp2 expm1 flip fliplr flipud floor fmax fmin fmod gradient
-hsplit hstack hypot imag inner kron log log10 log1p log2 logaddexp logaddexp2 maximum minimum mod
-moveaxis nan_to_num outer pad partition r_ rad2deg radians ravel real reciprocal remainder repeat roll
-rollaxis rot90 round select sign sin sinc sinh sort split sqrt square tan tanh tensordot tile trace tril
-triu trunc vsplit vstack""".split()
-_RENAMED = {"absolute": "abs", "subtract": "sub", "multiply": "mul", "divide": "div", "true_divide": "div",
+diagonal diff dot dsplit dstack einsum erf exp exp2 expm1 flip fliplr flipud floor floor_divide fmax fmin fmod
+gradient hsplit hstack hypot imag inner kron log log10 log1p log2 logaddexp logaddexp2 maximum median minimum
+mod moveaxis nan_to_num outer pad partition r_ rad2deg radians ravel real reciprocal remainder repeat roll
+rollaxis rot90 round select sign sin sinc sinh sort split sqrt square tan tanh tensordot tile trace tril triu
+trunc vsplit vstack""".split()
+_RENAMED = {"absolute": "abs", "fabs": "abs", "subtract": "sub", "multiply": "mul", "divide": "div", "true_divide": "div",
             "negative": "neg", "power": "pow", "row_stack": "vstack", "around": "round", "fix": "trunc"}
 
 _DIFFERENTIABLE = {name: getattr(_ops, name) for name in _SAME_NAME}

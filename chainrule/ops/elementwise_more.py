@@ -115,6 +115,10 @@ round = primitive("round", lambda xp, x, decimals=0:
 round.def_elementwise(_zero)
 round.__doc__ = "Round to ``decimals`` places, halves to even (``numpy.round``); derivative zero."
 
+floor_divide = primitive("floor_divide", lambda xp, x, y: xp.floor_divide(x, y), saves=())
+floor_divide.def_elementwise(lambda ns, g, ans, x, y: g * 0, lambda ns, g, ans, x, y: g * 0)
+floor_divide.__doc__ = "``x // y`` rounded towards −∞ (``numpy.floor_divide``); derivative zero."
+
 # x mod y = x − ⌊x/y⌋ y (sign of y) and fmod x y = x − trunc(x/y) y (sign of x): ∂/∂x = 1, ∂/∂y = −quotient.
 remainder = primitive("remainder", lambda xp, x, y: xp.remainder(x, y), saves=("inputs",))
 remainder.def_elementwise(lambda ns, g, ans, x, y: g,

@@ -19,7 +19,7 @@ from .reductions import min as _min
 from .reductions import sum as _sum
 from .reductions import mean, var
 from .matrix import moveaxis
-from .shape import expand_dims, reshape, squeeze, take_along_axis
+from .shape import expand_dims, getitem, reshape, squeeze, take_along_axis
 
 
 def _shape(x):
@@ -125,6 +125,19 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if len(axes) == 2:
         return _matrix_norm(x, ord, axes, keepdims)
     raise ValueError(f"norm: axis must name one or two axes, not {axis}")
+
+
+def median(x, axis=None, keepdims=False):
+    """The median over ``axis`` (``numpy.median``): the middle of the sorted values, or the mean of the
+    two middle ones; the gradient goes to them through the sorting permutation."""
+    ndim = len(_shape(x))
+    if axis is None:
+        out = median(reshape(x, (-1,)), 0)
+        return reshape(out, (1,) * ndim) if keepdims else out
+    axis %= ndim
+    n = _shape(x)[axis]
+    middle = getitem(sort(x, axis), index=(slice(None),) * axis + (slice((n - 1) // 2, n // 2 + 1),))
+    return mean(middle, axis=axis, keepdims=keepdims)
 
 
 def sort(x, axis=-1):

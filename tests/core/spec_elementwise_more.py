@@ -44,6 +44,7 @@ SPECS = {
     # the quotient stays away from integers: x in [0.5, 2], y in [2.5, 4] or [-4, -2.5]
     "remainder": [(lambda x, y: cr.remainder(x, y + 2.0), [positive(3), positive(3)]),
                   (lambda x, y: cr.mod(-x, y + 2.0), [positive(3), positive(3)])],
+    "floor_divide": [(lambda x, y: x * cr.floor_divide(x, y + 2.0) + y, [positive(3), positive(3)])],
     "fmod": [(lambda x, y: cr.fmod(-x, y + 2.0), [positive(3), positive(3)])],
     "nan_to_num": [(_nan_to_num_of_log, [positive(4)])],
     "clip_bounds": [(lambda x, lo, hi: cr.clip(2 * x, lo - 1.0, hi), [real(6), real(6), positive(6)]),

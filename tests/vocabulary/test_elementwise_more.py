@@ -12,7 +12,8 @@ Y = np.array([1.2, 0.4, -0.8, 2.0, -1.5])
 UNARY = ["tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arctanh", "sinc", "exp2",
          "cbrt", "square", "reciprocal", "deg2rad", "rad2deg", "radians", "degrees", "floor", "ceil",
          "trunc", "round", "real", "conj", "imag", "nan_to_num"]
-BINARY = ["arctan2", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin", "mod", "remainder", "fmod"]
+BINARY = ["arctan2", "hypot", "logaddexp", "logaddexp2", "fmax", "fmin", "mod", "remainder", "fmod",
+          "floor_divide"]
 POSITIVE = ["log2", "log10", "arccosh"]
 
 

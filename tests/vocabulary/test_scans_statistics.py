@@ -46,7 +46,8 @@ CASES = [
     ("diff", {}), ("diff", {"n": 2, "axis": 0}), ("diff", {"prepend": 0.5, "append": [[1.0], [2.0], [3.0]]}),
     ("std", {}), ("std", {"axis": 0, "ddof": 1}), ("ptp", {"axis": 1}), ("average", {"axis": 0}),
     ("average", {"axis": 1, "weights": np.array([1.0, 2.0, 0.5, 1.5])}), ("sort", {}), ("sort", {"axis": 0}),
-    ("sort", {"axis": None}), ("partition", {"kth": 2}), ("partition", {"kth": 1, "axis": 0}),
+    ("sort", {"axis": None}), ("partition", {"kth": 2}), ("partition", {"kth": 1, "axis": 0}), ("median", {}),
+    ("median", {"axis": 0}), ("median", {"axis": 1, "keepdims": True}),
 ]
 
 
