@@ -14,6 +14,7 @@ Example:
     ((), ())
 """
 
+import difflib
 import math
 
 import numpy as np
@@ -39,6 +40,7 @@ tanh = ops.tanh
 relu = ops.relu
 softmax = ops.softmax
 log_softmax = ops.log_softmax
+one_hot = ops.one_hot  # PyTorch's F.one_hot; float64 by default here (PyTorch's is int64)
 
 
 @pytorch_keywords
@@ -433,3 +435,23 @@ def _shape_tuple(shape):
 
 def _tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
+
+
+_INSTEAD = {
+    "binary_cross_entropy": "binary_cross_entropy_with_logits(logits, target), which takes the logits "
+                            "and never takes the log of an underflowed sigmoid",
+    "sigmoid_focal_loss": "binary_cross_entropy_with_logits with weight=",
+    "multi_margin_loss": "hinge_loss(input, target) / number of classes",
+}
+
+
+def __getattr__(name):
+    """A missing function's error names what to write instead, or the closest names here."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    if name in _INSTEAD:
+        raise AttributeError(f"chainrule.nn.functional has no {name!r}; write {_INSTEAD[name]}")
+    public = [key for key in globals() if not key.startswith("_")]
+    close = difflib.get_close_matches(name, public, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise AttributeError(f"chainrule.nn.functional has no {name!r}{hint}")

@@ -207,3 +207,11 @@ def test_python_protocols_on_tensors():
     assert (cr.tensor([5, -5]) // 2).tolist() == [2, -3] and (7 // cr.tensor([2])).tolist() == [3]
     assert (cr.tensor([5.0, -5.0]) // 2).tolist() == [2, -3]
     assert (cr.tensor([5, -5]) % 3).tolist() == [2, 1] and (7.5 % cr.tensor([2.0])).tolist() == [1.5]
+
+
+def test_functional_names_pytorch_users_reach_for():
+    assert F.one_hot(cr.tensor([0, 2]), 3).tolist() == [[1, 0, 0], [0, 0, 1]]
+    with pytest.raises(AttributeError, match=r"no 'binary_cross_entropy'; write binary_cross_entropy_with_logits"):
+        F.binary_cross_entropy
+    with pytest.raises(AttributeError, match=r"no 'crossentropy'; did you mean cross_entropy\?"):
+        F.crossentropy
