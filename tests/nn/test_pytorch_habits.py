@@ -149,7 +149,8 @@ def test_every_function_taking_an_axis_accepts_dim():
                and "axis" in inspect.signature(getattr(cr, name)).parameters
                and not hasattr(getattr(cr, name), "__wrapped__")]
     assert without == []
-    with pytest.raises(TypeError, match=r"std\(\) got an unexpected keyword argument 'dimension'.*; it accepts "
+    with pytest.raises(TypeError, match=r"std\(\) got an unexpected keyword argument 'dimension'.*; "
+                                        r"it accepts "
                                         r"x, axis \(or dim\), keepdims \(or keepdim\), ddof"):
         cr.std(x, dimension=1)
 
@@ -183,7 +184,8 @@ def test_module_methods_pytorch_users_call():
 
 
 def test_pytorch_constructor_arguments():
-    assert isinstance(nn.ReLU(inplace=True), nn.ReLU) and nn.LeakyReLU(0.2, inplace=True).negative_slope == 0.2
+    assert isinstance(nn.ReLU(inplace=True), nn.ReLU)
+    assert nn.LeakyReLU(0.2, inplace=True).negative_slope == 0.2
     assert nn.Dropout(0.1, inplace=True).p == 0.1
     with pytest.raises(TypeError, match=r"ReLU: inplace must be True or False"):
         nn.ReLU(inplace="yes")
@@ -211,7 +213,8 @@ def test_python_protocols_on_tensors():
 
 def test_functional_names_pytorch_users_reach_for():
     assert F.one_hot(cr.tensor([0, 2]), 3).tolist() == [[1, 0, 0], [0, 0, 1]]
-    with pytest.raises(AttributeError, match=r"no 'binary_cross_entropy'; write binary_cross_entropy_with_logits"):
+    with pytest.raises(AttributeError, match=r"no 'binary_cross_entropy'; write "
+                                             r"binary_cross_entropy_with_logits"):
         F.binary_cross_entropy
     with pytest.raises(AttributeError, match=r"no 'crossentropy'; did you mean cross_entropy\?"):
         F.crossentropy
