@@ -1,10 +1,11 @@
-"""Workload ``vision``: convolution and pooling, chainrule against PyTorch eager (oneDNN).
+"""Workload ``vision``: convolution and pooling, chainrule against PyTorch eager (oneDNN) and JAX jit.
 
 Four cases, float32, the same parameters (PyTorch's ``state_dict`` loaded into chainrule's model) and
 the same batch: a training step (cross-entropy, plain SGD) of the MNIST-1D paper's CNN at batch 100 and
 of a LeNet-5-style CNN on 28x28 images at batch 128; the forward and backward pass of one 3x3, 64→64
 convolution on 32x32 maps at batch 32 (input and weight gradients); the forward and backward pass of a
-2x2 max-pool on the same maps. Memory: the peak resident memory one steady step adds (see
+2x2 max-pool on the same maps. JAX jits the whole step (``lax.conv_general_dilated``,
+``lax.reduce_window``). Memory: the peak resident memory one steady step adds (see
 :mod:`benchmarks.memory`).
 """
 
@@ -14,7 +15,7 @@ from benchmarks import timing
 from benchmarks.memory import peak_added_mib
 from benchmarks.report import FRAMEWORK_NAMES, Goal, Table, format_ratio, overall_status
 
-FRAMEWORKS = ("chainrule", "torch")
+FRAMEWORKS = ("chainrule", "torch", "jax")
 CASES = ("mnist1d-cnn", "lenet5", "conv3x3", "maxpool2x2")
 TIME_GOALS = {"mnist1d-cnn": 1.0, "lenet5": 1.3, "conv3x3": 1.3, "maxpool2x2": 1.3}
 MEMORY_GOAL = 2.0
@@ -121,8 +122,65 @@ def _chainrule_step(name):
     return step
 
 
+def _jax_step(name):
+    import jax
+    import jax.numpy as jnp
+    a, b = _inputs(name)
+
+    def conv(x, weight, bias=None, stride=1, padding=0):
+        spatial = x.ndim - 2
+        layout = ("NCH", "OIH", "NCH") if spatial == 1 else ("NCHW", "OIHW", "NCHW")
+        y = jax.lax.conv_general_dilated(x, weight, (stride,) * spatial, [(padding, padding)] * spatial,
+                                         dimension_numbers=layout)
+        return y if bias is None else y + bias.reshape((-1,) + (1,) * spatial)
+
+    def max_pool(x):
+        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    if name in ("conv3x3", "maxpool2x2"):
+        def layer_loss(x, weight):
+            y = conv(x, weight, padding=1) if name == "conv3x3" else max_pool(x)
+            return jnp.mean(y * y)
+        gradients = jax.jit(jax.value_and_grad(layer_loss, argnums=(0, 1)))
+        x, weight = jnp.asarray(a), jnp.asarray(b)
+        return lambda: float(gradients(x, weight)[0].block_until_ready())
+
+    relu = jax.nn.relu
+
+    def logits(p, x):
+        if name == "mnist1d-cnn":
+            for i in (0, 2, 4):
+                x = relu(conv(x, p[f"{i}.weight"], p[f"{i}.bias"], stride=2, padding=1))
+            return x.reshape(x.shape[0], -1) @ p["7.weight"].T + p["7.bias"]
+        x = max_pool(relu(conv(x, p["0.weight"], p["0.bias"], padding=2)))
+        x = max_pool(relu(conv(x, p["3.weight"], p["3.bias"])))
+        x = relu(x.reshape(x.shape[0], -1) @ p["7.weight"].T + p["7.bias"])
+        x = relu(x @ p["9.weight"].T + p["9.bias"])
+        return x @ p["11.weight"].T + p["11.bias"]
+
+    def loss_fn(p, x, y):
+        log_probs = jax.nn.log_softmax(logits(p, x))
+        return -jnp.mean(jnp.take_along_axis(log_probs, y[:, None], axis=1))
+
+    def update(p, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(p, x, y)
+        return {k: p[k] - LEARNING_RATE * grads[k] for k in p}, loss
+
+    update = jax.jit(update, donate_argnums=(0,))
+    state = [{k: jnp.asarray(v) for k, v in _reference_state(name).items()}]
+    x, labels = jnp.asarray(a), jnp.asarray(b)
+
+    def step():
+        state[0], loss = update(state[0], x, labels)
+        return float(loss.block_until_ready())
+    return step
+
+
+STEPS = {"chainrule": _chainrule_step, "torch": _torch_step, "jax": _jax_step}
+
+
 def measure_case(framework, case, budget):
-    step = _torch_step(case["case"]) if framework == "torch" else _chainrule_step(case["case"])
+    step = STEPS[framework](case["case"])
     losses = [float(step()) for _ in range(2)]
     memory = [peak_added_mib(step) for _ in range(budget.min_repeats)]
     return timing.measure(step, budget) | {"losses": losses, "steady_mib": float(np.median(memory))}
@@ -137,11 +195,12 @@ def tables(all_cases, results):
                       results.ratio("chainrule", "torch", index, "steady_mib"), MEMORY_GOAL)]
         all_goals += goals
         rows.append([where] + [results.time_cell(f, index) for f in FRAMEWORKS]
-                    + [format_ratio(results.ratio("chainrule", "torch", index))]
+                    + [format_ratio(results.ratio("chainrule", "torch", index)),
+                       format_ratio(results.ratio("chainrule", "jax", index))]
                     + [results.cell(f, index, "steady_mib", " MiB") for f in FRAMEWORKS]
                     + [format_ratio(results.ratio("chainrule", "torch", index, "steady_mib")),
                        ", ".join(goal.target for goal in goals), overall_status(goals)])
-    headers = (["case"] + [FRAMEWORK_NAMES[f] for f in FRAMEWORKS] + ["time ratio"]
+    headers = (["case"] + [FRAMEWORK_NAMES[f] for f in FRAMEWORKS] + ["chainrule / PyTorch", "chainrule / JAX"]
                + [f"{FRAMEWORK_NAMES[f]} memory" for f in FRAMEWORKS] + ["memory ratio", "goal", "status"])
     return [Table("Vision: convolution and pooling", __doc__.split("\n\n")[1].replace("\n", " "), headers,
                   rows, all_goals)]
