@@ -200,7 +200,8 @@ def tables(all_cases, results):
                     + [results.cell(f, index, "steady_mib", " MiB") for f in FRAMEWORKS]
                     + [format_ratio(results.ratio("chainrule", "torch", index, "steady_mib")),
                        ", ".join(goal.target for goal in goals), overall_status(goals)])
-    headers = (["case"] + [FRAMEWORK_NAMES[f] for f in FRAMEWORKS] + ["chainrule / PyTorch", "chainrule / JAX"]
+    headers = (["case"] + [FRAMEWORK_NAMES[f] for f in FRAMEWORKS]
+               + ["chainrule / PyTorch", "chainrule / JAX"]
                + [f"{FRAMEWORK_NAMES[f]} memory" for f in FRAMEWORKS] + ["memory ratio", "goal", "status"])
     return [Table("Vision: convolution and pooling", __doc__.split("\n\n")[1].replace("\n", " "), headers,
                   rows, all_goals)]
