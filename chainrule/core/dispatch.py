@@ -7,7 +7,7 @@ one :class:`~chainrule.core.tensor.Tensor` and, when an input requires a gradien
 
 from .. import backend
 from ..errors import ShapeError, user_line
-from .graph import Node, Unsaved, _GradMode, hooks, kept, user_site
+from .graph import Node, Unsaved, _GradMode, hooks, unsaved, user_site
 from .tensor import Tensor, unwrap
 
 
@@ -47,8 +47,9 @@ def bind(prim, inputs, params):
 def new_node(prim, parents, inputs, values, ans, params):
     """A reverse-mode node for ``prim``, keeping of ``inputs`` (raw ``values``) and ``ans`` only what its
     rules read, and the user's line while sites are recorded."""
-    refuse_complex(prim, ans)
-    node = Node(prim, parents, kept(inputs, values, prim.saves_inputs),
+    if ans.dtype.kind == "c":
+        refuse_complex(prim, ans)
+    node = Node(prim, parents, inputs if prim.saves_inputs else unsaved(values),
                 ans if prim.saves_ans else Unsaved(ans), params)
     if hooks.record_site:
         node.site = user_site()

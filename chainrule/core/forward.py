@@ -56,14 +56,16 @@ def is_tracked(x):
 def bind_tangents(prim, inputs, params):
     """Apply ``prim`` to inputs of which some carry tangents, splitting off the highest level."""
     from .dispatch import bind, new_node, refuse_complex
-    params = prim.keywords(params)  # the rules take the forward's keywords
+    if not prim.accepted.issuperset(params):  # the rules take the forward's keywords
+        params = prim.keywords(params)
     level = max(max(x._tangents) for x in inputs if isinstance(x, Tensor) and x._tangents)
     split = [strip(x, level) for x in inputs]
     primals = tuple(p for p, _ in split)
     primal_out = bind(prim, primals, params)
     tangent_out = None
     if prim.differentiable:
-        refuse_complex(prim, primal_out.data)
+        if primal_out.dtype.kind == "c":
+            refuse_complex(prim, primal_out.data)
         # Plain values (no graph, no other level) need no recording: run the rules on bare arrays.
         mode = RECORDED if any(is_tracked(x) for pair in split for x in pair) else BARE
         ns, args, ans = mode.ns, mode.values(primals), mode.value(primal_out)

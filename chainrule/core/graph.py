@@ -99,11 +99,9 @@ class Unsaved:
         return len(self.shape)
 
 
-def kept(inputs, values, save):
-    """What a node keeps of its ``inputs``: themselves when its rules read them, else the shapes and
-    dtypes of their raw ``values`` (:class:`Unsaved`)."""
-    if save:
-        return inputs
+def unsaved(values):
+    """What a node keeps of inputs its rules never read: the shapes and dtypes of their raw ``values``
+    (:class:`Unsaved`); constants without a dtype (Python numbers) as they are."""
     return tuple([Unsaved(v) if hasattr(v, "dtype") else v for v in values])
 
 
