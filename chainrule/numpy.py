@@ -200,7 +200,7 @@ gradient hsplit hstack hypot imag inner kron log log10 log1p log2 logaddexp loga
 mod moveaxis nan_to_num outer pad partition r_ rad2deg radians ravel real reciprocal remainder repeat roll
 rollaxis rot90 round select sign sin sinc sinh sort split sqrt square tan tanh tensordot tile trace tril triu
 trunc vsplit vstack""".split()
-_RENAMED = {"absolute": "abs", "fabs": "abs", "subtract": "sub", "multiply": "mul", "divide": "div", "true_divide": "div",
+_RENAMED = {"absolute": "abs", "fabs": "abs", "copy": "identity", "subtract": "sub", "multiply": "mul", "divide": "div", "true_divide": "div",
             "negative": "neg", "power": "pow", "row_stack": "vstack", "around": "round", "fix": "trunc"}
 
 _DIFFERENTIABLE = {name: getattr(_ops, name) for name in _SAME_NAME}
