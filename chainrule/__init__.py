@@ -43,7 +43,14 @@ from . import data, inspect, nn, optim, testing
 from . import linalg
 from .nn.rng import manual_seed
 from .pytorch_compat import accept_pytorch_keywords as _accept_pytorch_keywords
+from .pytorch_compat import module_getattr as _module_getattr
+from numpy import (complex64, complex128, float16, float32, float64,  # dtype=chainrule.float32, as torch's
+                   int8, int16, int32, int64, uint8)
 
 _accept_pytorch_keywords(globals())  # dim=/keepdim= on every function taking an axis, as PyTorch's
+
+
+def __getattr__(name):
+    _module_getattr(globals(), name)
 
 __version__ = "0.1.0"

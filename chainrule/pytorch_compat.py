@@ -171,3 +171,29 @@ def accept_pytorch_keywords(namespace):
                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         if any(target in named for targets in ALIASES.values() for target in targets):
             namespace[name] = pytorch_keywords(function)
+
+
+
+MODULE_INSTEAD = {
+    "float": "chainrule.float32", "double": "chainrule.float64", "half": "chainrule.float16",
+    "long": "chainrule.int64", "int": "chainrule.int32", "bool": "bool (Python's) or numpy.bool_",
+    "autograd": "chainrule.grad(f)(x) for a gradient function, or y.backward() and x.grad",
+    "device": "nothing: chainrule computes with NumPy on the CPU, and .to('cpu') is accepted",
+    "cuda": "nothing: chainrule computes with NumPy on the CPU",
+    "Size": "a tuple: x.shape and x.size() are tuples",
+    "set_grad_enabled": "chainrule.no_grad() or chainrule.enable_grad()",
+    "inference_mode": "chainrule.no_grad()",
+}
+"""What to write instead of a ``torch.`` name that chainrule's namespace lacks."""
+
+
+def module_getattr(namespace, name):
+    """``AttributeError`` for the module whose globals are ``namespace`` lacking ``name``, saying what to
+    write for a PyTorch name, or the closest names the module has."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    message = f"module {namespace['__name__']!r} has no attribute {name!r}"
+    if name in MODULE_INSTEAD:
+        raise AttributeError(f"{message}; write {MODULE_INSTEAD[name]}")
+    close = difflib.get_close_matches(name, [key for key in namespace if not key.startswith("_")], n=3)
+    raise AttributeError(message + (f"; did you mean {', '.join(close)}?" if close else ""))

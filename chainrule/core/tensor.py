@@ -38,8 +38,12 @@ class Tensor:
         self.name = name
         self._node = None
         self._tangents = None
-        if requires_grad:
-            self.requires_grad = True
+        if requires_grad is not False:
+            if not isinstance(requires_grad, (bool, backend.xp.bool_)):
+                raise TypeError(f"{type(self).__name__}(): requires_grad must be True or False, not "
+                                f"{requires_grad!r} (for a tensor of a given shape, write "
+                                f"chainrule.zeros(2, 3))")
+            self.requires_grad = bool(requires_grad)
 
     @classmethod
     def _wrap(cls, array, node):

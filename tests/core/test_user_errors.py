@@ -149,3 +149,18 @@ def test_more_pytorch_creation_functions():
                           (lambda: cr.randperm(-1), r"randperm\(\): n must be a non-negative int")]:
         with pytest.raises(ValueError, match=message):
             call()
+
+
+def test_requires_grad_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"Tensor\(\): requires_grad must be True or False, not 3 .*zeros\(2, 3\)"):
+        cr.Tensor(2, 3)  # PyTorch's uninitialised Tensor(2, 3)
+    assert cr.tensor([1.0], requires_grad=np.True_).requires_grad
+
+
+def test_dtype_names_and_missing_names_of_the_namespace():
+    assert cr.zeros(2, dtype=cr.float64).dtype == np.float64 and cr.ones(2).to(cr.float16).dtype == np.float16
+    assert cr.tensor([1], dtype=cr.int64).dtype == np.int64
+    for name, hint in [("float", r"write chainrule.float32"), ("long", r"write chainrule.int64"),
+                       ("autograd", r"write chainrule.grad\(f\)\(x\)"), ("tensr", r"did you mean tensor")]:
+        with pytest.raises(AttributeError, match=rf"module 'chainrule' has no attribute '{name}'; {hint}"):
+            getattr(cr, name)
