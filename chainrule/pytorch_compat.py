@@ -142,6 +142,10 @@ INSTEAD = {
     "new_ones": "chainrule.ones(shape, dtype=x.dtype)",
     "new_tensor": "chainrule.tensor(data, dtype=x.dtype)",
     "detach_": "y = x.detach()",
+    "unbind": "list(x) (rows), or [x[:, i] for i in range(n)]",
+    "topk": "chainrule.argsort (or chainrule.sort) and slicing",
+    "nonzero": "x.numpy().nonzero()",
+    "nbytes": "x.data.nbytes",
     **{name: f"the operator: x {op} y" for name, op in (("eq", "=="), ("ne", "!="), ("lt", "<"),
                                                          ("le", "<="), ("gt", ">"), ("ge", ">="))},
     **{name + "_": f"x {op}= y, under chainrule.no_grad() for a parameter"
@@ -155,6 +159,9 @@ def missing_attribute(owner, name):
     message = f"{owner!r} object has no attribute {name!r}"
     if name in INSTEAD:
         return f"{message}; write {INSTEAD[name]}"
+    from .core.tensor import Tensor
+    if name.endswith("_") and callable(getattr(Tensor, name[:-1], None)):  # PyTorch's in-place variants
+        return f"{message}; write x = x.{name[:-1]}(...), a new tensor"
     import chainrule
     if callable(getattr(chainrule, name, None)):
         return f"{message}; write chainrule.{name}(x, ...)"

@@ -363,6 +363,8 @@ class Tensor:
     def clip(self, min=None, max=None): return ops.clip(self, min, max)
     clamp = clip
     def matmul(self, other): return ops.matmul(self, other)
+    def mm(self, other): return ops.matmul(self, other)
+    def bmm(self, other): return ops.matmul(self, other)
     def reshape(self, *shape): return ops.reshape(self, _shape_args(shape))
     view = reshape
     @pytorch_keywords

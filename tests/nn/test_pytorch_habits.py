@@ -218,3 +218,11 @@ def test_functional_names_pytorch_users_reach_for():
         F.binary_cross_entropy
     with pytest.raises(AttributeError, match=r"no 'crossentropy'; did you mean cross_entropy\?"):
         F.crossentropy
+
+
+def test_matrix_products_and_in_place_method_hints():
+    assert cr.ones(2, 3).mm(cr.ones(3, 2)).shape == (2, 2)
+    assert cr.ones(4, 2, 3).bmm(cr.ones(4, 3, 2)).shape == (4, 2, 2)
+    for name in ("exp_", "clamp_", "relu_"):
+        with pytest.raises(AttributeError, match=rf"no attribute '{name}'; write x = x.{name[:-1]}\(...\), a new "):
+            getattr(cr.ones(2), name)
