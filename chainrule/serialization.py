@@ -187,8 +187,9 @@ def _encode(node, path, arrays):
         return {"array": name}
     if node is None or isinstance(node, (bool, int, float, str)):
         return {"value": node}
+    hint = "; save its state_dict() instead" if callable(getattr(node, "state_dict", None)) else ""
     raise TypeError(f"save: cannot store a {type(node).__name__} (at {'.'.join(path) or 'top'}); "
-                    f"use arrays, tensors, numbers, strings, dicts and lists")
+                    f"use arrays, tensors, numbers, strings, dicts and lists{hint}")
 
 
 def _decode(description, arrays):

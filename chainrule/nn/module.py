@@ -238,8 +238,10 @@ class Module:
                 whose shape differs, with the expected and the given shape.
         """
         if not hasattr(state_dict, "keys"):
+            hint = (f"; read the file first: load_state_dict(chainrule.load({state_dict!r}))"
+                    if isinstance(state_dict, str) else "")
             raise TypeError(f"state_dict must be a mapping of names to arrays, not "
-                            f"{type(state_dict).__name__}")
+                            f"{type(state_dict).__name__}{hint}")
         own = dict(self._state_items())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]

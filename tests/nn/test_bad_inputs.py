@@ -131,3 +131,13 @@ def test_data_loader_checks_seed_and_workers():
     for name, value in [("seed", "a"), ("seed", -1), ("num_workers", -1)]:
         with pytest.raises(DataError, match=rf"{name} must be a non-negative integer"):
             data.DataLoader(np.ones((4, 3)), batch_size=2, **{name: value})
+
+
+def test_saving_a_model_or_loading_a_path_says_what_to_write(tmp_path):
+    import chainrule as cr
+    model = nn.MLP([2, 3, 1])
+    for state in (model, {"model": model}, cr.optim.SGD(model.parameters(), lr=0.1)):
+        with pytest.raises(TypeError, match=r"save: cannot store a .*; save its state_dict\(\) instead"):
+            cr.save(state, tmp_path / "w.safetensors")
+    with pytest.raises(TypeError, match=r"read the file first: load_state_dict\(chainrule.load\('w.st'\)\)"):
+        model.load_state_dict("w.st")
