@@ -46,28 +46,63 @@ def _with_dtype(x, dtype):
     return x if dtype is None else _ops.astype(x, dtype=_np.dtype(dtype))
 
 
-def _reduction(name, function, takes_ddof=False):
-    def reduce(a, axis=None, dtype=None, out=None, keepdims=False, ddof=0, **ignored):
-        _refuse_out(name, out)
-        for key in ("initial", "where"):
-            if ignored.get(key, _np._NoValue) is not _np._NoValue:
-                raise TypeError(f"{name}: {key}= is not supported on chainrule tensors")
-        axis = tuple(axis) if isinstance(axis, list) else axis
-        extra = {"ddof": ddof} if takes_ddof else {}
-        return function(_with_dtype(a, dtype), axis=axis, keepdims=bool(keepdims), **extra)
-    reduce.__name__ = reduce.__qualname__ = name
-    reduce.__doc__ = f"``numpy.{name}``, differentiable (see ``chainrule.{function.__name__}``)."
-    return reduce
+def _reduce(name, function, a, axis, dtype, out, keepdims, unsupported=(), **extra):
+    """A NumPy-signature reduction on chainrule's ``function``; ``unsupported`` holds the
+    ``(keyword, value)`` pairs NumPy has and chainrule does not, refused unless left at NumPy's default."""
+    _refuse_out(name, out)
+    for keyword, value in unsupported:
+        if value is not _np._NoValue:
+            raise TypeError(f"{name}: {keyword}= is not supported on chainrule tensors")
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    return function(_with_dtype(a, dtype), axis=axis, keepdims=bool(keepdims), **extra)
 
 
-sum = _reduction("sum", _ops.sum)
-mean = _reduction("mean", _ops.mean)
-prod = _reduction("prod", _ops.prod)
-max = amax = _reduction("max", _ops.max)
-min = amin = _reduction("min", _ops.min)
-var = _reduction("var", _ops.var, takes_ddof=True)
-std = _reduction("std", _ops.std, takes_ddof=True)
-ptp = _reduction("ptp", _ops.ptp)
+_NO = _np._NoValue
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NO, where=_NO):
+    """``numpy.sum``, differentiable."""
+    return _reduce("sum", _ops.sum, a, axis, dtype, out, keepdims, (("initial", initial), ("where", where)))
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NO, where=_NO):
+    """``numpy.prod``, differentiable (exact where elements are zero)."""
+    return _reduce("prod", _ops.prod, a, axis, dtype, out, keepdims, (("initial", initial), ("where", where)))
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=_NO):
+    """``numpy.mean``, differentiable."""
+    return _reduce("mean", _ops.mean, a, axis, dtype, out, keepdims, (("where", where),))
+
+
+def max(a, axis=None, out=None, keepdims=False, initial=_NO, where=_NO):
+    """``numpy.max``, differentiable (ties share the derivative)."""
+    return _reduce("max", _ops.max, a, axis, None, out, keepdims, (("initial", initial), ("where", where)))
+
+
+def min(a, axis=None, out=None, keepdims=False, initial=_NO, where=_NO):
+    """``numpy.min``, differentiable (ties share the derivative)."""
+    return _reduce("min", _ops.min, a, axis, None, out, keepdims, (("initial", initial), ("where", where)))
+
+
+amax, amin = max, min
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_NO, mean=_NO, correction=_NO):
+    """``numpy.var``, differentiable."""
+    return _reduce("var", _ops.var, a, axis, dtype, out, keepdims,
+                   (("where", where), ("mean", mean), ("correction", correction)), ddof=ddof)
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_NO, mean=_NO, correction=_NO):
+    """``numpy.std``, differentiable (infinite derivative where the variance is zero)."""
+    return _reduce("std", _ops.std, a, axis, dtype, out, keepdims,
+                   (("where", where), ("mean", mean), ("correction", correction)), ddof=ddof)
+
+
+def ptp(a, axis=None, out=None, keepdims=False):
+    """``numpy.ptp``, differentiable."""
+    return _reduce("ptp", _ops.ptp, a, axis, None, out, keepdims)
 
 
 def cumsum(a, axis=None, dtype=None, out=None):
