@@ -151,18 +151,18 @@ def swapaxes(a, axis1, axis2):
 
 
 def expand_dims(a, axis):
-    if isinstance(axis, int):
-        return _ops.unsqueeze(a, axis)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = _np.ndim(_values(a)) + len(axes)
     out = a
-    for ax in sorted(a_ % (len(_np.shape(_values(a))) + len(axis)) for a_ in axis):
-        out = _ops.unsqueeze(out, ax)
+    for position in sorted(ax % ndim for ax in axes):
+        out = _ops.unsqueeze(out, position)
     return out
 
 
 def concatenate(arrays, axis=0, out=None, dtype=None):
     _refuse_out("concatenate", out)
     if axis is None:
-        return _ops.concatenate([_ops.ravel(a) for a in arrays], axis=0)
+        arrays, axis = [_ops.ravel(a) for a in arrays], 0
     return _with_dtype(_ops.concatenate(list(arrays), axis=axis), dtype)
 
 
@@ -171,8 +171,10 @@ def stack(arrays, axis=0, out=None, dtype=None):
     return _with_dtype(_ops.stack(list(arrays), axis=axis), dtype)
 
 
-def take(a, indices, axis=None, out=None, mode=None):
+def take(a, indices, axis=None, out=None, mode="raise"):
     _refuse_out("take", out)
+    if mode != "raise":
+        raise NotImplementedError(f"take: only mode='raise' is supported, not {mode!r}")
     return _ops.take(a, indices, axis)
 
 
