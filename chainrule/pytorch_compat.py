@@ -163,7 +163,7 @@ def missing_attribute(owner, name):
     if name.endswith("_") and callable(getattr(Tensor, name[:-1], None)):  # PyTorch's in-place variants
         return f"{message}; write x = x.{name[:-1]}(...), a new tensor"
     import chainrule
-    if callable(getattr(chainrule, name, None)):
+    if callable(vars(chainrule).get(name)):  # not getattr: chainrule's own __getattr__ searches for hints
         return f"{message}; write chainrule.{name}(x, ...)"
     return message
 
