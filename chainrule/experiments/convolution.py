@@ -118,10 +118,11 @@ def run(out_dir, quick=False, seed=0):
     advantage = metrics["cnn_advantage"]
     notes = [
         f"With {sizes['CNN'][0]:,} parameters the CNN scores {results['CNN', 'original']:.1%} on the "
-        f"original signals, {advantage['original'] * 100:+.1f} points over the MLP's {results['MLP', 'original']:.1%} "
-        f"({sizes['MLP'][0]:,} parameters). Its filters slide along the signal, so a bump is detected "
-        f"wherever it falls and the {sizes['CNN'][1] / sizes['MLP'][1]:.1f}x FLOPs per example buy shared "
-        f"weights rather than more of them.",
+        f"original signals, {advantage['original'] * 100:+.1f} points over the MLP's "
+        f"{results['MLP', 'original']:.1%} ({sizes['MLP'][0]:,} parameters). Its filters slide along the "
+        f"signal, so a pattern is detected wherever it falls: each weight is used at every position, "
+        f"which is why it spends {sizes['CNN'][1] / sizes['MLP'][1]:.1f}x the MLP's FLOPs per example on "
+        f"as many weights.",
         f"Shuffled, the CNN falls to {results['CNN', 'shuffled']:.1%} "
         f"({(results['CNN', 'shuffled'] - results['CNN', 'original']) * 100:+.1f} points): neighbouring "
         f"positions no longer belong together, and its advantage over the MLP is "

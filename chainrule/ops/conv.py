@@ -12,8 +12,10 @@ T(x, w', y)`` (the weight gradient). Each one's VJPs are the other two, and its 
 bilinearity (``d(a ⋆ b) = da ⋆ b + a ⋆ db``), so all three are differentiable to any order.
 
 The forward passes are Chainer's: the input's windows as a strided view (no copy), copied once into
-an im2col matrix, one BLAS product per group. ``conv_transpose`` multiplies first and then sums the
-columns back into the image one kernel offset at a time (col2im by slices, never ``np.add.at``).
+an im2col matrix, one BLAS product per example and group. ``conv_transpose`` with stride 1 is itself
+such a convolution (of ``y`` with the flipped kernel); with larger strides it multiplies first and then
+sums the columns back into the image one kernel offset at a time (col2im by slices, never
+``np.add.at``).
 
 Memory: the im2col matrix of ``conv`` and ``conv_weight`` (and the column matrix of
 ``conv_transpose``) holds ``N · C · prod(k) · prod(out)`` elements, ``prod(k)`` times the output's
