@@ -21,11 +21,29 @@ class hooks:
         on_vjp: ``f(node, argnum, g, g_input, summed_axes)`` after every VJP rule.
         on_jvp: ``f(prim, argnum, tangent, tangent_out, inputs, params)`` after every JVP rule.
         record_site: store the user's source line in every node (for traces and errors).
+        on_call: ``f(method, args, kwargs)`` instead of every :func:`replayable` call (a recording
+            compiled step repeats them: backward, optimiser steps, zero_grad, schedules).
+        on_value: ``f(tensor, how)`` before a tensor's value is read as a Python value (``item()``...).
+        on_module: ``f(module)`` before every module's forward.
     """
     on_forward = None
     on_vjp = None
     on_jvp = None
     record_site = False
+    on_call = None
+    on_value = None
+    on_module = None
+
+
+def replayable(method):
+    """Mark a function whose effects a compiled step repeats at every replay (see :mod:`chainrule.compile`):
+    while a step is recorded, the call goes to ``hooks.on_call``, which runs and records it."""
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        if hooks.on_call is not None:
+            return hooks.on_call(method, args, kwargs)
+        return method(*args, **kwargs)
+    return call
 
 
 class _GradMode:

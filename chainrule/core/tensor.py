@@ -5,7 +5,7 @@ import operator
 from .. import backend
 from ..errors import GraphError, ShapeError
 from ..pytorch_compat import missing_attribute, pytorch_keywords, to_dtype
-from .graph import Leaf, _GradMode
+from .graph import Leaf, _GradMode, hooks, replayable
 
 
 class Tensor:
@@ -105,6 +105,7 @@ class Tensor:
         """The same values, cut from the graph and from forward-mode tangents."""
         return Tensor._wrap(self.data, None)
 
+    @replayable
     def backward(self, gradient=None, retain_graph=False, create_graph=False):
         """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on.
 
@@ -149,6 +150,8 @@ class Tensor:
 
     def item(self):
         """The single element as a Python number."""
+        if hooks.on_value is not None:
+            hooks.on_value(self, "item()")
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor of one element, but this one has shape {self.shape}; "
                              f"reduce it first (e.g. .sum()) or use .tolist()")
@@ -156,9 +159,13 @@ class Tensor:
 
     def numpy(self):
         """The underlying NumPy array (shares memory, like PyTorch's ``.numpy()``)."""
+        if hooks.on_value is not None:
+            hooks.on_value(self, "numpy()")
         return self.data
 
     def tolist(self):
+        if hooks.on_value is not None:
+            hooks.on_value(self, "tolist()")
         return self.data.tolist()
 
     def astype(self, dtype):
@@ -219,6 +226,8 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     def __bool__(self):
+        if hooks.on_value is not None:
+            hooks.on_value(self, "bool()")
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use "
                              f"bool(x.numpy().any()) or bool(x.numpy().all())")

@@ -118,9 +118,8 @@ def dropout(x, p=0.5, training=True, generator=None):
     check_probability(p, "dropout")
     if not training or p == 0:
         return x
-    data = unwrap(x)
-    keep = as_generator(generator).random(np.shape(data), dtype=np.float32) >= p
-    return ops.mul(x, (keep / (1 - p) if p < 1 else keep).astype(_float_dtype(data)))
+    mask = ops.keep_mask(x, p=p, dtype=_float_dtype(unwrap(x)), generator=as_generator(generator))
+    return ops.mul(x, mask)
 
 
 @pytorch_keywords
@@ -168,11 +167,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     mean = ops.mean(x, axes, keepdims=True)
     var = ops.var(x, axes, keepdims=True)
     if running_mean is not None:
-        unwrap(running_mean)[...] *= 1 - momentum
-        unwrap(running_mean)[...] += momentum * mean.data.reshape(-1)
+        ops.running_update(running_mean, mean, decay=1 - momentum, scale=momentum)
     if running_var is not None:
-        unwrap(running_var)[...] *= 1 - momentum
-        unwrap(running_var)[...] += momentum * count / (count - 1) * var.data.reshape(-1)
+        ops.running_update(running_var, var, decay=1 - momentum, scale=momentum * count / (count - 1))
     return _affine(_normalize(x, mean, var, eps), _features(weight, along_features),
                    _features(bias, along_features))
 

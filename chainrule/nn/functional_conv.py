@@ -95,9 +95,9 @@ def dropout2d(input, p=0.5, training=True, generator=None):
     shape = np.shape(data)
     if len(shape) < 3:
         raise located(f"dropout2d: expected an input (N, C, *spatial), got shape {shape}")
-    keep = as_generator(generator).random(shape[:2] + (1,) * (len(shape) - 2), dtype=np.float32) >= p
-    dtype = data.dtype if data.dtype.kind == "f" else np.float64
-    return ops.mul(input, (keep / (1 - p) if p < 1 else keep).astype(dtype))
+    mask = ops.keep_mask(input, p=p, shape=shape[:2] + (1,) * (len(shape) - 2),
+                         generator=as_generator(generator))
+    return ops.mul(input, mask)
 
 
 def _one(value):

@@ -198,7 +198,7 @@ class BatchNorm1d(Module):
             raise ShapeError(f"{type(self).__name__}({self.num_features}): expected an input of shape "
                              f"{expected}, got {shape}")
         if self.training:
-            self.num_batches_tracked.data += 1
+            ops.running_update(self.num_batches_tracked, 1)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             self.training, self.momentum, self.eps)
 

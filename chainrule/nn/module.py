@@ -16,6 +16,7 @@ Example:
 from typing import NamedTuple
 
 from .. import backend
+from ..core.graph import hooks, replayable
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import CheckpointError
 from ..pytorch_compat import to_dtype
@@ -328,6 +329,7 @@ class Module:
         """Evaluation mode: dropout off, batch norm uses its running statistics. Returns ``self``."""
         return self.train(False)
 
+    @replayable
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient: set it to ``None``, or fill it with zeros."""
         for parameter in self.parameters():
@@ -343,6 +345,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *inputs, **kwargs):
+        if hooks.on_module is not None:
+            hooks.on_module(self)
         return self.forward(*inputs, **kwargs)
 
     def extra_repr(self):

@@ -4,9 +4,11 @@ import math
 
 import numpy as np
 
+from ..core.graph import replayable
 from ..core.tensor import Tensor
 
 
+@replayable
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
@@ -51,6 +53,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return Tensor(np.asarray(total, dtype=grads[0].dtype))
 
 
+@replayable
 def clip_grad_value_(parameters, clip_value):
     """Clip every gradient element into ``[-clip_value, clip_value]``, in place.
 

@@ -18,6 +18,7 @@ from .pad import pad
 from .reductions import (logsumexp, log_softmax, max, mean, min, one_hot, softmax,
                          softmax_cross_entropy, sum, var)
 from .scans import cumprod, cumsum, diff, gradient, prod
+from .stateful import keep_mask, running_update
 from .statistics import average, median, norm, partition, ptp, sort, std
 from .shape import (broadcast_to, concatenate, expand_dims, getitem, permute, reshape, scatter_add,
                     squeeze, stack, swapaxes, take, take_along_axis, transpose, unsqueeze)

@@ -19,6 +19,7 @@ from .. import backend
 from ..core.primitive import diff, primitive, raw
 from ..core.tensor import unwrap
 from ..errors import ShapeError
+from . import stateful
 
 
 class _LastCall:
@@ -219,8 +220,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         from ..nn.rng import as_generator
         check_probability(dropout_p, "scaled_dot_product_attention: dropout_p")
         dtype = backend.xp.result_type(unwrap(query), unwrap(key))
-        kept = as_generator(generator).random(weights_shape, dtype="float32") >= dropout_p
-        dropout = (kept / (1 - dropout_p) if dropout_p < 1 else kept).astype(dtype)
+        dropout = stateful.keep_mask(query, p=dropout_p, shape=weights_shape, dtype=dtype,
+                                     generator=as_generator(generator))
     return attention(query, key, value, bias, keep, dropout, scale=float(scale))
 
 

@@ -10,6 +10,7 @@ import bisect
 import copy
 import math
 
+from ..core.graph import replayable
 from ..validation import check_int, check_number
 
 
@@ -73,6 +74,7 @@ class LRScheduler:
         """
         return list(self._last_lr)
 
+    @replayable
     def step(self):
         """Advance one epoch and set the optimiser's learning rates."""
         self.last_epoch += 1

@@ -10,6 +10,8 @@ from collections.abc import MutableMapping
 
 import numpy as np
 
+from ..core.graph import replayable
+
 
 class ParamState(MutableMapping):
     """Per-parameter state, keyed by parameter identity (parameters need not be hashable).
@@ -134,6 +136,7 @@ class Optimizer:
         self._check(group)
         self.param_groups.append(group)
 
+    @replayable
     def zero_grad(self, set_to_none=True):
         """Clear the gradients of all parameters.
 
@@ -150,6 +153,7 @@ class Optimizer:
                 else:
                     p.grad.data[...] = 0
 
+    @replayable
     def step(self, closure=None):
         """Update every parameter that has a gradient (parameters whose grad is ``None`` are skipped).
 
