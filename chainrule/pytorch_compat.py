@@ -1,5 +1,5 @@
-"""PyTorch's habits beside NumPy's names: ``dim=`` for ``axis=``, ``keepdim=`` for ``keepdims=``, and
-``.to(dtype or device)``.
+"""PyTorch's habits beside NumPy's names: ``dim=`` for ``axis=``, ``keepdim=`` for ``keepdims=``,
+``.to(dtype or device)``, and for a PyTorch name chainrule lacks, what to write instead.
 
 Functions written in Python (``nn.functional``'s losses, Tensor methods) take NumPy's names; wrapping
 them in :func:`pytorch_keywords` lets PyTorch users keep their habits, and turns any other unknown
@@ -180,7 +180,6 @@ def accept_pytorch_keywords(namespace):
             namespace[name] = pytorch_keywords(function)
 
 
-
 MODULE_INSTEAD = {
     "float": "chainrule.float32", "double": "chainrule.float64", "half": "chainrule.float16",
     "long": "chainrule.int64", "int": "chainrule.int32", "bool": "bool (Python's) or numpy.bool_",
@@ -194,13 +193,13 @@ MODULE_INSTEAD = {
 """What to write instead of a ``torch.`` name that chainrule's namespace lacks."""
 
 
-def module_getattr(namespace, name):
+def module_getattr(namespace, name, instead=MODULE_INSTEAD):
     """``AttributeError`` for the module whose globals are ``namespace`` lacking ``name``, saying what to
-    write for a PyTorch name, or the closest names the module has."""
+    write (from ``instead``) for a PyTorch name, or the closest names the module has."""
     if name.startswith("__"):
         raise AttributeError(name)
     message = f"module {namespace['__name__']!r} has no attribute {name!r}"
-    if name in MODULE_INSTEAD:
-        raise AttributeError(f"{message}; write {MODULE_INSTEAD[name]}")
+    if name in instead:
+        raise AttributeError(f"{message}; write {instead[name]}")
     close = difflib.get_close_matches(name, [key for key in namespace if not key.startswith("_")], n=3)
     raise AttributeError(message + (f"; did you mean {', '.join(close)}?" if close else ""))

@@ -14,7 +14,6 @@ Example:
     ((), ())
 """
 
-import difflib
 import math
 
 import numpy as np
@@ -22,7 +21,7 @@ import numpy as np
 from .. import ops
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
-from ..pytorch_compat import pytorch_keywords
+from ..pytorch_compat import module_getattr, pytorch_keywords
 from ..validation import check_number
 from .rng import as_generator
 from ..ops import erf
@@ -443,12 +442,4 @@ _INSTEAD = {
 
 
 def __getattr__(name):
-    """A missing function's error names what to write instead, or the closest names here."""
-    if name.startswith("__"):
-        raise AttributeError(name)
-    if name in _INSTEAD:
-        raise AttributeError(f"chainrule.nn.functional has no {name!r}; write {_INSTEAD[name]}")
-    public = [key for key in globals() if not key.startswith("_")]
-    close = difflib.get_close_matches(name, public, n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise AttributeError(f"chainrule.nn.functional has no {name!r}{hint}")
+    module_getattr(globals(), name, _INSTEAD)
