@@ -7,7 +7,8 @@ number belongs, or an unknown dtype is refused before NumPy sees it.
 import operator
 
 from . import backend
-from .core.tensor import Tensor, numeric_array, numeric_dtype, unwrap
+from .core.arrays import numeric_array, numeric_dtype
+from .core.tensor import Tensor, unwrap
 from .nn.rng import as_generator
 
 
