@@ -11,7 +11,7 @@ Caveats, as in every autodiff library: derivatives of ``eigh`` and ``svd`` are i
 eigenvalues (singular values) coincide, since the eigenvectors are not unique there; ``eigh`` reads
 the lower triangle, and its derivative is that of ``A`` taken as given, so differentiate it through a
 symmetric parametrisation (``(B + Bᵀ) / 2``); ``svd`` returns the thin factorisation and its
-derivative needs non-zero singular values; ``qr`` needs full column rank (``m ≥ n``); ``pinv``'s
+derivative needs non-zero singular values (for a non-square matrix pass ``full_matrices=False``); ``qr`` needs full column rank (``m ≥ n``); ``pinv``'s
 derivative holds where the rank does not change; ``det`` differentiates through the inverse, so it
 needs an invertible matrix.
 """
@@ -146,16 +146,19 @@ eigh_packed = primitive("eigh", _eigh_impl, saves=("ans",))
 eigh_packed.defvjp(_eigh_vjp).defjvp(_eigh_jvp)
 
 
-def eigh(a):
-    """Eigenvalues (ascending) and eigenvectors (columns) of a symmetric ``a`` (``numpy.linalg.eigh``)."""
+def eigh(a, UPLO="L"):
+    """Eigenvalues (ascending) and eigenvectors (columns) of a symmetric ``a`` (``numpy.linalg.eigh``;
+    the lower triangle is read)."""
+    if UPLO != "L":
+        raise NotImplementedError("eigh: only UPLO='L' (the lower triangle) is supported")
     packed = eigh_packed(a)
     n = packed.shape[-1]
     return packed[..., 0, :], packed[..., 1:n + 1, :]
 
 
-def eigvalsh(a):
+def eigvalsh(a, UPLO="L"):
     """The eigenvalues of a symmetric ``a``, ascending."""
-    return eigh(a)[0]
+    return eigh(a, UPLO)[0]
 
 
 def _svd_impl(xp, a):
@@ -227,13 +230,15 @@ svd_packed = primitive("svd", _svd_impl, saves=("inputs", "ans"))
 svd_packed.defvjp(_svd_vjp).defjvp(_svd_jvp)
 
 
-def svd(a, full_matrices=False, compute_uv=True):
-    """The thin singular value decomposition ``a = U diag(s) Vᵀ`` (``numpy.linalg.svd`` with
-    ``full_matrices=False``; the full one is not differentiable and is refused). Returns ``(U, s, Vt)``,
-    or ``s`` alone when ``compute_uv`` is False."""
-    if full_matrices:
-        raise NotImplementedError("svd: only full_matrices=False is differentiable; pass it explicitly")
+def svd(a, full_matrices=True, compute_uv=True):
+    """The singular value decomposition ``a = U diag(s) Vᵀ`` (``numpy.linalg.svd``): ``(U, s, Vt)``, or
+    ``s`` alone when ``compute_uv`` is False. The thin factorisation: for a square ``a`` it is the full
+    one; for a non-square ``a`` pass ``full_matrices=False`` (the full one's extra columns have no
+    unique derivative, and are refused)."""
     m, n = a.shape[-2:]
+    if full_matrices and compute_uv and m != n:
+        raise NotImplementedError(f"svd: the full factorisation of a non-square ({m}, {n}) matrix is not "
+                                  f"differentiable; pass full_matrices=False for the thin one")
     k = min(m, n)
     packed = svd_packed(a)
     lead = tuple(packed.shape[:-1])
