@@ -10,10 +10,10 @@ one factorisation serves all results and both rules.
 Caveats, as in every autodiff library: derivatives of ``eigh`` and ``svd`` are infinite where
 eigenvalues (singular values) coincide, since the eigenvectors are not unique there; ``eigh`` reads
 the lower triangle, and its derivative is that of ``A`` taken as given, so differentiate it through a
-symmetric parametrisation (``(B + Bᵀ) / 2``); ``svd`` returns the thin factorisation and its
-derivative needs non-zero singular values (for a non-square matrix pass ``full_matrices=False``); ``qr`` needs full column rank (``m ≥ n``); ``pinv``'s
-derivative holds where the rank does not change; ``det`` differentiates through the inverse, so it
-needs an invertible matrix.
+symmetric parametrisation (``(B + Bᵀ) / 2``); ``svd`` returns the thin factorisation (for a
+non-square matrix pass ``full_matrices=False``) and its derivative needs non-zero singular values;
+``qr`` needs full column rank (``m ≥ n``); ``pinv``'s derivative holds where the rank does not change;
+``det`` differentiates through the inverse, so it needs an invertible matrix.
 """
 
 import numpy as _np
