@@ -111,9 +111,9 @@ CHECKED_MODULES = {f"chainrule.ops.{family}" for family in (
 other families (convolution, attention...) are reported but not yet required to pass."""
 
 
-def _marks(name):
-    if name in NOT_YET_PORTABLE:
-        return [pytest.mark.xfail(reason=NOT_YET_PORTABLE[name], strict=True)]
+def _marks(name, not_yet=NOT_YET_PORTABLE):
+    if name in not_yet:
+        return [pytest.mark.xfail(reason=not_yet[name], strict=True)]
     if REGISTRY[name].impl.__module__ not in CHECKED_MODULES:
         return [pytest.mark.xfail(reason="a family not yet held to the array API", strict=False)]
     return []
@@ -159,15 +159,7 @@ NOT_YET_ON_PYTORCH = {
 }
 
 
-def _pytorch_marks(name):
-    if name in NOT_YET_ON_PYTORCH:
-        return [pytest.mark.xfail(reason=NOT_YET_ON_PYTORCH[name], strict=True)]
-    if REGISTRY[name].impl.__module__ not in CHECKED_MODULES:
-        return [pytest.mark.xfail(reason="a family not yet held to the array API", strict=False)]
-    return []
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_pytorch_marks(n)) for n in sorted(CALLS)])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n, NOT_YET_ON_PYTORCH)) for n in sorted(CALLS)])
 def test_forward_and_rules_run_on_pytorch_tensors_through_array_api_compat(name, monkeypatch):
     torch = pytest.importorskip("torch")
     space = pytest.importorskip("array_api_compat.torch")
