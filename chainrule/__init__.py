@@ -41,6 +41,7 @@ from .coverage import rules
 from .serialization import load, save
 from . import data, inspect, nn, optim, testing
 from . import linalg
+from .compile import compile
 from .nn.rng import manual_seed
 from .pytorch_compat import accept_pytorch_keywords as _accept_pytorch_keywords
 from .pytorch_compat import module_getattr as _module_getattr

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from ..core.graph import replayable
 from ..nn.module import Module
 from .collectives import (BUCKET_BYTES, GradientReducer, allreduce_sum, broadcast_parameters,
                           check_agreement, data_signature, model_signature)
@@ -73,6 +74,7 @@ class DistributedDataParallel(Module):
                         "training data (contents, batch size, shuffling, seed)")
         return ShardedLoader(dataset, batch_size, shuffle, drop_last, seed, shard=self.shard)
 
+    @replayable
     def allreduce_gradients(self):
         """Make every rank's gradients the whole batch's: weighted by the rows of the current
         :attr:`shard` when a :meth:`loader` set it, else the plain mean over ranks. Rank 0's buffers

@@ -16,7 +16,9 @@ from .callback import GradientFlowCallback
 from .flow import FlowReport, FlowWarning, gradient_flow, weights_snapshot
 from .graphs import Graph, GraphvizNotInstalled, graph
 from .plots import plot_gradient_flow
+from .program import program
 from .tracing import Trace, trace
 
 __all__ = ["FlowReport", "FlowWarning", "Graph", "GraphvizNotInstalled", "GradientFlowCallback", "Trace",
-           "detect_anomaly", "gradient_flow", "graph", "plot_gradient_flow", "trace", "weights_snapshot"]
+           "detect_anomaly", "gradient_flow", "graph", "plot_gradient_flow", "program", "trace",
+           "weights_snapshot"]

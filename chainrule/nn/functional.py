@@ -379,7 +379,7 @@ def _labels(target, classes, ignore_index, where):
         allowed = f"[0, {classes})" + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
         found = sorted(set(labels[bad].tolist()))
         raise ValueError(f"{where}: target labels must lie in {allowed}, found {found}")
-    return np.where(keep, labels, 0), keep
+    return (labels if keep.all() else np.where(keep, labels, 0)), keep
 
 
 def _class_weights(weight, classes, dtype):

@@ -112,6 +112,8 @@ class RunConfig:
     val_fraction: float = _setting("data", "fraction of the training split held out for validation, "
                                    "0 to 0.5", "F", 0.1, float)
     seed: int = _setting("training", "seed of the weights, the split and the shuffling", "N", 0, int)
+    compile: bool = _setting("training", "record the training step once and replay it (chainrule.compile): "
+                             "the same weights, less Python per step", None, False, bool)
     options: dict = dataclasses.field(default_factory=dict, metadata={"group": None})
 
     @classmethod
@@ -343,7 +345,8 @@ def build_trainer(config, model, loss, parts, run_dir, progress, distributed=Non
     return Trainer(model, loss, optimizer, batch_size=config.batch_size, drop_last=config.norm == "batch",
                    scheduler=build_scheduler(config, optimizer), clip_grad_norm=config.clip_grad_norm,
                    early_stopping=stopping,
-                   seed=config.seed, progress=progress, checkpoint_dir=run_dir, distributed=distributed)
+                   seed=config.seed, progress=progress, checkpoint_dir=run_dir, distributed=distributed,
+                   compile=config.compile)
 
 
 # -- the run --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..compile import compile as compile_step
 from ..core.graph import no_grad
 from ..core.tensor import Tensor
 from ..data import DataLoader, TensorDataset
@@ -57,6 +58,9 @@ class Trainer:
             data-parallel training: ``batch_size`` is then the global batch, cut between the ranks,
             gradients are averaged after ``backward()``, epoch metrics are the whole batch's, and
             rank 0 alone writes checkpoints.
+        compile: record the training step once per batch shape and replay it
+            (:func:`chainrule.compile`): the same weights bit for bit, less Python per step. The
+            loss is then checked for NaN after the update rather than before it.
 
     Attributes:
         history: a :class:`~chainrule.train.History`, one record per epoch.
@@ -67,7 +71,7 @@ class Trainer:
 
     def __init__(self, model, loss, optimizer, *, batch_size=64, scheduler=None, clip_grad_norm=None,
                  drop_last=False, early_stopping=None, callbacks=(), seed=0, progress=True,
-                 checkpoint_dir=None, distributed=None):
+                 checkpoint_dir=None, distributed=None, compile=False):
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"clip_grad_norm must be positive or None, not {clip_grad_norm!r}")
         self.model = model
@@ -83,6 +87,7 @@ class Trainer:
         self.progress = progress
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.distributed = distributed
+        self.compiled_step = compile_step(self._update) if compile else None
         self.history = History()
         self.task = None
         self.epoch = 0
@@ -162,20 +167,32 @@ class Trainer:
         return logs
 
     def _train_step(self, x, y):
+        if self.compiled_step is None:
+            loss, outputs = self._update(x, y, check_first=True)
+        else:
+            loss, outputs = self.compiled_step(x, y)
+            self._check_finite(loss.item())
+        self.step += 1
+        return loss.item(), outputs.data
+
+    def _update(self, x, y, check_first=False):
+        """One optimiser step on the batch ``(x, y)``; returns the loss and the outputs."""
         self.optimizer.zero_grad()
         outputs = self.model(Tensor(x))
         loss = self.loss(outputs, Tensor(y))
-        value = loss.item()
-        if not math.isfinite(value):
-            raise DivergedError(self._divergence_message(value))
+        if check_first:
+            self._check_finite(loss.item())
         loss.backward()
         if self.distributed is not None:
             self.distributed.allreduce_gradients()
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         self.optimizer.step()
-        self.step += 1
-        return value, outputs.data
+        return loss, outputs
+
+    def _check_finite(self, value):
+        if not math.isfinite(value):
+            raise DivergedError(self._divergence_message(value))
 
     def _end_epoch(self, logs):
         self.epoch += 1

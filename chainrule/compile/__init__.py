@@ -1,0 +1,163 @@
+"""A compiled step: record a training step once, then replay it as bare array operations.
+
+``step = chainrule.compile(fn)`` (or ``@chainrule.compile``) runs ``fn`` eagerly on its first call and
+records, as a flat program over numbered buffers, every primitive's forward, every VJP rule of its
+``backward()`` (on bare arrays, in the engine's order), every leaf-gradient accumulation, and every call
+that changes state (``optimizer.step()``, ``zero_grad()``, ``scheduler.step()``, gradient clipping).
+Later calls whose signature matches replay that program: no Tensor or Node objects, no graph walk, no
+rule dispatch; parameters and optimiser state are updated in place, so the model and the optimiser stay
+the truth (a ``state_dict()`` after replay is exact), and the results are bit for bit those of eager
+mode.
+
+The signature is the arguments' structure, shapes and dtypes (and values of non-array arguments) and
+whether gradients are recorded; the program is replayed only while its guards hold (every module it
+called is in the same train/eval mode, every parameter keeps its shape, dtype and ``requires_grad``,
+every optimiser it stepped keeps its settings other than the learning rate). Otherwise the step is
+recorded again; a few programs are kept, like a cache.
+
+What a replay cannot repeat fails while recording, naming your line: reading a tensor's value as a
+Python value (``.item()``, ``float()``, ``bool()``, ``.numpy()``), since Python code deciding on it would
+run only once; an argument turned into a new array outside chainrule's operations. Side effects outside
+chainrule (``print``, appending to a list) happen only while recording. Random numbers drawn by
+chainrule's dropout layers are fresh at every replay, from the same generators as in eager mode.
+
+Example:
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule import nn, optim
+    >>> model = nn.MLP([4, 8, 3], seed=0)
+    >>> opt = optim.SGD(model.parameters(), lr=0.1)
+    >>> @cr.compile
+    ... def step(x, y):
+    ...     opt.zero_grad()
+    ...     loss = nn.functional.cross_entropy(model(x), y)
+    ...     loss.backward()
+    ...     opt.step()
+    ...     return loss
+    >>> x, y = np.ones((2, 4), np.float32), np.array([0, 2])
+    >>> first, second = step(x, y), step(x, y)      # recorded, then replayed
+    >>> bool(second.item() < first.item())
+    True
+"""
+
+import functools
+import warnings
+
+from .. import backend
+from ..core.graph import is_grad_enabled
+from ..core.tensor import Tensor
+from ..tree import tree_flatten
+from .program import Program
+from .recorder import CompileError, Recorder, recording
+
+__all__ = ["compile", "Compiled", "CompileError", "Program", "record"]
+
+
+def compile(fn=None, *, max_programs=8):
+    """Compile a step function (also a decorator, with or without arguments).
+
+    Args:
+        fn: ordinary chainrule code: forward, loss, ``backward()``, optimiser updates; returns tensors,
+            numbers, or tuples/lists/dicts of them.
+        max_programs: how many signatures to keep recorded programs for; past it the oldest is dropped
+            with a warning.
+
+    Returns:
+        A :class:`Compiled` callable with ``fn``'s signature.
+    """
+    if fn is None:
+        return functools.partial(compile, max_programs=max_programs)
+    return Compiled(fn, max_programs)
+
+
+class Compiled:
+    """A step function with its recorded programs, one per signature (see :func:`compile`).
+
+    Attributes:
+        programs: the :class:`Program` of each signature recorded so far.
+        recordings: how many times the step was recorded (the first call, new signatures, failed guards).
+    """
+
+    def __init__(self, fn, max_programs=8):
+        if not callable(fn):
+            raise TypeError(f"chainrule.compile: expected a function, got {type(fn).__name__}")
+        if not isinstance(max_programs, int) or max_programs < 1:
+            raise ValueError(f"chainrule.compile: max_programs must be a positive int, not {max_programs!r}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.max_programs = max_programs
+        self.programs = {}
+        self.recordings = 0
+
+    def __call__(self, *args, **kwargs):
+        key = None if kwargs else _flat_signature(args)
+        if key is None:
+            leaves, treedef = tree_flatten((args, kwargs))
+            key = signature(leaves, treedef)
+        else:
+            leaves = args
+        program = self.programs.get(key)
+        if program is not None and program.failed_guard() is None:
+            return program.run(leaves)
+        result, program = record(self.fn, args, kwargs)
+        self.programs.pop(key, None)
+        if len(self.programs) >= self.max_programs:
+            oldest = next(iter(self.programs))
+            del self.programs[oldest]
+            warnings.warn(f"chainrule.compile: {self.__name__} has been recorded for more than "
+                          f"{self.max_programs} signatures (shapes, dtypes, modes); the oldest program "
+                          f"was dropped. Pad inputs to a few shapes, or raise max_programs.",
+                          RuntimeWarning, stacklevel=2)
+        self.programs[key] = program
+        self.recordings += 1
+        return result
+
+    def program(self, *args, **kwargs):
+        """The :class:`Program` for these arguments, recording it (one eager call) if needed."""
+        key = None if kwargs else _flat_signature(args)
+        if key is None:
+            key = signature(*tree_flatten((args, kwargs)))
+        if key not in self.programs:
+            self(*args, **kwargs)
+        return self.programs[key]
+
+
+def record(fn, args, kwargs=None):
+    """Run ``fn(*args, **kwargs)`` eagerly once, recording it.
+
+    Returns:
+        ``(result, program)``: what ``fn`` returned, and the :class:`Program` that replays it.
+    """
+    kwargs = kwargs or {}
+    leaves, _ = tree_flatten((args, kwargs))
+    recorder = Recorder(leaves)
+    with recording(recorder):
+        result = fn(*args, **kwargs)
+    return result, recorder.program(result)
+
+
+def _flat_signature(args):
+    """The signature of positional arguments that are all arrays (the common, fast case), else None."""
+    parts = [len(args), is_grad_enabled()]
+    for arg in args:
+        if type(arg) is not backend.ndarray:
+            return None
+        parts.append((arg.shape, arg.dtype.str))
+    return tuple(parts)
+
+
+def signature(leaves, treedef):
+    """What a program is recorded for: structure, shapes and dtypes, other values, the grad mode."""
+    parts = [repr(treedef), is_grad_enabled()]
+    for leaf in leaves:
+        if isinstance(leaf, Tensor):
+            parts.append(("tensor", leaf.data.shape, leaf.data.dtype.str, leaf.requires_grad))
+        elif isinstance(leaf, backend.ndarray):
+            parts.append(("array", leaf.shape, leaf.dtype.str))
+        else:
+            try:
+                hash(leaf)
+                parts.append((type(leaf).__name__, leaf))
+            except TypeError:
+                raise CompileError(f"chainrule.compile: an argument of type {type(leaf).__name__} cannot be "
+                                   f"part of a step's signature; pass arrays, tensors or numbers") from None
+    return tuple(parts)

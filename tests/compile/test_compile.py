@@ -1,0 +1,252 @@
+"""chainrule.compile: replay is bit for bit eager mode, guards re-record, unrecordable code fails
+readably, dropout draws fresh numbers, and the listing shows the program."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.compile import CompileError
+from chainrule.nn import functional as F
+from chainrule.train import Trainer
+
+RNG = np.random.default_rng(0)
+
+
+def _step(model, optimizer, loss_fn=F.cross_entropy):
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return step
+
+
+def _twins(make, steps, batches):
+    """Train two copies built by ``make`` (the same seed), eagerly and compiled; return both models
+    and their losses."""
+    runs = []
+    for compiled in (False, True):
+        cr.manual_seed(0)
+        model, _, step = make()
+        step = cr.compile(step) if compiled else step
+        losses = [step(*batches[i % len(batches)]).item() for i in range(steps)]
+        runs.append((model, losses, step))
+    return runs
+
+
+def _same_state(a, b):
+    first, second = a.state_dict(), b.state_dict()
+    return first.keys() == second.keys() and all(np.array_equal(first[k], second[k]) for k in first)
+
+
+MLP_BATCHES = [(RNG.standard_normal((16, 12)).astype(np.float32), RNG.integers(0, 4, 16)) for _ in range(5)]
+OPTIMIZERS = {"sgd-momentum": lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4),
+              "adam": lambda p: optim.Adam(p, lr=1e-3), "adamw": lambda p: optim.AdamW(p, lr=1e-3)}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_100_replayed_steps_equal_100_eager_steps_bit_for_bit(name):
+    def make():
+        model = nn.MLP([12, 16, 16, 4], dropout=0.2, norm="batch", seed=0)
+        optimizer = OPTIMIZERS[name](model.parameters())
+        return model, optimizer, _step(model, optimizer)
+    (eager, eager_losses, _), (compiled, compiled_losses, step) = _twins(make, 100, MLP_BATCHES)
+    assert eager_losses == compiled_losses
+    assert _same_state(eager, compiled)  # weights, running statistics, num_batches_tracked
+    assert step.recordings == 1
+
+
+def test_cnn_recurrent_and_transformer_steps_replay_exactly():
+    images = [(RNG.standard_normal((4, 1, 8, 8)).astype(np.float32), RNG.integers(0, 3, 4)) for _ in range(3)]
+    sequences = [(RNG.standard_normal((4, 5, 3)).astype(np.float32), RNG.integers(0, 3, 4)) for _ in range(3)]
+    tokens = [(RNG.integers(0, 11, (2, 6)), RNG.integers(0, 11, (2, 6))) for _ in range(3)]
+
+    class Recurrent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 6, batch_first=True)
+            self.head = nn.Linear(6, 3)
+
+        def forward(self, x):
+            output, _ = self.lstm(x)
+            return self.head(output[:, -1])
+
+    from chainrule.nn.gpt import GPT, GPTConfig
+
+    families = {
+        "cnn": (lambda: nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                      nn.Linear(48, 3)), images, F.cross_entropy),
+        "lstm": (Recurrent, sequences, F.cross_entropy),
+    }
+    for name, (build, batches, loss_fn) in families.items():
+        def make(build=build, loss_fn=loss_fn):
+            model = build()
+            optimizer = optim.Adam(model.parameters(), lr=1e-2)
+            return model, optimizer, _step(model, optimizer, loss_fn)
+        (eager, eager_losses, _), (compiled, compiled_losses, _) = _twins(make, 12, batches)
+        assert eager_losses == compiled_losses, name
+        assert _same_state(eager, compiled), name
+
+    def make_gpt():
+        model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8, dropout=0.1),
+                    generator=0)
+        optimizer = optim.AdamW(model.parameters(), lr=1e-2)
+
+        def step(idx, targets):
+            optimizer.zero_grad()
+            _, loss = model(idx, targets)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            return loss
+        return model, optimizer, step
+    (eager, eager_losses, _), (compiled, compiled_losses, _) = _twins(make_gpt, 12, tokens)
+    assert eager_losses == compiled_losses
+    assert _same_state(eager, compiled)
+
+
+def test_a_schedule_changes_the_learning_rate_without_recording_again():
+    def make():
+        model = nn.MLP([12, 8, 4], seed=0)
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
+
+        def step(x, y):
+            loss = _step(model, optimizer)(x, y)
+            scheduler.step()
+            return loss
+        return model, optimizer, step
+    (eager, eager_losses, _), (compiled, compiled_losses, step) = _twins(make, 10, MLP_BATCHES)
+    assert eager_losses == compiled_losses and _same_state(eager, compiled)
+    assert step.recordings == 1
+
+
+def test_guards_record_again_on_a_new_shape_mode_setting_or_frozen_parameter():
+    model = nn.MLP([12, 8, 4], dropout=0.5, seed=0)
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    step = cr.compile(_step(model, optimizer))
+    x, y = MLP_BATCHES[0]
+    step(x, y), step(x, y)
+    assert step.recordings == 1
+    step(x[:5], y[:5])                         # a new shape: a second program
+    assert step.recordings == 2 and len(step.programs) == 2
+    model.eval()
+    step(x, y)                                 # eval mode: no dropout, so another program
+    assert step.recordings == 3
+    optimizer.param_groups[0]["momentum"] = 0.5
+    step(x, y)
+    assert step.recordings == 4
+    next(iter(model.parameters())).requires_grad = False
+    step(x, y)
+    assert step.recordings == 5
+
+
+def test_replays_draw_fresh_dropout_masks_from_the_same_generator():
+    model = nn.Sequential(nn.Dropout(0.5))
+    f = cr.compile(lambda x: model(x) * 1.0)
+    x = np.ones((4, 8), np.float32)
+    f(x)
+    second, third = f(x).numpy(), f(x).numpy()
+    assert not np.array_equal(second, third)
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Dropout(0.5))
+    eager = [model(x).numpy() for _ in range(3)]
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Dropout(0.5))
+    f = cr.compile(lambda x: model(x) * 1.0)
+    assert all(np.array_equal(e, f(x).numpy()) for e in eager)
+
+
+def test_reading_a_value_while_recording_fails_naming_the_line():
+    w = cr.tensor(np.ones(3), requires_grad=True)
+
+    def step(x):
+        loss = (w * x).sum()
+        if loss.item() > 0:  # the value decides control flow
+            loss = loss * 2
+        return loss
+    with pytest.raises(CompileError, match=r"(?s)item\(\).*test_compile.py:\d+: if loss.item\(\) > 0"):
+        cr.compile(step)(np.ones(3))
+    with pytest.raises(CompileError, match=r"bool\(\)"):
+        cr.compile(lambda x: (w * x).sum() if (w * x).sum() else w)(np.ones(3))
+
+
+def test_an_argument_converted_outside_chainrule_fails_readably():
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(CompileError, match="outside chainrule's operations"):
+        cr.compile(lambda x: (w * np.asarray(x, np.float32)).sum())(np.arange(3.0))
+
+
+def test_side_effects_outside_chainrule_run_only_while_recording():
+    seen = []
+    f = cr.compile(lambda x: seen.append(1) or cr.exp(cr.tensor(x)))
+    x = np.zeros(2)
+    f(x), f(x), f(x)
+    assert seen == [1]
+
+
+def test_too_many_signatures_warn_and_keep_the_newest():
+    f = cr.compile(lambda x: cr.exp(x), max_programs=2)
+    for n in (1, 2):
+        f(np.zeros(n))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f(np.zeros(3))
+    assert any("recorded for more than 2 signatures" in str(w.message) for w in caught)
+    assert len(f.programs) == 2
+
+
+def test_trainer_compile_reaches_the_eager_weights():
+    data = (RNG.standard_normal((60, 12)).astype(np.float32), RNG.integers(0, 4, 60))
+    models = []
+    for compiled in (False, True):
+        model = nn.MLP([12, 16, 4], dropout=0.1, seed=0)
+        trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2),
+                                   batch_size=16, progress=False, compile=compiled, seed=0)
+        trainer.fit(data, epochs=3)
+        models.append(model)
+    assert _same_state(*models)
+
+
+def test_listing_of_a_two_layer_mlp_step_line_by_line():
+    model = nn.MLP([4, 8, 3], seed=0)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    program = cr.inspect.program(_step(model, optimizer), np.ones((2, 4), np.float32), np.array([0, 2]))
+    lines = str(program).splitlines()
+    assert lines[0].startswith("program(%0, %1):  22 operations, 18 buffers")
+    body = [line.split("#")[0].strip() for line in lines[1:]]
+    assert body == [
+        "-- update",
+        "= SGD.zero_grad()",
+        "-- forward",
+        "%2 = linear(%0, 0.weight, 0.bias) float32[2, 8]",
+        "%3 = relu(%2) float32[2, 8]  (frees %2)",
+        "%4 = linear(%3, 2.weight, 2.bias) float32[2, 3]",
+        "%5 = softmax_cross_entropy(%4, %1) float32[2]",
+        "%6 = sum(%5) float32[]  (frees %5)",
+        "%7 = div(%6, 2.0) float32[]",
+        "-- backward",
+        "%8 = ones() float32[]",
+        "%9 = vjp div[0](%8, %7, %6, 2.0) float32[]  (frees %6, %8)",
+        "%10 = vjp sum[0](%9, unsaved[], unsaved[2]) float32[2]  (frees %9)",
+        "%11 = vjp softmax_cross_entropy[0](%10, unsaved[2], %4, %1) float32[2, 3]  (frees %4, %1, %10)",
+        "%12 = vjp linear[0](%11, unsaved[2, 3], %3, 2.weight, 2.bias) float32[2, 8]",
+        "%13 = vjp linear[1](%11, unsaved[2, 3], %3, 2.weight, 2.bias) float32[3, 8]",
+        "%14 = vjp linear[2](%11, unsaved[2, 3], %3, 2.weight, 2.bias) float32[3]  (frees %11)",
+        "%15 = vjp relu[0](%12, %3, unsaved[2, 8]) float32[2, 8]  (frees %3, %12)",
+        "%16 = vjp linear[1](%15, unsaved[2, 8], %0, 0.weight, 0.bias) float32[8, 4]",
+        "%17 = vjp linear[2](%15, unsaved[2, 8], %0, 0.weight, 0.bias) float32[8]  (frees %0, %15)",
+        "= accumulate 2.bias[3](%14)   (frees %14)",
+        "= accumulate 2.weight[3, 8](%13)   (frees %13)",
+        "= accumulate 0.bias[8](%17)   (frees %17)",
+        "= accumulate 0.weight[8, 4](%16)   (frees %16)",
+        "-- update",
+        "= SGD.step()",
+        "return %7",
+    ]
+    assert "test_compile.py" in lines[4]  # the user's line that made the first linear
+    assert program.source().startswith("def replay(b0, b1):")
