@@ -23,11 +23,11 @@ def run(out_dir, quick=False, seed=0):
 
     Args:
         out_dir: where the figure goes.
-        quick: the first 12 articles, 1 epoch, 32 dimensions (instead of all, 5 epochs, 100).
+        quick: the first 12 articles, 1 epoch, 32 dimensions (instead of all, 3 epochs, 100).
         seed: the seed of both trainings.
     """
     documents = word2vec.wikipedia_documents()
-    settings = dict(dim=100, window=5, negative=5, min_count=5, sample=1e-3, epochs=5, lr=0.025, seed=seed)
+    settings = dict(dim=100, window=5, negative=5, min_count=5, sample=1e-3, epochs=3, lr=0.025, seed=seed)
     if quick:
         documents = documents[:12]
         settings.update(dim=32, epochs=1)
