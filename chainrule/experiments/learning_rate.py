@@ -107,6 +107,21 @@ def run(out_dir, quick=False, seed=0):
              "bouncing around the minimum at the scale of its own noise; decaying it lets the iterates "
              "settle, which is why schedules that start high and end low usually win."]
 
+    figures = [_figure(out_dir, runs, steps_per_epoch)]
+
+    loss, accuracy = metrics["final_loss"], metrics["test_accuracy"]
+    constant_best = max(("constant 1", "constant 0.1"), key=accuracy.get)
+    headline = (f"lr 10 diverges (loss not finite at step {metrics['diverged_at']['too large: 10']}), "
+                f"lr 0.001 crawls from {metrics['initial_loss']['too small: 0.001']:.2f} to "
+                f"{loss['too small: 0.001']:.2f}; cosine decay from 1 reaches training loss "
+                f"{loss['cosine from 1 to 0']:.3f} and {accuracy['cosine from 1 to 0']:.1%} test accuracy, "
+                f"against {loss[constant_best]:.3f} and {accuracy[constant_best]:.1%} for the best constant "
+                f"rate ({constant_best}).")
+    return Result(headline, tables, figures, metrics, notes)
+
+
+def _figure(out_dir, runs, steps_per_epoch):
+    """Training losses (divergences marked), the learning rate of each epoch, and test accuracy."""
     fig, (ax_loss, ax_lr, ax_acc) = new_figure(3, width=4.4)
     for k, (config, (losses, history, at)) in enumerate(runs.items()):
         finite = np.asarray(losses, dtype=float)
@@ -128,14 +143,4 @@ def run(out_dir, quick=False, seed=0):
     ax_lr.set(title="learning rate in each epoch", xlabel="epoch", ylabel="lr")
     ax_acc.set(title="test accuracy", xlabel="epoch", ylabel="accuracy")
     fig.tight_layout()
-    figures = [save_figure(fig, out_dir, "learning_rate")]
-
-    loss, accuracy = metrics["final_loss"], metrics["test_accuracy"]
-    constant_best = max(("constant 1", "constant 0.1"), key=accuracy.get)
-    headline = (f"lr 10 diverges (loss not finite at step {metrics['diverged_at']['too large: 10']}), "
-                f"lr 0.001 crawls from {metrics['initial_loss']['too small: 0.001']:.2f} to "
-                f"{loss['too small: 0.001']:.2f}; cosine decay from 1 reaches training loss "
-                f"{loss['cosine from 1 to 0']:.3f} and {accuracy['cosine from 1 to 0']:.1%} test accuracy, "
-                f"against {loss[constant_best]:.3f} and {accuracy[constant_best]:.1%} for the best constant "
-                f"rate ({constant_best}).")
-    return Result(headline, tables, figures, metrics, notes)
+    return save_figure(fig, out_dir, "learning_rate")

@@ -137,6 +137,20 @@ def run(out_dir, quick=False, seed=0):
              "along the flattest; momentum accumulates the consistent component of the gradient and "
              "damps the oscillating one, so the flat direction speeds up at the same stability limit."]
 
+    figures = [_figure(out_dir, runs, histories)]
+
+    def reached(method):
+        return f"{hits[method]} steps" if hits[method] is not None else f"more than {steps} steps"
+
+    headline = (f"To cut the quadratic's loss {1 / THRESHOLD:,.0f}-fold: SGD {reached('SGD')}, momentum "
+                f"{reached('momentum')}, Nesterov {reached('Nesterov')}, Adam {reached('Adam')}; on MNIST-1D "
+                f"after {epochs} epochs the training loss is {metrics['mlp_final_loss']['SGD']:.2f} with SGD "
+                f"and {metrics['mlp_final_loss']['momentum']:.2f} with momentum.")
+    return Result(headline, tables, figures, metrics, notes)
+
+
+def _figure(out_dir, runs, histories):
+    """The quadratic's loss curves, the first steps in its eigenbasis, and the MLP's training loss."""
     fig, (ax_loss, ax_path, ax_mlp) = new_figure(3, width=4.3)
     for method, (lr, losses, _) in runs.items():
         ax_loss.semilogy(losses / losses[0], label=f"{method} (lr {lr:.3g})")
@@ -160,13 +174,4 @@ def run(out_dir, quick=False, seed=0):
     ax_mlp.set(title="MNIST-1D MLP", xlabel="epoch", ylabel="training loss")
     ax_mlp.legend(fontsize=7)
     fig.tight_layout()
-    figures = [save_figure(fig, out_dir, "momentum")]
-
-    def reached(method):
-        return f"{hits[method]} steps" if hits[method] is not None else f"more than {steps} steps"
-
-    headline = (f"To cut the quadratic's loss {1 / THRESHOLD:,.0f}-fold: SGD {reached('SGD')}, momentum "
-                f"{reached('momentum')}, Nesterov {reached('Nesterov')}, Adam {reached('Adam')}; on MNIST-1D "
-                f"after {epochs} epochs the training loss is {metrics['mlp_final_loss']['SGD']:.2f} with SGD "
-                f"and {metrics['mlp_final_loss']['momentum']:.2f} with momentum.")
-    return Result(headline, tables, figures, metrics, notes)
+    return save_figure(fig, out_dir, "momentum")

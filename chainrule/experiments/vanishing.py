@@ -89,9 +89,6 @@ def run(out_dir, quick=False, seed=0):
                                 (data.x_test, data.y_test), epochs=epochs, batch_size=64, seed=seed,
                                 callbacks=[recorders[config]], progress=False)
 
-    def ratio(norms):
-        return norms[0] / norms[-1] if norms[-1] > 0 else float("inf")
-
     trained = {config: ratio(recorder.norms[-1]) for config, recorder in recorders.items()}
     metrics = {
         "init_norms": at_init,
@@ -117,6 +114,25 @@ def run(out_dir, quick=False, seed=0):
              "layer preserve their size, and a residual connection adds an identity path the error "
              "flows through untouched. A loss stuck at ln 10 ≈ 2.30 is a network that learned nothing."]
 
+    figures = [_figure(out_dir, at_init, histories, recorders)]
+
+    headline = (f"At initialisation the sigmoid MLP's first-layer gradient is "
+                f"{metrics['init_ratio']['sigmoid, Xavier']:.0e} of its last layer's and the naive ReLU's "
+                f"are all below {max(at_init['ReLU, naive N(0, 0.01²)']):.0e}, while He's ratio is "
+                f"{metrics['init_ratio']['ReLU, He']:.2f}; after {epochs} epochs sigmoid's loss is "
+                f"{metrics['final_loss']['sigmoid, Xavier']:.2f} against "
+                f"{metrics['final_loss']['ReLU, He']:.2f} for He.")
+    return Result(headline, tables, figures, metrics, notes)
+
+
+def ratio(norms):
+    """The first layer's gradient norm over the last layer's (infinite when the last one is 0)."""
+    return norms[0] / norms[-1] if norms[-1] > 0 else float("inf")
+
+
+def _figure(out_dir, at_init, histories, recorders):
+    """Gradient norms per layer at initialisation, training losses, and the first-to-last ratio during
+    training."""
     fig, (ax_init, ax_loss, ax_ratio) = new_figure(3, width=4.4)
     layers = np.arange(1, DEPTH + 1)
     for config, norms in at_init.items():
@@ -133,12 +149,4 @@ def run(out_dir, quick=False, seed=0):
     ax_ratio.axhspan(0.1, 10, color="green", alpha=0.08)
     ax_ratio.set(title="during training", xlabel="step", ylabel="‖∂L/∂W₁‖ / ‖∂L/∂W₂₀‖")
     fig.tight_layout()
-    figures = [save_figure(fig, out_dir, "vanishing")]
-
-    headline = (f"At initialisation the sigmoid MLP's first-layer gradient is "
-                f"{metrics['init_ratio']['sigmoid, Xavier']:.0e} of its last layer's and the naive ReLU's "
-                f"are all below {max(at_init['ReLU, naive N(0, 0.01²)']):.0e}, while He's ratio is "
-                f"{metrics['init_ratio']['ReLU, He']:.2f}; after {epochs} epochs sigmoid's loss is "
-                f"{metrics['final_loss']['sigmoid, Xavier']:.2f} against "
-                f"{metrics['final_loss']['ReLU, He']:.2f} for He.")
-    return Result(headline, tables, figures, metrics, notes)
+    return save_figure(fig, out_dir, "vanishing")
