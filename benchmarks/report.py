@@ -3,7 +3,7 @@
 import dataclasses
 import json
 
-FRAMEWORK_NAMES = {"chainrule": "chainrule", "torch": "PyTorch eager", "jax": "JAX jit",
+FRAMEWORK_NAMES = {"chainrule": "chainrule", "compiled": "chainrule compiled", "torch": "PyTorch eager", "jax": "JAX jit",
                    "autograd": "HIPS autograd", "numpy": "NumPy by hand"}
 """How each framework is named in the tables."""
 

@@ -16,7 +16,7 @@ import sys
 from benchmarks import environment, timing
 from benchmarks.workloads import WORKLOADS
 
-REQUIRED_MODULES = {"chainrule": "chainrule", "torch": "torch", "jax": "jax", "autograd": "autograd",
+REQUIRED_MODULES = {"chainrule": "chainrule", "compiled": "chainrule", "torch": "torch", "jax": "jax", "autograd": "autograd",
                     "numpy": "numpy"}
 """The module each framework needs; when it cannot be imported the framework is reported missing."""
 
