@@ -13,7 +13,7 @@ eager step did.
 """
 
 from .. import backend
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, unwrap
 from ..tree import tree_unflatten
 
 SLOT, TENSOR, CONSTANT = "s", "t", "c"
@@ -94,8 +94,7 @@ class Program:
 
     def run(self, leaves):
         """Replay the step on the flattened arguments ``leaves``; returns the step's results."""
-        arrays = [leaf.data if isinstance(leaf, Tensor) else leaf
-                  for slot, leaf in zip(self.arg_slots, leaves) if slot is not None]
+        arrays = [unwrap(leaf) for slot, leaf in zip(self.arg_slots, leaves) if slot is not None]
         treedef, refs = self.outputs
         values = self._replay(*arrays)
         return tree_unflatten(treedef, [Tensor._wrap(value, None) if code != CONSTANT else value

@@ -16,7 +16,7 @@ from .. import backend
 from ..core.graph import Leaf, hooks, toposort, user_site
 from ..core.mode import BARE, seed
 from ..core.reverse import unbroadcast
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, unwrap
 from ..errors import ChainruleError, user_line
 from ..tree import tree_flatten
 from .program import CONSTANT, SLOT, TENSOR, Op, Program
@@ -40,7 +40,7 @@ class Recorder:
         self.optimizers = {}    # id -> optimiser whose step was recorded
         self.accumulates = []   # (op, tensor) of every leaf-gradient accumulation
         self.names = {}         # id(tensor) -> its name in the outermost module called (for the listing)
-        self.arguments = [leaf.data if isinstance(leaf, Tensor) else leaf for leaf in leaves]
+        self.arguments = [unwrap(leaf) for leaf in leaves]
         self.arg_slots = [self._new_slot(a) if isinstance(a, backend.ndarray) else None
                           for a in self.arguments]
 
@@ -54,7 +54,7 @@ class Recorder:
 
     def ref(self, x):
         """Where an input of an operation comes from: ``(code, number_or_object)``."""
-        array = x.data if isinstance(x, Tensor) else x
+        array = unwrap(x)
         slot = self._slot(array)
         if slot is not None:
             return SLOT, slot

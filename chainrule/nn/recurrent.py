@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
 from ..ops.recurrent import recurrent_scan
 from . import functional as F
@@ -29,10 +29,6 @@ from .module import Module, Parameter
 from .rng import as_generator
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-
-
-def _value(x):
-    return x.data if isinstance(x, Tensor) else x
 
 
 def _uniform_parameters(module, generator):
@@ -65,23 +61,23 @@ class _CellBase(Module):
         """The input as ``(B, input_size)`` (a single example gets a batch axis), the states alike,
         zeros where not given, and whether the batch axis was added."""
         x = _cast(x, self.weight_ih.dtype)
-        shape = np.shape(_value(x))
+        shape = np.shape(unwrap(x))
         if len(shape) not in (1, 2) or shape[-1] != self.input_size:
             raise ShapeError(f"{self._name()}: expected an input of shape (B, {self.input_size}) or "
                              f"({self.input_size},), got {shape}")
         single = len(shape) == 1
         if single:
             x = ops.unsqueeze(x, 0)
-        batch = np.shape(_value(x))[0]
+        batch = np.shape(unwrap(x))[0]
         states = []
         for state in (hx if isinstance(hx, tuple) else (hx,)):
             if state is None:
                 state = np.zeros((batch, self.hidden_size), dtype=self.weight_ih.dtype)
             elif single:
                 state = ops.unsqueeze(state, 0)
-            if np.shape(_value(state)) != (batch, self.hidden_size):
+            if np.shape(unwrap(state)) != (batch, self.hidden_size):
                 raise ShapeError(f"{self._name()}: expected states of shape {(batch, self.hidden_size)}, "
-                                 f"got {np.shape(_value(state))}")
+                                 f"got {np.shape(unwrap(state))}")
             states.append(state)
         return x, states, single
 
@@ -152,7 +148,7 @@ class GRUCell(_CellBase):
 
 
 def _chunks(x, count):
-    width = np.shape(_value(x))[-1] // count
+    width = np.shape(unwrap(x))[-1] // count
     return [x[..., k * width:(k + 1) * width] for k in range(count)]
 
 
@@ -211,7 +207,7 @@ class _RNNBase(Module):
             layer's and direction's last state.
         """
         x, single = self._sequence(input)
-        steps, batch = np.shape(_value(x))[:2]
+        steps, batch = np.shape(unwrap(x))[:2]
         lengths = self._lengths(lengths, steps, batch)
         states = self._initial_states(hx, batch, single)
         mask = None if lengths is None else (np.arange(steps)[:, None] < np.asarray(lengths))[:, :, None]
@@ -221,7 +217,7 @@ class _RNNBase(Module):
             for direction in range(self._directions):
                 index = layer * self._directions + direction
                 output, final = self._run(x, layer, direction, states[index], lengths)
-                outputs.append(output if mask is None else output * mask.astype(_value(x).dtype))
+                outputs.append(output if mask is None else output * mask.astype(unwrap(x).dtype))
                 finals.append(final)
             x = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
             if layer < self.num_layers - 1 and self.dropout and self.training:
@@ -253,7 +249,7 @@ class _RNNBase(Module):
 
     def _sequence(self, input):
         x = _cast(input, self.weight_ih_l0.dtype)
-        shape = np.shape(_value(x))
+        shape = np.shape(unwrap(x))
         if len(shape) not in (2, 3) or shape[-1] != self.input_size:
             layout = "(B, T" if self.batch_first else "(T, B"
             raise ShapeError(f"{self._name()}: expected an input of shape {layout}, {self.input_size}) or "
@@ -267,7 +263,7 @@ class _RNNBase(Module):
     def _lengths(self, lengths, steps, batch):
         if lengths is None:
             return None
-        values = np.asarray(_value(lengths))
+        values = np.asarray(unwrap(lengths))
         if values.ndim != 1 or values.dtype.kind not in "iu" or len(values) != batch:
             raise ShapeError(f"{self._name()}: lengths must be {batch} integers (one per sequence), got "
                              f"{values.tolist()}")
@@ -289,10 +285,10 @@ class _RNNBase(Module):
         checked = []
         for part in parts:
             part = _cast(part, self.weight_ih_l0.dtype)
-            if np.shape(_value(part)) != expected:
+            if np.shape(unwrap(part)) != expected:
                 raise ShapeError(f"{self._name()}: initial states must have shape {expected} "
                                  f"(num_layers * num_directions, batch, hidden_size), got "
-                                 f"{np.shape(_value(part))}")
+                                 f"{np.shape(unwrap(part))}")
             checked.append(ops.unsqueeze(part, 1) if single else part)
         both = checked[0] if width == 1 else ops.concatenate(checked, axis=-1)
         return [both[index] for index in range(count)]
@@ -310,7 +306,7 @@ def _reverse_in_time(x, lengths):
     """Each sequence reversed within its own length (padding stays where it is); an involution."""
     if lengths is None:
         return x[::-1]
-    steps, batch = np.shape(_value(x))[:2]
+    steps, batch = np.shape(unwrap(x))[:2]
     time = np.arange(steps)[:, None]
     lengths = np.asarray(lengths)[None, :]
     index = np.where(time < lengths, lengths - 1 - time, time)
