@@ -239,7 +239,9 @@ class _Drawing:
 
 
 def _is_source_file(filename):
-    """Whether a recorded site is the user's own code: a Python source file, not the interpreter's
-    machinery (``<frozen runpy>``) or a console-script launcher (``bin/chainrule``), which is all
-    a command such as ``chainrule graph`` has outside chainrule."""
-    return filename.endswith(".py") and os.path.basename(os.path.dirname(filename)) != "runpy"
+    """Whether a recorded site is the user's own code (a source file, a notebook cell, a doctest),
+    not the interpreter's machinery (``<frozen runpy>``) or a console-script launcher
+    (``bin/chainrule``), which is all a command such as ``chainrule graph`` has outside chainrule."""
+    if filename.startswith("<"):  # <doctest ...>, <ipython-input-...>, <stdin>: typed by the user
+        return not filename.startswith("<frozen")
+    return filename.endswith(".py") and os.path.basename(filename) != "runpy.py"
