@@ -16,9 +16,10 @@ from .result import Result, Table
 NAME = "sentiment"
 TITLE = "Sentiment: backpropagation through words, on real reviews"
 CLAIM = ("For \"I love this movie\" (target 1) an untrained network says about 0.5; the squared error's "
-         "gradient reaches every layer and each word's embedding, one SGD step moves the output towards 1, "
-         "and after training on Rotten Tomatoes sentences the network separates \"I love this movie\" from "
-         "\"I hate this movie\", with words such as love and hate moving the prediction most.")
+         "gradient reaches every layer and each of the sentence's word embeddings, and one SGD step moves the "
+         "output towards 1. Trained on Rotten Tomatoes sentences, the network classifies about three test "
+         "sentences in four correctly; what it makes of short made-up sentences, and which words move them, "
+         "is reported as it is.")
 
 SENTENCE = "I love this movie"
 SENTENCES = ["I love this movie", "I hate this movie", "a moving, beautifully acted film",
