@@ -52,6 +52,12 @@ def _keeps_graph(nested, inputs):
     return nested or any(is_tracked(leaf) for leaf in tree_flatten(inputs)[0])
 
 
+def _require_function(f, transform):
+    if not callable(f):
+        raise TypeError(f"{transform}: the first argument must be a function, not {type(f).__name__} "
+                        f"{f!r:.40}")
+
+
 def _require_real_float(dtype, what):
     if dtype.kind != "f":
         hint = "" if dtype.kind == "c" else " (pass floats, e.g. 1.0 rather than 1)"
@@ -126,6 +132,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
         >>> float(value), float(slope)
         (8.0, 12.0)
     """
+    _require_function(f, "value_and_grad")
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
         nums = _argnums_tuple(argnums, len(args))
@@ -158,6 +165,7 @@ def grad(f, argnums=0, has_aux=False):
         >>> float(cr.grad(cr.grad(lambda x: x ** 3))(1.0))
         6.0
     """
+    _require_function(f, "grad")
     value_and_grad_f = value_and_grad(f, argnums, has_aux)
 
     @functools.wraps(f)
@@ -172,6 +180,7 @@ def grad(f, argnums=0, has_aux=False):
 def vjp(f, *primals, has_aux=False):
     """Evaluate ``f`` and return ``(out, vjp_fn)``, with ``vjp_fn(cotangent)`` giving one
     cotangent per primal (a tuple), like ``jax.vjp``. ``vjp_fn`` may be called many times."""
+    _require_function(f, "vjp")
     with _traces.new_trace() as nested:
         keep_graph = _keeps_graph(nested, primals)
         args, trees = _with_variables(primals, range(len(primals)))
@@ -209,6 +218,7 @@ def jvp(f, primals, tangents):
         primals: a tuple (or list) of arguments, each a tensor, array, number or pytree of them.
         tangents: a tuple of the same structure and shapes.
     """
+    _require_function(f, "jvp")
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
@@ -253,6 +263,7 @@ def jacfwd(f, argnums=0):
     the result has the outputs' structure, and with several ``argnums`` each leaf is a tuple over them,
     as in JAX. Zero-size inputs or outputs give empty Jacobians.
     """
+    _require_function(f, "jacfwd")
     @functools.wraps(f)
     def wrapped(*args):
         nums = _argnums_tuple(argnums, len(args))
@@ -280,6 +291,7 @@ def jacrev(f, argnums=0):
 
     Shapes and structure as :func:`jacfwd`'s.
     """
+    _require_function(f, "jacrev")
     @functools.wraps(f)
     def wrapped(*args):
         positions = [n % len(args) for n in _argnums_tuple(argnums, len(args))]

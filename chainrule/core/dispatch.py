@@ -83,6 +83,16 @@ def restated(name, values, params, error):
         shapes = ", ".join(str(getattr(v, "shape", type(v).__name__)) for v in values)
         return ShapeError(f"{name}: inputs of shapes {shapes}{settings} do not fit: {error}")
     kind = TypeError if isinstance(error, TypeError) else IndexError
-    described = ", ".join(f"{v.dtype} {v.shape}" if hasattr(v, "dtype") else f"{type(v).__name__} {v!r:.40}"
-                          for v in values)
-    return kind(f"{name}: inputs {described}{settings} cannot be combined: {error}{user_line()}")
+    for i, v in enumerate(values):
+        if not _numbers(v):
+            return kind(f"{name}: input {i} is {type(v).__name__} {v!r:.40}, not numbers (a tensor, an "
+                        f"array or a Python number): {error}{user_line()}")
+    described = ", ".join(f"{backend.asarray(v).dtype} {backend.xp.shape(v)}" for v in values)
+    return kind(f"{name}: inputs {described}{settings} are not supported: {error}{user_line()}")
+
+
+def _numbers(value):
+    try:
+        return backend.asarray(value).dtype.kind in "biufc"
+    except (TypeError, ValueError):
+        return False

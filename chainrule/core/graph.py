@@ -67,9 +67,14 @@ class _SetGradEnabled(contextlib.ContextDecorator):
         _GradMode.enabled = self.previous
         return False
 
+    def _recreate_cm(self):
+        # A fresh switch per call of a decorated function, so recursive calls restore the right mode.
+        return type(self)(self.mode)
 
-def no_grad():
-    """Context manager (or decorator) under which nothing is recorded, like ``torch.no_grad``.
+
+def no_grad(function=None):
+    """Context manager (or decorator, with or without parentheses) under which nothing is recorded,
+    like ``torch.no_grad``.
 
     Example:
         >>> import chainrule as cr
@@ -79,12 +84,15 @@ def no_grad():
         >>> y.requires_grad
         False
     """
-    return _SetGradEnabled(False)
+    switch = _SetGradEnabled(False)
+    return switch if function is None else switch(function)
 
 
-def enable_grad():
-    """Context manager (or decorator) that turns recording back on inside ``no_grad``."""
-    return _SetGradEnabled(True)
+def enable_grad(function=None):
+    """Context manager (or decorator, with or without parentheses) that turns recording back on inside
+    ``no_grad``."""
+    switch = _SetGradEnabled(True)
+    return switch if function is None else switch(function)
 
 
 _counter = itertools.count()
