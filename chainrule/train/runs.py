@@ -52,8 +52,8 @@ RUN_FILES = ("config.json", "run.json", "standardizer.safetensors", LAST, BEST, 
 # The defaults of the settings that depend on the data set (or the model: see
 # chainrule.train.models), in one table. A model's own defaults win over a data set's here; a config
 # file's value or a flag wins over both.
-DEFAULTS = {"hidden": (256, 256), "dropout": 0.3, "epochs": 30, "batch_size": 64, "weight_decay": 0.0,
-            "schedule": "constant"}
+DEFAULTS = {"optimizer": "adam", "hidden": (256, 256), "dropout": 0.3, "epochs": 30, "batch_size": 64,
+            "weight_decay": 0.0, "schedule": "constant"}
 DATA_DEFAULTS = {
     # 71.3% test accuracy (seed 0), above the published MLP's 68%.
     "mnist1d": {"hidden": (512, 512), "dropout": 0.5, "epochs": 100, "weight_decay": 1e-4},
@@ -95,7 +95,7 @@ class RunConfig:
                               False, bool)
     loss: str | None = _setting("training", "loss: " + ", ".join(
         sorted({name for per_task in LOSSES.values() for name in per_task})), "NAME")
-    optimizer: str = _setting("training", "optimiser: " + ", ".join(OPTIMIZERS), "NAME", "adam")
+    optimizer: str | None = _setting("training", "optimiser: " + ", ".join(OPTIMIZERS), "NAME")
     lr: float | None = _setting("training", "learning rate", "RATE", parse=float)
     momentum: float | None = _setting("training", "momentum", "M", parse=float)
     nesterov: bool = _setting("training", "Nesterov momentum for sgd", None, False, bool)
@@ -153,7 +153,6 @@ class RunConfig:
         """
         _choice(self.data, "data", available_datasets())
         _choice(self.model, "model", available_models())
-        _choice(self.optimizer, "optimizer", OPTIMIZERS)
         entry = get_model(self.model)
         filled = {name: value for name, value in self._defaults().items()
                   if name != "batch_size" and getattr(self, name) is None}
@@ -182,9 +181,11 @@ class RunConfig:
     def _defaults(self):
         """The defaults for this data set, model and optimiser, the later sources winning."""
         entry = get_model(self.model)
-        return {**DEFAULTS, "lr": DEFAULT_LR[self.optimizer],
-                "momentum": DEFAULT_MOMENTUM.get(self.optimizer), **DATA_DEFAULTS.get(self.data, {}),
-                **entry.defaults, **entry.data_defaults.get(self.data, {})}
+        layered = {**DEFAULTS, **DATA_DEFAULTS.get(self.data, {}), **entry.defaults,
+                   **entry.data_defaults.get(self.data, {})}
+        optimizer = _choice(self.optimizer or layered["optimizer"], "optimizer", OPTIMIZERS)
+        return {"lr": DEFAULT_LR[optimizer], "momentum": DEFAULT_MOMENTUM.get(optimizer), **layered,
+                "optimizer": optimizer}
 
     def _check(self):
         if not isinstance(self.hidden, (list, tuple)):

@@ -88,3 +88,13 @@ def test_a_data_set_registered_elsewhere_is_listed_and_loaded():
         assert load_dataset("test-tokens").vocabulary[1] == "a"
     finally:
         del datasets._LOADERS["test-tokens"]
+
+
+def test_a_model_may_change_the_default_optimizer_and_its_rate_follows():
+    models.register_model("sgd-test", lambda config, info: None, defaults={"optimizer": "sgd"})
+    try:
+        config = RunConfig(model="sgd-test").resolved()
+        assert (config.optimizer, config.lr, config.momentum) == ("sgd", 0.05, 0.9)
+        assert RunConfig(model="sgd-test", optimizer="adam").resolved().optimizer == "adam"
+    finally:
+        del models._MODELS["sgd-test"]
