@@ -136,6 +136,6 @@ register_model(
         # The MNIST-1D paper's Adam at 1e-2, batch 100, ~6000 steps; weight decay 1e-3 keeps the
         # validation loss falling, so the best epoch by validation loss is a late one.
         "mnist1d": {"lr": 1e-2, "batch_size": 100, "epochs": 150, "weight_decay": 1e-3},
-        "digits": {"epochs": 40, "batch_size": 32},
+        "digits": {"epochs": 40, "batch_size": 32, "weight_decay": 5e-4},
         "fashion-mnist": {"epochs": 8},
     })
