@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ..core.tensor import unwrap
-from ..ops.conv import located
+from ..ops.conv import conv_padding, located
 from ..validation import check_int
 from . import functional_conv as F
 from . import init as initializers
@@ -53,6 +53,9 @@ class _ConvNd(Module):
         self.dilation = _tuple(dilation, self.spatial, "dilation", name)
         self.padding = (padding if isinstance(padding, str)
                         else _tuple(padding, self.spatial, "padding", name, low=0))
+        if isinstance(padding, str):
+            conv_padding(name, padding, self.kernel_size, self.stride, self.dilation,
+                         allow_same=not self.transposed)
         self.output_padding = _tuple(output_padding, self.spatial, "output_padding", name, low=0)
         self.padding_mode = padding_mode
         if self.transposed:

@@ -134,3 +134,10 @@ def test_pooling_layers_and_global_average():
     np.testing.assert_allclose(nn.AvgPool1d(2)(x[:, :, 0]).data, x[:, :, 0].reshape(2, 3, 3, 2).mean(-1))
     assert nn.MaxPool2d(3, stride=2, padding=1)(x).shape == (2, 3, 4, 3)
     assert nn.Flatten(0, 1)(x).shape == (6, 8, 6)
+
+
+def test_padding_strings_are_checked_when_the_layer_is_built():
+    with pytest.raises(ValueError, match="padding='same' needs stride 1"):
+        nn.Conv2d(3, 4, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="padding must be an int, a tuple, 'valid', 'same'; not 'full'"):
+        nn.Conv1d(3, 4, 3, padding="full")
