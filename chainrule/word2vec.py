@@ -35,11 +35,11 @@ from chainrule.data.text import gensim_test_data, tokenize
 from chainrule.errors import DataError
 
 WIKIPEDIA = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
-_PAGE_TEXT = re.compile(r"<text[^>]*>(.*?)</text>", re.S)
+_PAGE_TEXT = re.compile(r"<text[^>]*>(.*?)</text>", re.DOTALL)
 _MARKUP = [(re.compile(pattern, flags), replacement) for pattern, replacement, flags in (
-    (r"<ref[^>]*/>|<ref[^>]*>.*?</ref>|<!--.*?-->", " ", re.S),
-    (r"\{\|.*?\|\}", " ", re.S),                                  # tables
-    (r"\[\[(?:File|Image|Category|[a-z\-]{2,12}):[^\[\]]*(?:\[\[[^\[\]]*\]\][^\[\]]*)*\]\]", " ", re.I),
+    (r"<ref[^>]*/>|<ref[^>]*>.*?</ref>|<!--.*?-->", " ", re.DOTALL),
+    (r"\{\|.*?\|\}", " ", re.DOTALL),                                  # tables
+    (r"\[\[(?:File|Image|Category|[a-z\-]{2,12}):[^\[\]]*(?:\[\[[^\[\]]*\]\][^\[\]]*)*\]\]", " ", re.IGNORECASE),
     (r"\[\[(?:[^\[\]|]*\|)?([^\[\]]*)\]\]", r"\1", 0),            # [[target|label]] -> label
     (r"\[https?://\S+\s*([^\]]*)\]", r"\1", 0),                   # [url label] -> label
     (r"<[^>]+>", " ", 0),

@@ -27,7 +27,8 @@ def run(out_dir, quick=False, seed=0):
         seed: the seed of both trainings.
     """
     documents = word2vec.wikipedia_documents()
-    settings = dict(dim=100, window=5, negative=5, min_count=5, sample=1e-3, epochs=3, lr=0.025, seed=seed)
+    settings = {"dim": 100, "window": 5, "negative": 5, "min_count": 5, "sample": 1e-3, "epochs": 3,
+                "lr": 0.025, "seed": seed}
     if quick:
         documents = documents[:12]
         settings.update(dim=32, epochs=1)
@@ -63,14 +64,14 @@ def run(out_dir, quick=False, seed=0):
               [[word] + [", ".join(w for w, _ in neighbours[name][word]) or "(not in the vocabulary)"
                          for name in systems] for word in WORDS]),
         Table("a : b :: c : ? (3CosAdd)", ["question", "chainrule", "gensim"],
-              [[f"{a} : {b} :: {c} : ?"] + [answers[name][" ".join((a, b, c))] or "(a word is unknown)"
+              [[f"{a} : {b} :: {c} : ?"] + [answers[name][f"{a} {b} {c}"] or "(a word is unknown)"
                                            for name in systems] for a, b, c in ANALOGIES]),
     ]
-    notes = ["Both systems read the same lower-cased words of the same articles, with word2vec's "
+    notes = [("Both systems read the same lower-cased words of the same articles, with word2vec's "
              "subsampling, dynamic window and negative sampling; gensim runs its optimised C loop "
              "(one worker thread), chainrule mini-batches of 1,024 pairs through `nn.Embedding`, the "
              "recorded graph and `optim.SGD`. Half a million words is a small corpus: analogy accuracy "
-             "is low for both, and the comparison is the point."]
+             "is low for both, and the comparison is the point.")]
 
     fig, ax = new_figure(1, width=5.0)
     keys = [("analogy_accuracy", "analogy accuracy"), ("wordsim_spearman", "WordSim-353 ρ")]

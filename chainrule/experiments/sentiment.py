@@ -138,12 +138,12 @@ def run(out_dir, quick=False, seed=0):
               [[sentence, ", ".join(f"{w} {s:+.3f}" for w, s in sorted(pairs, key=lambda ws: -ws[1]))]
                for sentence, pairs in salient.items()]),
     ]
-    notes = [f"One SGD step (learning rate {STEP_LR}) on this one sentence moves the output from "
+    notes = [(f"One SGD step (learning rate {STEP_LR}) on this one sentence moves the output from "
              f"{story['before']:.3f} to {story['after']:.3f}: backpropagation assigned the error to every "
-             "weight, including the four embedding rows of the sentence's words (the other rows get none).",
-             "The network is trained with the article's squared error on σ(output), with Adam; the test "
+             "weight, including the four embedding rows of the sentence's words (the other rows get none)."),
+             ("The network is trained with the article's squared error on σ(output), with Adam; the test "
              "split is the data set's fixed 20%. `chainrule train --data sentiment --model lstm` trains a "
-             "larger one with cross-entropy."]
+             "larger one with cross-entropy.")]
 
     fig, (ax_loss, ax_acc) = new_figure(2, width=4.2)
     ax_loss.plot(curves["epoch"], curves["loss"], "o-")

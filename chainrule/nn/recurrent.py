@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.tensor import Tensor, unwrap
+from ..core.tensor import unwrap
 from ..errors import ShapeError
 from ..ops.recurrent import recurrent_scan
 from . import functional as F

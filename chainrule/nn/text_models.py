@@ -148,9 +148,10 @@ def _positive(text):
     return value
 
 
-_EMBEDDING = Setting(100, "width of the word embeddings", _positive, "N")
-_TRAINING = {"optimizer": "adam", "lr": 2e-3, "batch_size": 64, "epochs": 10, "dropout": 0.5,
-             "hidden": (128,), "clip_grad_norm": 5.0}
+_EMBEDDING = Setting(32, "width of the word embeddings", _positive, "N")
+# Small widths: the 8,454 training sentences reward them, and an epoch takes about a minute on one core.
+_TRAINING = {"optimizer": "adam", "lr": 3e-3, "batch_size": 32, "epochs": 8, "dropout": 0.3,
+             "hidden": (32,), "clip_grad_norm": 5.0}
 
 for _kind, _summary in (("rnn", "an Elman RNN"), ("lstm", "an LSTM"), ("gru", "a GRU")):
     register_model(
@@ -160,7 +161,9 @@ for _kind, _summary in (("rnn", "an Elman RNN"), ("lstm", "an LSTM"), ("gru", "a
         settings={"embedding_dim": _EMBEDDING,
                   "bidirectional": Setting(False, "also read each sequence from the end", _flag, "BOOL")},
         defaults=_TRAINING,
-        data_defaults={"mnist1d": {"dropout": 0.0, "lr": 3e-3, "batch_size": 100, "epochs": 60}})
+        data_defaults={"mnist1d": {"dropout": 0.0, "lr": 5e-3, "batch_size": 100, "epochs": 60,
+                                   "hidden": (64,)}})
 
 register_model("bow", _build_bow, inputs="tokens", summary="averaged word embeddings (--embedding-dim)",
-               settings={"embedding_dim": _EMBEDDING}, defaults={**_TRAINING, "epochs": 15, "lr": 5e-3})
+               settings={"embedding_dim": _EMBEDDING},
+               defaults={**_TRAINING, "lr": 5e-3, "batch_size": 64, "epochs": 15, "dropout": 0.5})

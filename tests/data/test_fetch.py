@@ -71,7 +71,7 @@ def test_wheel_and_npm_use_their_clients(cache, registry):
 
 
 def test_checksum_mismatch_removes_the_file(cache, registry):
-    published, commands = registry
+    published, _commands = registry
     published["archive"] = ("pkg-1.0.tar.gz", tar_gz({"a": b"x"}))
     with pytest.raises(DataError, match="SHA-256 .* expected 00+; the file was removed"):
         fetch.fetch_sdist("pkg", "1.0", "0" * 64)

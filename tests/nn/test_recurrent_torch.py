@@ -98,7 +98,7 @@ def test_unbatched_sequence():
     ours, theirs = _pair(nn.LSTM, torch.nn.LSTM, {}, {"num_layers": 2})
     x = np.random.default_rng(3).normal(size=(5, 3))
     output, (h_n, c_n) = ours(x)
-    expected, (expected_h, expected_c) = theirs(torch.tensor(x))
+    expected, (_expected_h, expected_c) = theirs(torch.tensor(x))
     assert output.shape == (5, 4) and h_n.shape == (2, 4)
     np.testing.assert_allclose(output.data, expected.detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(c_n.data, expected_c.detach().numpy(), atol=1e-12)
