@@ -33,3 +33,5 @@ def test_training_curves_probabilities_and_saliency(quick_run):
     assert all(0 < p < 1 for p in metrics["final"].values())
     assert [word for word, _ in metrics["saliency"]["I love this movie"]] == ["i", "love", "this", "movie"]
     assert "Gradient × input" in text
+    assert set(metrics["baselines"]) == {"logistic regression", "linear SVM"}
+    assert all(0.7 < value < 0.85 for value in metrics["baselines"].values())  # the classic bag of words
