@@ -152,6 +152,18 @@ def run(out_dir, quick=False, seed=0):
              "right (Minsky and Papert, 1969). A hidden layer bends the boundary, and backpropagation "
              "finds its weights."]
 
+    figures = [_figure(out_dir, perceptrons, accuracy, mlp, mlp_accuracy, mistakes)]
+
+    headline = (f"The perceptron rule converges on AND in {len(mistakes['AND'])} sweeps and on OR in "
+                f"{len(mistakes['OR'])}, but after {len(mistakes['XOR'])} sweeps gets "
+                f"{accuracy['XOR']:.0%} of XOR; a 2-8-2 MLP trained by backpropagation gets "
+                f"{mlp_accuracy:.0%} ({noisy_accuracy['mlp']:.0%} against "
+                f"{noisy_accuracy['perceptron']:.0%} on noisy XOR).")
+    return Result(headline, tables, figures, metrics, notes)
+
+
+def _figure(out_dir, perceptrons, accuracy, mlp, mlp_accuracy, mistakes):
+    """The decision boundaries of the perceptrons and the MLP, and the perceptron's mistakes per sweep."""
     fig, axes = new_figure(5, width=3.2, height=3.2)
     for ax, gate in zip(axes[:3], GATES, strict=True):
         _draw_boundary(ax, perceptrons[gate].predict, CORNERS, GATES[gate],
@@ -163,11 +175,4 @@ def run(out_dir, quick=False, seed=0):
     axes[4].set(title="perceptron mistakes per sweep", xlabel="sweep", ylabel="mistakes", ylim=(-0.2, 4.2))
     axes[4].legend(fontsize=8)
     fig.tight_layout()
-    figures = [save_figure(fig, out_dir, "perceptron")]
-
-    headline = (f"The perceptron rule converges on AND in {len(mistakes['AND'])} sweeps and on OR in "
-                f"{len(mistakes['OR'])}, but after {len(mistakes['XOR'])} sweeps gets "
-                f"{accuracy['XOR']:.0%} of XOR; a 2-8-2 MLP trained by backpropagation gets "
-                f"{mlp_accuracy:.0%} ({noisy_accuracy['mlp']:.0%} against "
-                f"{noisy_accuracy['perceptron']:.0%} on noisy XOR).")
-    return Result(headline, tables, figures, metrics, notes)
+    return save_figure(fig, out_dir, "perceptron")

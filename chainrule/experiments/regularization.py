@@ -114,6 +114,18 @@ def run(out_dir, quick=False, seed=0):
              f"of it comes from having only {TRAIN_SIZE} examples. The best test accuracy here is {best}'s, "
              f"{scores[best]['test_accuracy']:.1%}."]
 
+    figures = [_figure(out_dir, curves, histories)]
+
+    metrics = {"scores": scores, "best": best}
+    with_each = "; ".join(f"{scores[c]['loss_gap']:.2f} with {c}" for c in CONFIGS if c != "none")
+    headline = (f"Without regularisation: {none['train_accuracy']:.0%} on the {TRAIN_SIZE} training digits, "
+                f"{none['test_accuracy']:.1%} on the rest; the gap between test and training loss is "
+                f"{none['loss_gap']:.2f} without regularisation; {with_each}.")
+    return Result(headline, tables, figures, metrics, notes)
+
+
+def _figure(out_dir, curves, histories):
+    """Test accuracy, and test against training loss, of every configuration."""
     fig, (ax_acc, ax_loss) = new_figure(2, width=5.0)
     for k, (config, curve) in enumerate(curves.items()):
         epochs_run = np.arange(1, len(curve.accuracy) + 1)
@@ -124,11 +136,4 @@ def run(out_dir, quick=False, seed=0):
     ax_acc.legend(fontsize=7)
     ax_loss.set(title="test loss (solid), training loss (dotted)", xlabel="epoch", ylabel="cross-entropy")
     fig.tight_layout()
-    figures = [save_figure(fig, out_dir, "regularization")]
-
-    metrics = {"scores": scores, "best": best}
-    with_each = "; ".join(f"{scores[c]['loss_gap']:.2f} with {c}" for c in CONFIGS if c != "none")
-    headline = (f"Without regularisation: {none['train_accuracy']:.0%} on the {TRAIN_SIZE} training digits, "
-                f"{none['test_accuracy']:.1%} on the rest; the gap between test and training loss is "
-                f"{none['loss_gap']:.2f} without regularisation; {with_each}.")
-    return Result(headline, tables, figures, metrics, notes)
+    return save_figure(fig, out_dir, "regularization")

@@ -80,6 +80,18 @@ def run(out_dir, quick=False, seed=0):
              "In high dimensions most critical points are saddles, and the minima that descent reaches in a "
              "wide network are of similar quality (Dauphin et al., 2014; Choromanska et al., 2015)."]
 
+    figures = [_figure(out_dir, losses, accuracies, runs)]
+
+    loss, accuracy = metrics["loss"], metrics["accuracy"]
+    headline = (f"Over {SEEDS} seeds the small net's test accuracy spans {accuracy[small]['min']:.1%}–"
+                f"{accuracy[small]['max']:.1%} (training loss {loss[small]['min']:.2f}–"
+                f"{loss[small]['max']:.2f}); the wide net's spans {accuracy[wide]['min']:.1%}–"
+                f"{accuracy[wide]['max']:.1%} (loss {loss[wide]['min']:.3f}–{loss[wide]['max']:.3f}).")
+    return Result(headline, tables, figures, metrics, notes)
+
+
+def _figure(out_dir, losses, accuracies, runs):
+    """Final losses and accuracies of every seed, and every seed's training curve."""
     fig, (ax_loss, ax_acc, ax_curves) = new_figure(3, width=4.2)
     for k, name in enumerate(NETWORKS):
         jitter = np.random.default_rng(k).uniform(-0.08, 0.08, SEEDS)
@@ -94,11 +106,4 @@ def run(out_dir, quick=False, seed=0):
     ax_curves.set(title="training loss of every seed", xlabel="epoch", ylabel="cross-entropy")
     ax_curves.legend(fontsize=7)
     fig.tight_layout()
-    figures = [save_figure(fig, out_dir, "seeds")]
-
-    loss, accuracy = metrics["loss"], metrics["accuracy"]
-    headline = (f"Over {SEEDS} seeds the small net's test accuracy spans {accuracy[small]['min']:.1%}–"
-                f"{accuracy[small]['max']:.1%} (training loss {loss[small]['min']:.2f}–"
-                f"{loss[small]['max']:.2f}); the wide net's spans {accuracy[wide]['min']:.1%}–"
-                f"{accuracy[wide]['max']:.1%} (loss {loss[wide]['min']:.3f}–{loss[wide]['max']:.3f}).")
-    return Result(headline, tables, figures, metrics, notes)
+    return save_figure(fig, out_dir, "seeds")
