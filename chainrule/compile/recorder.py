@@ -206,7 +206,7 @@ class Recorder:
                 grads[parent] = g_input if previous is None else self._emit(
                     "backward", "add", operator.add, [(SLOT, previous), (SLOT, g_input)], None, site)
             if not retain_graph:
-                node.inputs = node.ans = node.ans_tangents = None
+                node.inputs = node.values = node.ans = node.ans_tangents = None
         self.part = "forward"
 
     def _accumulate(self, leaf, g, site):

@@ -45,12 +45,13 @@ def bind(prim, inputs, params):
 
 
 def new_node(prim, parents, inputs, values, ans, params):
-    """A reverse-mode node for ``prim``, keeping of ``inputs`` (raw ``values``) and ``ans`` only what its
-    rules read, and the user's line while sites are recorded."""
+    """A reverse-mode node for ``prim``, keeping of ``inputs`` (and their raw ``values``, a list the node
+    may own) and ``ans`` only what its rules read, and the user's line while sites are recorded."""
     if ans.dtype.kind == "c":
         refuse_complex(prim, ans)
-    node = Node(prim, parents, inputs if prim.saves_inputs else unsaved(values),
-                ans if prim.saves_ans else Unsaved(ans), params)
+    if not prim.saves_inputs:
+        inputs = values = unsaved(values)
+    node = Node(prim, parents, inputs, values, ans if prim.saves_ans else Unsaved(ans), params)
     if hooks.record_site:
         node.site = user_site()
     return node

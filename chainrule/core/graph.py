@@ -139,6 +139,7 @@ class Node:
         parents: for each input, the node it came from (``None`` for inputs that need no gradient).
         inputs: the inputs themselves (tensors or constants), freed after backward; only their shapes
             and dtypes (:class:`Unsaved`) when the primitive's rules never read them.
+        values: the same with the arrays in place of tensors, as first-order rules read them.
         ans: the output's array, freed after backward (or :class:`Unsaved`, likewise).
         params: the primitive's keyword parameters (axis, shape...).
         ans_tangents: the output's forward-mode tangents, when it had any (for higher order).
@@ -147,14 +148,15 @@ class Node:
         seq: a creation number; newer nodes come first in the backward pass.
     """
 
-    __slots__ = ("prim", "parents", "inputs", "ans", "params", "ans_tangents", "retained", "site", "seq",
-                 "__weakref__")
+    __slots__ = ("prim", "parents", "inputs", "values", "ans", "params", "ans_tangents", "retained", "site",
+                 "seq", "__weakref__")
 
-    def __init__(self, prim, parents, inputs, ans, params):
+    def __init__(self, prim, parents, inputs, values, ans, params):
         self.seq = next(_counter)
         self.prim = prim
         self.parents = parents
         self.inputs = inputs
+        self.values = values
         self.ans = ans
         self.params = params
         self.ans_tangents = None

@@ -30,9 +30,7 @@ class _Bare:
     def saved(node):
         """What the VJP rules read of a node: its inputs and its output (only their shapes and dtypes
         where it saved none)."""
-        if not node.prim.saves_inputs:
-            return node.inputs, node.ans
-        return [unwrap(x) for x in node.inputs], node.ans
+        return node.values, node.ans
 
     @staticmethod
     def result(x):

@@ -86,7 +86,7 @@ def _run(order, grads, mode, targets, retain_graph, handed):
             previous = grads.get(parent)
             grads[parent] = g_input if previous is None else previous + g_input
         if not retain_graph:
-            node.inputs = node.ans = node.ans_tangents = None
+            node.inputs = node.values = node.ans = node.ans_tangents = None
     return captured
 
 
