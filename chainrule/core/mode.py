@@ -17,10 +17,7 @@ class _Bare:
 
     ns = raw
     records = False
-
-    @staticmethod
-    def value(x):
-        return unwrap(x)
+    value = staticmethod(unwrap)
 
     @staticmethod
     def values(xs):
