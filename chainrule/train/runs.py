@@ -55,7 +55,7 @@ RUN_FILES = ("config.json", "run.json", "standardizer.safetensors", LAST, BEST, 
 DEFAULTS = {"optimizer": "adam", "hidden": (256, 256), "dropout": 0.3, "epochs": 30, "batch_size": 64,
             "weight_decay": 0.0, "schedule": "constant"}
 DATA_DEFAULTS = {
-    # 71.3% test accuracy (seed 0), above the published MLP's 68%.
+    # 71.1% test accuracy (seed 0; seed 1: 71.0%), above the published MLP's 68%.
     "mnist1d": {"hidden": (512, 512), "dropout": 0.5, "epochs": 100, "weight_decay": 1e-4},
 }
 
