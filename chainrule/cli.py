@@ -36,7 +36,7 @@ COMMANDS = {}
 
 _EXAMPLES = """examples:
   chainrule train                           an MLP on digits: about 97.5% test accuracy in seconds
-  chainrule train --data mnist1d --hidden 512,512 --epochs 60 --out runs/m1d
+  chainrule train --data mnist1d --out runs/m1d      MNIST-1D with its own defaults: about 71%
   chainrule train --config settings.toml --lr 3e-4       flags override the file's settings
   chainrule train --out runs/m1d --resume   continue an interrupted run
   chainrule evaluate runs/m1d               score the saved best model on the test split again
