@@ -204,8 +204,8 @@ def convolve(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     Example:
         >>> import chainrule as cr
-        >>> cr.conv(cr.ones(1, 1, 5), cr.ones(1, 1, 3), padding="same").data
-        array([[[2., 3., 3., 3., 2.]]])
+        >>> cr.conv(cr.ones(1, 1, 5), cr.ones(1, 1, 3), padding="same").tolist()
+        [[[2.0, 3.0, 3.0, 3.0, 2.0]]]
     """
     x_shape, w_shape = _shape(x), _shape(weight)
     spatial = _spatial_axes("conv", x_shape, w_shape)
