@@ -179,9 +179,10 @@ class BatchNorm1d(Module):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, dtype="float32"):
         super().__init__()
-        self.num_features = _positive_int(num_features, "BatchNorm1d: num_features")
-        self.eps = _positive_number(eps, "BatchNorm1d: eps")
-        check_number(momentum, "momentum", 0, 1, high_open=False, owner="BatchNorm1d")
+        name = type(self).__name__
+        self.num_features = _positive_int(num_features, f"{name}: num_features")
+        self.eps = _positive_number(eps, f"{name}: eps")
+        check_number(momentum, "momentum", 0, 1, high_open=False, owner=name)
         self.momentum = momentum
         self.weight = Parameter(np.ones(num_features), dtype=dtype) if affine else None
         self.bias = Parameter(np.zeros(num_features), dtype=dtype) if affine else None

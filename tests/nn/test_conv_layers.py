@@ -141,3 +141,10 @@ def test_padding_strings_are_checked_when_the_layer_is_built():
         nn.Conv2d(3, 4, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="padding must be an int, a tuple, 'valid', 'same'; not 'full'"):
         nn.Conv1d(3, 4, 3, padding="full")
+
+
+def test_batchnorm2d_names_itself_in_errors():
+    with pytest.raises(ValueError, match="BatchNorm2d: momentum must be"):
+        nn.BatchNorm2d(4, momentum=2)
+    with pytest.raises(ShapeError, match=r"BatchNorm2d\(4\): expected an input of shape \(N, 4, H, W\)"):
+        nn.BatchNorm2d(4)(cr.zeros(2, 4, 3))
