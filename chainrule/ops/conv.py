@@ -163,31 +163,24 @@ Args:
     padding: one ``(before, after)`` pair per spatial axis, zeros.
     groups: channels split into this many independent groups (``groups = C`` is depthwise).
 """
-conv.defvjp(lambda ns, g, ans, x, weight, **p: ns.conv_transpose(g, weight, size=x.shape[2:], **p),
-            lambda ns, g, ans, x, weight, **p: ns.conv_weight(x, g, kernel_size=weight.shape[2:], **p))
-conv.defjvp(lambda ns, t, ans, x, weight, **p: ns.conv(t, weight, **p),
-            lambda ns, t, ans, x, weight, **p: ns.conv(x, t, **p))
+conv.defbilinear(lambda ns, g, ans, x, weight, **p: ns.conv_transpose(g, weight, size=x.shape[2:], **p),
+                 lambda ns, g, ans, x, weight, **p: ns.conv_weight(x, g, kernel_size=weight.shape[2:], **p))
 
 conv_transpose = primitive("conv_transpose", _conv_transpose_impl, saves=("inputs",))
 conv_transpose.__doc__ = """The adjoint of :data:`conv` in its input: ``y`` ``(N, O, *out)`` and ``weight``
 ``(O, C/groups, *k)`` to ``(N, C, *size)``. It is PyTorch's ``conv_transpose`` (whose weight layout is
 this one), with ``size`` fixing the result's spatial shape (``output_padding``).
 """
-conv_transpose.defvjp(
+conv_transpose.defbilinear(
     lambda ns, g, ans, y, weight, size, **p: ns.conv(g, weight, **p),
     lambda ns, g, ans, y, weight, size, **p: ns.conv_weight(g, y, kernel_size=weight.shape[2:], **p))
-conv_transpose.defjvp(lambda ns, t, ans, y, weight, size, **p: ns.conv_transpose(t, weight, size=size, **p),
-                      lambda ns, t, ans, y, weight, size, **p: ns.conv_transpose(y, t, size=size, **p))
 
 conv_weight = primitive("conv_weight", _conv_weight_impl, saves=("inputs",))
 conv_weight.__doc__ = """The adjoint of :data:`conv` in its weight: ``x`` ``(N, C, *in)`` and ``y``
 ``(N, O, *out)`` to ``(O, C/groups, *kernel_size)``, the weight gradient ``Σ_n,p y · windows(x)``."""
-conv_weight.defvjp(
+conv_weight.defbilinear(
     lambda ns, g, ans, x, y, kernel_size, **p: ns.conv_transpose(y, g, size=x.shape[2:], **p),
     lambda ns, g, ans, x, y, kernel_size, **p: ns.conv(x, g, **p))
-conv_weight.defjvp(
-    lambda ns, t, ans, x, y, kernel_size, **p: ns.conv_weight(t, y, kernel_size=kernel_size, **p),
-    lambda ns, t, ans, x, y, kernel_size, **p: ns.conv_weight(x, t, kernel_size=kernel_size, **p))
 
 
 # -- the user-facing forms: PyTorch's arguments, checked, with a bias --------------------------------
