@@ -164,7 +164,7 @@ def run(out_dir, quick=False, seed=0):
              "weight, including the four embedding rows of the sentence's words (the other rows get none)."),
              ("The network is trained with the article's squared error on σ(output), with Adam; the test "
              "split is the data set's fixed 20%. `chainrule train --data sentiment --model lstm` trains a "
-             "larger one with cross-entropy.")]
+             "network of the same size with cross-entropy.")]
 
     fig, (ax_loss, ax_acc) = new_figure(2, width=4.2)
     ax_loss.plot(curves["epoch"], curves["loss"], "o-")
