@@ -137,5 +137,5 @@ register_model(
         # validation loss falling, so the best epoch by validation loss is a late one.
         "mnist1d": {"lr": 1e-2, "batch_size": 100, "epochs": 150, "weight_decay": 1e-3},
         "digits": {"epochs": 40, "batch_size": 32, "weight_decay": 5e-4},
-        "fashion-mnist": {"epochs": 8},
+        "fashion-mnist": {"epochs": 12, "schedule": "cosine"},
     })
