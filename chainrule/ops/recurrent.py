@@ -174,7 +174,8 @@ def _step_derivatives(ns, mode, previous, state, xw_t, product, bias_hh):
     if mode == "lstm":
         scale = _lstm_gate_scale(H, state.dtype)
         a = ns.tanh((xw_t + hw) * scale)
-        i, f, g, o = (a[:, k * H:(k + 1) * H] * scale[k * H] + (1 - scale[k * H]) for k in range(4))
+        gates = a * scale + (1 - scale)
+        i, f, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))
         tanh_c = ns.tanh(state[:, H:])
         factors = ns.concatenate(g, previous[:, H:], i, tanh_c, axis=-1) * ((1 - a * a) * (scale * scale))
         return Step(factors, factors, f, o * (1 - tanh_c * tanh_c))
