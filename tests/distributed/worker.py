@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from chainrule.train import Trainer
 SETTINGS = {"optimizer": "sgd", "batch_size": 64, "rows": 640, "epochs": 10, "dropout": 0.2,
             "dtype": "float32", "out": None, "raise_on_rank": None, "kill_rank": None, "fault_step": 3,
             "hidden": 16, "checkpoint_dir": None, "resume": False, "distributed": True,
-            "exact_dropout": True}
+            "exact_dropout": True, "pid_dir": None}
 
 
 class Fault:
@@ -38,7 +39,8 @@ class Fault:
 
 def main(settings):
     dist.init()
-    print(f"rank {dist.rank()}: pid {os.getpid()}", flush=True)
+    if settings["pid_dir"]:
+        (Path(settings["pid_dir"]) / f"rank{dist.rank()}").write_text(str(os.getpid()))
     rng = np.random.default_rng(1)
     x = rng.normal(size=(settings["rows"], 10)).astype(settings["dtype"])
     y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(np.int64) + (x[:, 3] > 1)
