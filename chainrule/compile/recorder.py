@@ -125,7 +125,14 @@ class Recorder:
         self._emit(self.part, prim.name, _forward(prim, params, dynamic), refs, out.data, user_site())
 
     def on_value(self, tensor, how):
-        if self.depth or id(tensor.data) not in self.slot_of:
+        if self.depth:
+            return
+        if tensor is None:
+            raise CompileError(
+                f"chainrule.compile: {how} depends on the values of the step's inputs, decided in Python "
+                f"while recording; a replay would keep the recorded decision. Run this model without "
+                f"compiling{user_line()}")
+        if id(tensor.data) not in self.slot_of:
             return
         raise CompileError(
             f"chainrule.compile: {how} reads the value of a tensor while the step is being recorded; a "

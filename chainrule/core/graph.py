@@ -23,7 +23,9 @@ class hooks:
         record_site: store the user's source line in every node (for traces and errors).
         on_call: ``f(method, args, kwargs)`` instead of every :func:`replayable` call (a recording
             compiled step repeats them: backward, optimiser steps, zero_grad, schedules).
-        on_value: ``f(tensor, how)`` before a tensor's value is read as a Python value (``item()``...).
+        on_value: ``f(tensor, how)`` before a tensor's value is read as a Python value (``item()``...);
+            ``tensor`` is ``None`` where library code decides on its inputs' values
+            (:func:`decides_on_values`).
         on_module: ``f(module)`` before every module's forward.
     """
     on_forward = None
@@ -33,6 +35,14 @@ class hooks:
     on_call = None
     on_value = None
     on_module = None
+
+
+def decides_on_values(what):
+    """Say that library code is about to decide on the values of its inputs with Python or NumPy (cut a
+    batch to its longest sequence, mask padding): a compiled step would freeze that decision, so a
+    recording refuses it (``hooks.on_value`` with no tensor)."""
+    if hooks.on_value is not None:
+        hooks.on_value(None, what)
 
 
 def replayable(method):

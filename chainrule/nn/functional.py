@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from .. import ops
+from ..core.graph import decides_on_values
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
 from ..pytorch_compat import module_getattr, pytorch_keywords
@@ -379,7 +380,10 @@ def _labels(target, classes, ignore_index, where):
         allowed = f"[0, {classes})" + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
         found = sorted(set(labels[bad].tolist()))
         raise ValueError(f"{where}: target labels must lie in {allowed}, found {found}")
-    return (labels if keep.all() else np.where(keep, labels, 0)), keep
+    if keep.all():
+        return labels, keep
+    decides_on_values(f"{where}: ignore_index")
+    return np.where(keep, labels, 0), keep
 
 
 def _class_weights(weight, classes, dtype):

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .. import ops
+from ..core.graph import decides_on_values
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
 from ..validation import check_int, check_number
@@ -113,6 +114,8 @@ class Embedding(Module):
             raise IndexError(f"{self._name()}: indices must lie in [0, {self.num_embeddings}), found "
                              f"values from {indices.min()} to {indices.max()}")
         rows = ops.take(self.weight, indices, axis=0)
+        if self.padding_idx is not None:
+            decides_on_values(f"{self._name()}: padding_idx")
         if self.padding_idx is None or not (indices == self.padding_idx).any():
             return rows
         # The padding row's value, cut from the graph: its gradient stays zero.

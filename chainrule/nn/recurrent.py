@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from .. import ops
+from ..core.graph import decides_on_values
 from ..core.tensor import unwrap
 from ..errors import ShapeError
 from ..ops.recurrent import recurrent_scan
@@ -263,6 +264,7 @@ class _RNNBase(Module):
     def _lengths(self, lengths, steps, batch):
         if lengths is None:
             return None
+        decides_on_values(f"{self._name()}: lengths")
         values = np.asarray(unwrap(lengths))
         if values.ndim != 1 or values.dtype.kind not in "iu" or len(values) != batch:
             raise ShapeError(f"{self._name()}: lengths must be {batch} integers (one per sequence), got "

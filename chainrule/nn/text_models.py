@@ -13,6 +13,7 @@ make it change nothing either.
 import numpy as np
 
 from .. import ops
+from ..core.graph import decides_on_values
 from ..core.tensor import unwrap
 from ..data.text import PAD_ID, sequence_lengths
 from ..errors import ShapeError
@@ -30,6 +31,7 @@ def _token_ids(x, vocab_size, where):
     if ids.dtype.kind not in "iu" or ids.ndim != 2:
         raise ShapeError(f"{where}: expected token ids, integers of shape (batch, positions), got "
                          f"{ids.dtype} of shape {ids.shape}")
+    decides_on_values(f"{where}: cutting the batch to its longest sentence")
     lengths = sequence_lengths(ids)
     return ids[:, :lengths.max()], lengths
 

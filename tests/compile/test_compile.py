@@ -181,6 +181,15 @@ def test_an_argument_converted_outside_chainrule_fails_readably():
         cr.compile(lambda x: (w * np.asarray(x, np.float32)).sum())(np.arange(3.0))
 
 
+def test_decisions_on_input_values_in_library_code_fail_readably():
+    lstm = nn.LSTM(3, 4, batch_first=True)
+    with pytest.raises(CompileError, match=r"(?s)LSTM.*lengths.*without compiling"):
+        cr.compile(lambda x, n: lstm(x, lengths=n)[0].sum())(np.ones((2, 5, 3), np.float32), np.array([5, 2]))
+    logits = cr.tensor(np.zeros((3, 4)), requires_grad=True)
+    with pytest.raises(CompileError, match="ignore_index"):
+        cr.compile(lambda y: F.cross_entropy(logits, y, ignore_index=-1))(np.array([1, -1, 2]))
+
+
 def test_side_effects_outside_chainrule_run_only_while_recording():
     seen = []
     f = cr.compile(lambda x: seen.append(1) or cr.exp(cr.tensor(x)))
