@@ -14,7 +14,7 @@ from .core.primitive import REGISTRY as _REGISTRY
 from .core.tensor import Tensor
 from .creation import (arange, empty, eye, from_numpy, full, linspace, ones, ones_like, rand, randint, randn,
                        randperm, tensor, zeros, zeros_like)
-from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, erf, exp,
+from .ops import (abs, add, astype, broadcast_to, clamp, concatenate, cos, div, erf, exp,
                   expand_dims, expm1, getitem, linear, log, log1p, log_softmax, logsumexp, matmul, max,
                   maximum, mean, min, minimum, mul, neg, one_hot, permute, pow, relu, reshape,
                   scatter_add, sigmoid, sign, sin, softmax, softmax_cross_entropy, sqrt, squeeze, stack,

@@ -7,7 +7,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.data.shakespeare import get_batch, load_shakespeare, split
-from chainrule.nn.gpt import GPT, GPTConfig
+from chainrule.nn.gpt import GPT
 from chainrule.ops.attention import attention_weights, causal_mask
 from chainrule.train.lm import LMConfig, build_optimizer, lr_at
 

@@ -1,6 +1,6 @@
 """Every primitive, with its forward, JVP and VJP side by side, plus composites built from them."""
 
-from .elementwise import (abs, add, astype, clip, cos, div, erf, exp, expm1, identity, log, log1p, maximum,
+from .elementwise import (abs, add, astype, cos, div, erf, exp, expm1, identity, log, log1p, maximum,
                           minimum, mul, neg, pow, relu, sigmoid, sign, sin, sqrt, sub, tanh, where)
 from .arrange import (append, array_split, atleast_1d, atleast_2d, atleast_3d, c_, column_stack, dsplit,
                       dstack, flatten, flip, fliplr, flipud, hsplit, hstack, r_, ravel, repeat, roll,

@@ -5,7 +5,6 @@ A parameter is any object ``p`` with ``p.data`` (a NumPy array, updated in place
 """
 
 import copy
-import math
 from collections.abc import MutableMapping
 
 import numpy as np
