@@ -12,6 +12,8 @@ A buffer is dropped as soon as its last reader has run, so a replay holds no mor
 eager step did.
 """
 
+import os
+
 from .. import backend
 from ..core.tensor import Tensor, unwrap
 from ..tree import tree_unflatten
@@ -164,7 +166,7 @@ class Program:
             reads = ", ".join(self._describe(code, ref) for code, ref in op.refs)
             kind = f"{op.dtype}{list(op.shape)}" if op.shape is not None else ""
             dropped = f"  (frees {', '.join(f'%{slot}' for slot in op.free)})" if op.free else ""
-            where = f"  # {op.site[2]}  ({_short_file(op.site[0])}:{op.site[1]})" if op.site else ""
+            where = f"  # {op.site[2]}  ({os.path.basename(op.site[0])}:{op.site[1]})" if op.site else ""
             lines.append(f"  {target:>5} = {op.name}({reads}) {kind}{dropped}{where}")
         refs = self.outputs[1]
         lines.append("  return " + ", ".join(self._describe(code, ref) for code, ref in refs))
@@ -199,8 +201,3 @@ def _identifier(text):
 
 def _megabytes(n):
     return f"{n / 1e6:.2f} MB" if n >= 1e4 else f"{n} B"
-
-
-def _short_file(path):
-    import os
-    return os.path.basename(path)
