@@ -13,7 +13,7 @@ import sys
 import types
 
 from .. import backend
-from ..core.graph import Leaf, hooks, toposort, user_site
+from ..core.graph import Leaf, chained, hooks, toposort, user_site
 from ..core.mode import BARE, seed
 from ..core.reverse import unbroadcast
 from ..core.tensor import Tensor, unwrap
@@ -86,8 +86,9 @@ class Recorder:
         return None
 
     def _params(self, name, params):
-        """``params`` as ``(constants, dynamic)``: arrays among them (integer indices) that hold an
-        argument's values become inputs read at every replay, ``dynamic = [(key, position, ref)]``."""
+        """The arrays among ``params`` (integer indices) that hold an argument's values: inputs read at
+        every replay, as ``[(key, position in a tuple or None, ref)]``; any other array derived from an
+        argument is refused."""
         dynamic = []
         for key, value in params.items():
             items = value if isinstance(value, tuple) else (value,)
@@ -377,18 +378,10 @@ class recording:
             raise CompileError("chainrule.compile: a compiled step cannot be called while another one "
                                "is being recorded")
         r = self.recorder
-        previous = hooks.on_forward
-        hooks.on_forward = r.on_forward if previous is None else _both(previous, r.on_forward)
+        hooks.on_forward = chained(hooks.on_forward, r.on_forward)
         hooks.on_call, hooks.on_value, hooks.on_module = r.on_call, r.on_value, r.on_module
         return r
 
     def __exit__(self, *exc):
         hooks.on_forward, hooks.on_call, hooks.on_value, hooks.on_module = self.saved
         return False
-
-
-def _both(first, second):
-    def both(*args):
-        first(*args)
-        second(*args)
-    return both

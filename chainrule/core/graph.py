@@ -37,6 +37,17 @@ class hooks:
     on_module = None
 
 
+def chained(first, second):
+    """One hook calling ``first`` then ``second`` (either may be ``None``), so observers nest."""
+    if first is None or second is None:
+        return first or second
+
+    def both(*args):
+        first(*args)
+        second(*args)
+    return both
+
+
 def decides_on_values(what):
     """Say that library code is about to decide on the values of its inputs with Python or NumPy (cut a
     batch to its longest sequence, mask padding): a compiled step would freeze that decision, so a

@@ -6,7 +6,7 @@ leaving, the hooks are restored exactly as they were (``None`` when nothing else
 
 import contextlib
 
-from ..core.graph import hooks
+from ..core.graph import chained, hooks
 
 
 @contextlib.contextmanager
@@ -20,21 +20,11 @@ def observing(on_forward=None, on_vjp=None, on_jvp=None, record_site=False):
         record_site: store the user's source line in every graph node made inside.
     """
     saved = hooks.on_forward, hooks.on_vjp, hooks.on_jvp, hooks.record_site
-    hooks.on_forward = _chain(hooks.on_forward, on_forward)
-    hooks.on_vjp = _chain(hooks.on_vjp, on_vjp)
-    hooks.on_jvp = _chain(hooks.on_jvp, on_jvp)
+    hooks.on_forward = chained(hooks.on_forward, on_forward)
+    hooks.on_vjp = chained(hooks.on_vjp, on_vjp)
+    hooks.on_jvp = chained(hooks.on_jvp, on_jvp)
     hooks.record_site = hooks.record_site or record_site
     try:
         yield
     finally:
         hooks.on_forward, hooks.on_vjp, hooks.on_jvp, hooks.record_site = saved
-
-
-def _chain(first, second):
-    if first is None or second is None:
-        return first or second
-
-    def both(*args):
-        first(*args)
-        second(*args)
-    return both
