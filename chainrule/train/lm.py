@@ -4,7 +4,9 @@ Epochs mean little for a language model (a window can start anywhere), so these 
 each draws ``batch_size`` random windows of ``block_size`` characters. The defaults are nanoGPT's CPU
 baseline for character-level Shakespeare: 4 layers, 4 heads, 128 dimensions, context 64, batch 12,
 2,000 iterations, no dropout, AdamW (betas 0.9, 0.99; weight decay 0.1 on matrices only) with 100
-warm-up iterations and cosine decay from 1e-3 to 1e-4, gradients clipped to norm 1.
+warm-up iterations and cosine decay from 1e-3 to 1e-4, gradients clipped to norm 1. With ``compile``
+the training step (forward, loss, backward, clipping, AdamW) is recorded once and replayed
+(:func:`chainrule.compile`): the same weights bit for bit; evaluation and sampling stay eager.
 
 A run directory holds:
 
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import nn, optim
+from ..compile import compile as compile_step
 from ..core.graph import no_grad
 from ..data.shakespeare import CharVocabulary, get_batch, load_shakespeare, split
 from ..errors import DataError
@@ -64,6 +67,7 @@ class LMConfig:
     eval_iters: int = 20
     final_eval_iters: int = 200
     seed: int = 1337
+    compile: bool = False
 
     def __post_init__(self):
         for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters", "eval_interval",
@@ -75,6 +79,8 @@ class LMConfig:
             raise ConfigError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must lie in [0, 1), not {self.dropout!r}")
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"compile must be true or false, not {self.compile!r}")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -124,6 +130,28 @@ def build_optimizer(model, config):
     return optim.AdamW([{"params": [p for p in parameters if p.ndim >= 2], "weight_decay": config.weight_decay},
                         {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0}],
                        lr=config.lr, betas=(config.beta1, config.beta2))
+
+
+def training_step(model, optimizer, config):
+    """One AdamW step on a batch ``(idx, targets)``, returning the loss tensor (compiled with
+    ``config.compile``; the learning rate is set on the optimiser before the call)."""
+    def step(idx, targets):
+        _, loss = model(idx, targets)
+        optimizer.zero_grad()
+        loss.backward()
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        return loss
+    return compile_step(step) if config.compile else step
+
+
+def training_batch(ids, config, rng):
+    """A batch of random windows as contiguous arrays: the compiled step follows its arguments' views,
+    but GPT reshapes the targets with NumPy, which copies a strided window (``tokens[:, 1:]``) into an
+    array a replay would not refresh."""
+    inputs, targets = get_batch(ids, config.block_size, config.batch_size, rng)
+    return np.ascontiguousarray(inputs), np.ascontiguousarray(targets)
 
 
 def estimate_loss(model, ids, config, iters, rng):
@@ -176,6 +204,7 @@ def train_lm(config, run_dir, resume=False, force=False, log=print):
         f"vocabulary {len(vocabulary)}; model: GPT {config.n_layer} layers, {config.n_head} heads, "
         f"{config.n_embd} dims, {model.num_parameters() / 1e6:.2f}M parameters")
 
+    step = training_step(model, optimizer, config)
     eval_rng = np.random.default_rng(config.seed + 1)
     started, cpu_started = time.perf_counter(), time.process_time()
     for iteration in range(start, config.max_iters + 1):
@@ -198,12 +227,7 @@ def train_lm(config, run_dir, resume=False, force=False, log=print):
             break
         for group in optimizer.param_groups:
             group["lr"] = lr_at(iteration, config)
-        _, loss = model(*get_batch(train_ids, config.block_size, config.batch_size, rng))
-        optimizer.zero_grad()
-        loss.backward()
-        if config.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        step(*training_batch(train_ids, config, rng))
 
     final = estimate_loss(model, val_ids, config, config.final_eval_iters, np.random.default_rng(0))
     sample = vocabulary.decode(model.generate(vocabulary.encode("\n")[None], 300, generator=0)[0])
@@ -281,7 +305,7 @@ def _report(config, record):
 
 # RunConfig's generic flags that mean the same here, by LMConfig name.
 _GENERIC = {"lr": "lr", "batch_size": "batch_size", "dropout": "dropout", "weight_decay": "weight_decay",
-            "seed": "seed", "clip_grad_norm": "grad_clip", "data": "data"}
+            "seed": "seed", "clip_grad_norm": "grad_clip", "data": "data", "compile": "compile"}
 
 
 def wants_lm(args, given):
@@ -351,5 +375,6 @@ def _register():
 _MODEL_SETTINGS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "bias")
 _LM_FLAGS = {"--data", "--lr", "--batch-size", "--dropout", "--weight-decay", "--seed", "--clip-grad-norm",
              "--n-layer", "--n-head", "--n-embd", "--block-size", "--max-iters", "--warmup-iters",
-             "--lr-decay-iters", "--min-lr", "--eval-interval", "--eval-iters", "--out", "--force", "--resume"}
+             "--lr-decay-iters", "--min-lr", "--eval-interval", "--eval-iters", "--compile", "--out",
+             "--force", "--resume"}
 _register()

@@ -1,0 +1,57 @@
+"""`chainrule train --model gpt --compile`: the compiled language-model step gives the eager run's
+weights bit for bit, and the command line takes the flag."""
+
+import numpy as np
+
+from chainrule.cli import main
+from chainrule.nn.gpt import GPT
+from chainrule.train import lm
+from chainrule.train.checkpoint import load_checkpoint
+
+TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 30
+TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16, "batch_size": 4, "eval_interval": 4,
+        "eval_iters": 2, "final_eval_iters": 2, "warmup_iters": 3, "lr_decay_iters": 10, "lr": 3e-3,
+        "max_iters": 10}
+
+
+def _train(tmp_path, name, **settings):
+    text = tmp_path / "verse.txt"
+    text.write_text(TEXT)
+    record = lm.train_lm(lm.LMConfig(data=str(text), **TINY, **settings), tmp_path / name, log=None)
+    return record, load_checkpoint(tmp_path / name / lm.LAST)["model"]
+
+
+def test_compiled_steps_give_the_eager_weights_bit_for_bit(tmp_path):
+    for dropout in (0.0, 0.1):  # clipping and the schedule; then dropout's fresh masks too
+        eager_record, eager = _train(tmp_path, f"eager-{dropout}", dropout=dropout)
+        compiled_record, compiled = _train(tmp_path, f"compiled-{dropout}", dropout=dropout, compile=True)
+        assert eager.keys() == compiled.keys()
+        assert all(np.array_equal(eager[name], compiled[name]) for name in eager), dropout
+        assert eager_record["results"]["val_loss"] == compiled_record["results"]["val_loss"]
+        assert eager_record["results"]["sample"] == compiled_record["results"]["sample"]
+
+
+def test_the_step_is_recorded_once_then_replayed_as_the_learning_rate_changes():
+    config = lm.LMConfig(compile=True, **TINY)
+    model = GPT(config.gpt_config(11), generator=0)
+    optimizer = lm.build_optimizer(model, config)
+    step = lm.training_step(model, optimizer, config)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 11, 200)
+    for iteration in range(4):
+        optimizer.param_groups[0]["lr"] = lm.lr_at(iteration, config)
+        assert np.isfinite(step(*lm.training_batch(ids, config, rng)).item())
+    assert step.recordings == 1
+
+
+def test_command_line_trains_with_compile(tmp_path, capsys):
+    text = tmp_path / "verse.txt"
+    text.write_text(TEXT)
+    flags = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16", "--max-iters", "4",
+             "--eval-interval", "4", "--eval-iters", "1", "--batch-size", "2"]
+    for name, extra in (("eager", []), ("compiled", ["--compile"])):
+        assert main(["train", "--model", "gpt", "--data", str(text), "--out", str(tmp_path / name), "--quiet",
+                     *flags, *extra]) == 0
+    eager, compiled = capsys.readouterr().out.splitlines()
+    assert compiled.startswith("validation loss:") and compiled == eager
+    assert lm.read_lm_config(tmp_path / "compiled").compile
