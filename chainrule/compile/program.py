@@ -33,13 +33,16 @@ class Op:
         out: the buffer it writes, or ``None``.
         site: the user's line that caused it, ``(file, line, code)`` or ``None``.
         shape, dtype: of the result while recording (for the listing).
+        pure: its result is a function of its inputs alone and it changes nothing else (it may be
+            precomputed or dropped: :mod:`chainrule.compile.optimize`).
         free: buffers whose last reader this is, dropped after it runs.
     """
 
-    __slots__ = ("part", "name", "fn", "refs", "out", "site", "shape", "dtype", "free")
+    __slots__ = ("part", "name", "fn", "refs", "out", "site", "shape", "dtype", "pure", "free")
 
-    def __init__(self, part, name, fn, refs, out, site, result):
+    def __init__(self, part, name, fn, refs, out, site, result, pure=True):
         self.part, self.name, self.fn, self.refs, self.out, self.site = part, name, fn, tuple(refs), out, site
+        self.pure = pure and out is not None
         self.shape = getattr(result, "shape", None)
         self.dtype = getattr(result, "dtype", None)
         self.free = ()
@@ -177,8 +180,8 @@ class Program:
             return f"%{ref}"
         if code == TENSOR:
             return self.names.get(id(ref)) or f"tensor{list(ref.data.shape)}"
-        if isinstance(ref, backend.ndarray) and ref.ndim:
-            return f"const{list(ref.shape)}"
+        if isinstance(ref, backend.ndarray):
+            return f"const{list(ref.shape)}" if ref.ndim else repr(ref.item())
         if hasattr(ref, "shape"):  # a value the rules never read: its shape and dtype only
             return f"unsaved{list(ref.shape)}"
         text = repr(ref)

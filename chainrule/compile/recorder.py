@@ -19,6 +19,7 @@ from ..core.reverse import unbroadcast
 from ..core.tensor import Tensor, unwrap
 from ..errors import ChainruleError, user_line
 from ..tree import tree_flatten
+from .optimize import drop_dead, fold_constants
 from .program import CONSTANT, SLOT, TENSOR, Op, Program
 
 
@@ -123,7 +124,8 @@ class Recorder:
             return
         dynamic = self._params(prim.name, params)
         refs = [self.ref(x) for x in inputs] + [ref for _, _, ref in dynamic]
-        self._emit(self.part, prim.name, _forward(prim, params, dynamic), refs, out.data, user_site())
+        self._emit(self.part, prim.name, _forward(prim, params, dynamic), refs, out.data, user_site(),
+                   pure=not prim.stateful)
 
     def on_value(self, tensor, how):
         if self.depth:
@@ -228,17 +230,23 @@ class Recorder:
 
     # -- operations -------------------------------------------------------------------------------
 
-    def _emit(self, part, name, fn, refs, result, site, out=True, run=True):
+    def _emit(self, part, name, fn, refs, result, site, out=True, run=True, pure=True):
         """Add an operation; run it now (``run``) unless its ``result`` is given (a forward already
-        computed). Returns its buffer number (``out``) or the operation (``out=False``)."""
+        computed). Returns its buffer number (``out``) or the operation (``out=False``). A pure operation
+        that returned one of its input buffers as it is (a rule passing its cotangent on) adds nothing:
+        its buffer is that input's."""
         if result is None and run:
             result = fn(*self._read(refs))
         if not out:
             op = Op(part, name, fn, refs, None, site, None)
             self.ops.append(op)
             return op
+        if pure:
+            for code, ref in refs:
+                if code == SLOT and self.values[ref] is result:
+                    return ref
         slot = self._new_slot(result)
-        self.ops.append(Op(part, name, fn, refs, slot, site, result))
+        self.ops.append(Op(part, name, fn, refs, slot, site, result, pure))
         return slot
 
     def _read(self, refs):
@@ -249,15 +257,20 @@ class Recorder:
         leaves, treedef = tree_flatten(result)
         outputs = (treedef, [self.ref(leaf) if isinstance(leaf, (Tensor, backend.ndarray))
                              else (CONSTANT, leaf) for leaf in leaves])
+        keep = {ref for code, ref in outputs[1] if code == SLOT}
+        ops = drop_dead(fold_constants(self.ops, self.values, keep), keep)
         readers = {}
-        for op in self.ops:
+        for op in ops:
             for code, ref in op.refs:
                 if code == SLOT:
                     readers[ref] = readers.get(ref, 0) + 1
+        arguments = set(self.arg_slots)
         for op, tensor in self.accumulates:
-            # A cotangent that other operations still read (an add passes it on as it is) is copied.
-            op.fn = _accumulator(tensor, copy=readers[op.refs[0][1]] > 1)
-        return Program(self.ops, self.arg_slots, outputs, len(self.values), self._guards(),
+            # A gradient becomes the tensor's own array unless other operations still read it (an add
+            # passes it on as it is), or it is an argument or a constant that every replay shares.
+            code, ref = op.refs[0]
+            op.fn = _accumulator(tensor, copy=code != SLOT or ref in arguments or readers[ref] > 1)
+        return Program(ops, self.arg_slots, outputs, len(self.values), self._guards(),
                        {id(t): self.names[id(t)] for t in self.tensors.values() if id(t) in self.names})
 
     def _guards(self):

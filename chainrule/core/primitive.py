@@ -35,12 +35,16 @@ class Primitive:
         differentiable: ``False`` for operations with integer or boolean outputs (``one_hot``).
         saves: which values the rules read, of ``"inputs"`` and ``"ans"``; the reverse pass keeps only
             the shapes and dtypes of the others, so their memory is freed as early as possible.
+        stateful: ``True`` for operations whose result is not a function of their inputs alone or that
+            change their inputs (a random draw, an in-place running statistic): a compiled step never
+            drops or precomputes them.
     """
 
-    def __init__(self, name, impl, differentiable=True, saves=("inputs", "ans")):
+    def __init__(self, name, impl, differentiable=True, saves=("inputs", "ans"), stateful=False):
         self.name = name
         self.impl = impl
         self.differentiable = differentiable
+        self.stateful = stateful
         self.saves_inputs = "inputs" in saves
         self.saves_ans = "ans" in saves
         self.vjps = None
@@ -165,7 +169,7 @@ class _ArgnumRules:
         return functools.partial(self.rule, argnum)
 
 
-def primitive(name, impl, differentiable=True, saves=("inputs", "ans")):
+def primitive(name, impl, differentiable=True, saves=("inputs", "ans"), stateful=False):
     """Create a primitive and add it to the registry (one name, one primitive). See :class:`Primitive`.
 
     Defining a name again from the module that defined it (a notebook cell run twice, a reloaded
@@ -174,12 +178,12 @@ def primitive(name, impl, differentiable=True, saves=("inputs", "ans")):
     """
     prim = REGISTRY.get(name)
     if prim is None:
-        prim = REGISTRY[name] = Primitive(name, impl, differentiable, saves)
+        prim = REGISTRY[name] = Primitive(name, impl, differentiable, saves, stateful)
         return prim
     module, previous = getattr(impl, "__module__", None), getattr(prim.impl, "__module__", None)
     if module != previous:
         raise ValueError(f"primitive {name!r} is already defined in {previous}; choose another name")
-    prim.__init__(name, impl, differentiable, saves)
+    prim.__init__(name, impl, differentiable, saves, stateful)
     raw.__dict__.pop(name, None)  # its bare-array function was made from the old implementation
     return prim
 

@@ -21,7 +21,7 @@ def _keep_mask(xp, x, p, shape=None, dtype=None, generator=None):
     return (keep / (1 - p) if p < 1 else keep).astype(dtype)
 
 
-keep_mask = primitive("keep_mask", _keep_mask, differentiable=False)
+keep_mask = primitive("keep_mask", _keep_mask, differentiable=False, stateful=True)
 
 
 def _running_update(xp, running, value, decay=1, scale=1):
@@ -33,4 +33,4 @@ def _running_update(xp, running, value, decay=1, scale=1):
     return running
 
 
-running_update = primitive("running_update", _running_update, differentiable=False)
+running_update = primitive("running_update", _running_update, differentiable=False, stateful=True)
