@@ -9,7 +9,7 @@ rule dispatch; parameters and optimiser state are updated in place, so the model
 the truth (a ``state_dict()`` after replay is exact), and the results are bit for bit those of eager
 mode.
 
-The signature is the arguments' structure, shapes and dtypes (and values of non-array arguments) and
+The signature is the arguments' structure, shapes, dtypes and contiguity (and values of non-array arguments) and
 whether gradients are recorded; the program is replayed only while its guards hold (every module it
 called is in the same train/eval mode, every parameter keeps its shape, dtype and ``requires_grad``,
 every optimiser it stepped keeps its settings other than the learning rate). Otherwise the step is
@@ -135,24 +135,30 @@ def record(fn, args, kwargs=None):
     return result, recorder.program(result)
 
 
+def _layout(array):
+    """Shape, dtype and whether C-contiguous: what decides which operations return views, and so which
+    buffers a program may write into."""
+    return array.shape, array.dtype.str, array.flags.c_contiguous
+
+
 def _flat_signature(args):
     """The signature of positional arguments that are all arrays (the common, fast case), else None."""
     parts = [len(args), is_grad_enabled()]
     for arg in args:
         if type(arg) is not backend.ndarray:
             return None
-        parts.append((arg.shape, arg.dtype.str))
+        parts.append(_layout(arg))
     return tuple(parts)
 
 
 def signature(leaves, treedef):
-    """What a program is recorded for: structure, shapes and dtypes, other values, the grad mode."""
+    """What a program is recorded for: structure, array layouts, other values, the grad mode."""
     parts = [repr(treedef), is_grad_enabled()]
     for leaf in leaves:
         if isinstance(leaf, Tensor):
-            parts.append(("tensor", leaf.data.shape, leaf.data.dtype.str, leaf.requires_grad))
+            parts.append(("tensor", *_layout(leaf.data), leaf.requires_grad))
         elif isinstance(leaf, backend.ndarray):
-            parts.append(("array", leaf.shape, leaf.dtype.str))
+            parts.append(("array", *_layout(leaf)))
         else:
             try:
                 hash(leaf)

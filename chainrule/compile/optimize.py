@@ -38,3 +38,44 @@ def drop_dead(ops, keep):
         live.update(ref for code, ref in op.refs if code == SLOT)
         kept.append(op)
     return kept[::-1]
+
+
+def reuse_buffers(ops, values, keep):
+    """Let each operation that can write into an existing array (``op.into``) write into the buffer of
+    an input that dies with it, as hand-written NumPy does (``np.maximum(z, 0, out=z)``), when that
+    buffer has the result's shape and dtype, is writeable, and holds memory of its own: no other buffer,
+    argument, tensor or constant views it, no gradient or result of the step (``keep``) is it."""
+    last, kept, foreign = {}, set(keep), set()
+    for index, op in enumerate(ops):
+        for code, ref in op.refs:
+            if code == SLOT:
+                last[ref] = index
+                if op.out is None:  # an accumulation may keep it as a tensor's gradient
+                    kept.add(ref)
+            elif isinstance(getattr(ref, "data", ref), backend.ndarray):  # a tensor's array, a constant
+                foreign.add(id(_root(getattr(ref, "data", ref))))
+    owners = {}
+    for slot, value in enumerate(values):
+        if isinstance(value, backend.ndarray):
+            owners.setdefault(id(_root(value)), []).append(slot)
+    for index, op in enumerate(ops):
+        if op.into is None:
+            continue
+        for position, (code, ref) in enumerate(op.refs):
+            value = values[ref] if code == SLOT else None
+            if (value is not None and ref not in kept and last[ref] == index
+                    and value.shape == op.shape and value.dtype == op.dtype and value.flags.writeable
+                    and id(_root(value)) not in foreign and owners[id(_root(value))] == [ref]):
+                op.fn, op.reuses = _writing_into(op.into, position), ref
+                break
+
+
+def _root(array):
+    """The array that owns the memory ``array`` views."""
+    while isinstance(array.base, backend.ndarray):
+        array = array.base
+    return array
+
+
+def _writing_into(into, position):
+    return lambda *values: into(values[position], *values)

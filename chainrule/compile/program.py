@@ -35,14 +35,18 @@ class Op:
         shape, dtype: of the result while recording (for the listing).
         pure: its result is a function of its inputs alone and it changes nothing else (it may be
             precomputed or dropped: :mod:`chainrule.compile.optimize`).
+        into: ``None``, or ``into(out, *values)``: the operation written into an existing array ``out``.
+        reuses: the input buffer it writes into (its value dies here), or ``None``.
         free: buffers whose last reader this is, dropped after it runs.
     """
 
-    __slots__ = ("part", "name", "fn", "refs", "out", "site", "shape", "dtype", "pure", "free")
+    __slots__ = ("part", "name", "fn", "refs", "out", "site", "shape", "dtype", "pure", "into", "reuses",
+                 "free")
 
-    def __init__(self, part, name, fn, refs, out, site, result, pure=True):
+    def __init__(self, part, name, fn, refs, out, site, result, pure=True, into=None):
         self.part, self.name, self.fn, self.refs, self.out, self.site = part, name, fn, tuple(refs), out, site
         self.pure = pure and out is not None
+        self.into, self.reuses = into, None
         self.shape = getattr(result, "shape", None)
         self.dtype = getattr(result, "dtype", None)
         self.free = ()
@@ -141,17 +145,18 @@ class Program:
         self._replay = table["replay"]
 
     def bytes(self):
-        """The bytes of every buffer the program writes, as recorded."""
-        return sum(_nbytes(op) for op in self.ops if op.out is not None)
+        """The bytes of the new arrays a replay allocates (not counting those written into a dead input)."""
+        return sum(_nbytes(op) for op in self.ops if op.out is not None and op.reuses is None)
 
     def peak_bytes(self):
         """The most bytes held by live buffers at any point of a replay (arguments not counted)."""
         sizes = {op.out: _nbytes(op) for op in self.ops if op.out is not None}
         live = peak = 0
         for op in self.ops:
-            live += sizes.get(op.out, 0)
+            if op.reuses is None:
+                live += sizes.get(op.out, 0)
             peak = max(peak, live)
-            live -= sum(sizes.get(slot, 0) for slot in op.free)
+            live -= sum(sizes.get(slot, 0) for slot in op.free if slot != op.reuses)
         return peak
 
     def listing(self):
@@ -159,8 +164,10 @@ class Program:
         user's line that caused it (see :func:`chainrule.inspect.program`)."""
         lines, part = [], None
         arguments = ", ".join(f"%{slot}" for slot in self.arg_slots if slot is not None)
-        lines.append(f"program({arguments}):  {len(self.ops)} operations, {self.slots} buffers, "
-                     f"{_megabytes(self.bytes())} written, peak {_megabytes(self.peak_bytes())} live")
+        reused = sum(op.reuses is not None for op in self.ops)
+        lines.append(f"program({arguments}):  {len(self.ops)} operations, {_megabytes(self.bytes())} "
+                     f"allocated, {reused} written into a dead input's buffer, peak "
+                     f"{_megabytes(self.peak_bytes())} live")
         for op in self.ops:
             if op.part != part:
                 part = op.part
@@ -168,7 +175,10 @@ class Program:
             target = f"%{op.out}" if op.out is not None else "  "
             reads = ", ".join(self._describe(code, ref) for code, ref in op.refs)
             kind = f"{op.dtype}{list(op.shape)}" if op.shape is not None else ""
-            dropped = f"  (frees {', '.join(f'%{slot}' for slot in op.free)})" if op.free else ""
+            notes = [f"into %{op.reuses}'s buffer"] if op.reuses is not None else []
+            freed = [f"%{slot}" for slot in op.free if slot != op.reuses]
+            notes += [f"frees {', '.join(freed)}"] if freed else []
+            dropped = f"  ({'; '.join(notes)})" if notes else ""
             where = f"  # {op.site[2]}  ({os.path.basename(op.site[0])}:{op.site[1]})" if op.site else ""
             lines.append(f"  {target:>5} = {op.name}({reads}) {kind}{dropped}{where}")
         refs = self.outputs[1]

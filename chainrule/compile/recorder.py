@@ -8,6 +8,7 @@ gradients too, so recording and replay share one code path; calls marked
 kept as calls to repeat.
 """
 
+import functools
 import operator
 import sys
 import types
@@ -19,7 +20,7 @@ from ..core.reverse import unbroadcast
 from ..core.tensor import Tensor, unwrap
 from ..errors import ChainruleError, user_line
 from ..tree import tree_flatten
-from .optimize import drop_dead, fold_constants
+from .optimize import drop_dead, fold_constants, reuse_buffers
 from .program import CONSTANT, SLOT, TENSOR, Op, Program
 
 
@@ -124,8 +125,11 @@ class Recorder:
             return
         dynamic = self._params(prim.name, params)
         refs = [self.ref(x) for x in inputs] + [ref for _, _, ref in dynamic]
+        into = None
+        if prim.into is not None and not dynamic:
+            into = functools.partial(prim.into, backend.xp, **params)
         self._emit(self.part, prim.name, _forward(prim, params, dynamic), refs, out.data, user_site(),
-                   pure=not prim.stateful)
+                   pure=not prim.stateful, into=into)
 
     def on_value(self, tensor, how):
         if self.depth:
@@ -214,7 +218,8 @@ class Recorder:
                                      _finish(g_full, tuple(x.shape), x.dtype), node.site or site)
                 previous = grads.get(parent)
                 grads[parent] = g_input if previous is None else self._emit(
-                    "backward", "add", operator.add, [(SLOT, previous), (SLOT, g_input)], None, site)
+                    "backward", "add", operator.add, [(SLOT, previous), (SLOT, g_input)], None, site,
+                    into=_add_into)
             if not retain_graph:
                 node.inputs = node.values = node.ans = node.ans_tangents = None
         self.part = "forward"
@@ -230,7 +235,7 @@ class Recorder:
 
     # -- operations -------------------------------------------------------------------------------
 
-    def _emit(self, part, name, fn, refs, result, site, out=True, run=True, pure=True):
+    def _emit(self, part, name, fn, refs, result, site, out=True, run=True, pure=True, into=None):
         """Add an operation; run it now (``run``) unless its ``result`` is given (a forward already
         computed). Returns its buffer number (``out``) or the operation (``out=False``). A pure operation
         that returned one of its input buffers as it is (a rule passing its cotangent on) adds nothing:
@@ -246,7 +251,7 @@ class Recorder:
                 if code == SLOT and self.values[ref] is result:
                     return ref
         slot = self._new_slot(result)
-        self.ops.append(Op(part, name, fn, refs, slot, site, result, pure))
+        self.ops.append(Op(part, name, fn, refs, slot, site, result, pure, into))
         return slot
 
     def _read(self, refs):
@@ -259,6 +264,7 @@ class Recorder:
                              else (CONSTANT, leaf) for leaf in leaves])
         keep = {ref for code, ref in outputs[1] if code == SLOT}
         ops = drop_dead(fold_constants(self.ops, self.values, keep), keep)
+        reuse_buffers(ops, self.values, keep | set(self.arg_slots))
         readers = {}
         for op in ops:
             for code, ref in op.refs:
@@ -344,6 +350,10 @@ def _finish(g_input, shape, dtype):
     if g_input.dtype != dtype:  # no upcast of a float32 gradient
         g_input = BARE.ns.astype(g_input, dtype=dtype)
     return g_input
+
+
+def _add_into(out, a, b):
+    return backend.xp.add(a, b, out=out)
 
 
 def _accumulator(tensor, copy):

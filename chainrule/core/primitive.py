@@ -38,6 +38,11 @@ class Primitive:
         stateful: ``True`` for operations whose result is not a function of their inputs alone or that
             change their inputs (a random draw, an in-place running statistic): a compiled step never
             drops or precomputes them.
+
+    Attributes:
+        into: ``None``, or ``into(xp, out, *inputs, **params)``: the forward written into ``out``, an
+            array of the result's shape and dtype that may be one of the inputs (a ufunc's ``out=``); a
+            compiled step uses it to reuse the buffer of an input that dies there.
     """
 
     def __init__(self, name, impl, differentiable=True, saves=("inputs", "ans"), stateful=False):
@@ -45,6 +50,7 @@ class Primitive:
         self.impl = impl
         self.differentiable = differentiable
         self.stateful = stateful
+        self.into = None
         self.saves_inputs = "inputs" in saves
         self.saves_ans = "ans" in saves
         self.vjps = None

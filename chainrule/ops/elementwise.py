@@ -125,6 +125,20 @@ def _clip_rule(ns, g, ans, x, min=None, max=None):
 
 clip.def_elementwise(_clip_rule)
 
+
+
+def _ufunc_into(name, *constants):
+    """A forward that is NumPy's ufunc ``name`` (after the inputs, ``constants``), written into ``out``."""
+    return lambda xp, out, *inputs: getattr(xp, name)(*inputs, *constants, out=out)
+
+
+for _prim, _ufunc in ((add, "add"), (sub, "subtract"), (mul, "multiply"), (div, "divide"), (neg, "negative"),
+                      (exp, "exp"), (log, "log"), (sqrt, "sqrt"), (tanh, "tanh"), (maximum, "maximum"),
+                      (minimum, "minimum")):
+    _prim.into = _ufunc_into(_ufunc)
+relu.into = _ufunc_into("maximum", 0)
+del _prim, _ufunc
+
 identity = primitive("identity", lambda xp, x: x, saves=())
 identity.def_elementwise(lambda ns, g, ans, x: g)
 
