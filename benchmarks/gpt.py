@@ -3,19 +3,21 @@
 Training step: nanoGPT's CPU baseline model (4 layers, 4 heads, 128 dims, context 64, vocabulary 65)
 on a batch of 12 random windows: forward, cross-entropy, backward, gradient clipping at 1 and an AdamW
 step, from the same weights (chainrule's ``state_dict`` loaded into a nanoGPT-style PyTorch model that
-uses ``torch.nn.functional.scaled_dot_product_attention``), in float32. Memory: the peak resident memory
-one steady step adds. Generation: 128 new tokens after a 1-token prompt, one sequence, top-k 10;
-chainrule steps through a key-value cache, PyTorch runs nanoGPT's ``generate`` (the whole cropped
-context every token, as nanoGPT does).
+uses ``torch.nn.functional.scaled_dot_product_attention``), in float32; chainrule compiled is
+chainrule's step passed to ``chainrule.compile`` (recorded on the first call, replayed after), against
+chainrule eager in "compiled / eager". Memory: the peak resident memory one steady step adds; "memory
+ratio" is chainrule eager's over PyTorch's. Generation: 128 new tokens after a 1-token prompt, one
+sequence, top-k 10; chainrule steps through a key-value cache, PyTorch runs nanoGPT's ``generate`` (the
+whole cropped context every token, as nanoGPT does); not compiled.
 """
 
 import numpy as np
 
-from benchmarks import timing
+from benchmarks import compiled, timing
 from benchmarks.memory import peak_added_mib
 from benchmarks.report import FRAMEWORK_NAMES, Goal, Table, format_ratio, overall_status
 
-FRAMEWORKS = ("chainrule", "torch")
+FRAMEWORKS = ("chainrule", "compiled", "torch")
 CONFIG = {"block_size": 64, "vocab_size": 65, "n_layer": 4, "n_head": 4, "n_embd": 128}
 BATCH, NEW_TOKENS, TOP_K = 12, 128, 10
 STEP_GOAL, MEMORY_GOAL = 1.0, 1.5
@@ -115,14 +117,15 @@ def _step(framework):
     model = _chainrule_model()
     optimizer = cr.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
 
-    def step():
-        _, loss = model(x, y)
+    def step(inputs, targets):
+        _, loss = model(inputs, targets)
         optimizer.zero_grad()
         loss.backward()
         cr.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        return loss.item()
-    return step
+        return loss
+    step = cr.compile(step) if framework == "compiled" else step
+    return lambda: step(x, y).item()
 
 
 def _generate(framework):
@@ -137,6 +140,8 @@ def _generate(framework):
 
 def measure_case(framework, case, budget):
     if case["task"] == "generate":
+        if framework == "compiled":
+            return None
         result = timing.measure(_generate(framework), budget)
         return result | {"tokens_per_s": NEW_TOKENS / result["median_s"]}
     step = _step(framework)
@@ -148,19 +153,22 @@ def measure_case(framework, case, budget):
 def tables(all_cases, results):
     step_goals = [Goal("GPT training step", "PyTorch", results.ratio("chainrule", "torch", 0), STEP_GOAL),
                   Goal("GPT training step (memory)", "PyTorch",
-                       results.ratio("chainrule", "torch", 0, "steady_mib"), MEMORY_GOAL)]
+                       results.ratio("chainrule", "torch", 0, "steady_mib"), MEMORY_GOAL),
+                  compiled.eager_goal("GPT training step", results, 0)]
     step_row = (["training step, batch 12 × 64"] + [results.time_cell(f, 0) for f in FRAMEWORKS]
-                + [format_ratio(results.ratio("chainrule", "torch", 0))]
+                + [format_ratio(results.ratio("chainrule", "torch", 0)),
+                   format_ratio(results.ratio("compiled", "chainrule", 0))]
                 + [results.cell(f, 0, "steady_mib", " MiB") for f in FRAMEWORKS]
                 + [format_ratio(results.ratio("chainrule", "torch", 0, "steady_mib")),
                    ", ".join(goal.target for goal in step_goals), overall_status(step_goals)])
     generate_row = ([f"generate {NEW_TOKENS} tokens"] + [results.time_cell(f, 1) for f in FRAMEWORKS]
-                    + [format_ratio(results.ratio("chainrule", "torch", 1))]
+                    + [format_ratio(results.ratio("chainrule", "torch", 1)), ""]
                     + [results.cell(f, 1, "tokens_per_s", " tokens/s") for f in FRAMEWORKS]
                     + ["", "", "report only"])
-    headers = (["case"] + [FRAMEWORK_NAMES[f] for f in FRAMEWORKS] + ["time ratio"]
-               + [f"{FRAMEWORK_NAMES[f]} memory or rate" for f in FRAMEWORKS] + ["memory ratio", "goal",
-                                                                                "status"])
+    headers = (["case"] + [FRAMEWORK_NAMES[f] for f in FRAMEWORKS]
+               + ["chainrule / PyTorch", "compiled / eager"]
+               + [f"{FRAMEWORK_NAMES[f]} memory or rate" for f in FRAMEWORKS]
+               + ["memory ratio", "goal", "status"])
     return [Table("GPT: training step and generation", " ".join(__doc__.split("\n\n")[1].split()), headers,
                   [step_row, generate_row], step_goals)]
 

@@ -79,6 +79,14 @@ def _chainrule(params):
     return lambda x, y: (x, y), step
 
 
+def _compiled(params):
+    """chainrule's step passed to ``chainrule.compile``: recorded on its first call (per batch shape),
+    replayed after."""
+    import chainrule as cr
+    to_batch, step = _chainrule(params)
+    return to_batch, cr.compile(step)
+
+
 def _torch(params):
     import torch
     widths = [w.shape for w in params[::2]]
@@ -179,6 +187,6 @@ def _numpy(params):
     return lambda x, y: (x, y), step
 
 
-TRAINERS = {"chainrule": _chainrule, "torch": _torch, "jax": _jax, "autograd": _autograd,
-            "numpy": _numpy}
+TRAINERS = {"chainrule": _chainrule, "compiled": _compiled, "torch": _torch, "jax": _jax,
+            "autograd": _autograd, "numpy": _numpy}
 """The training step of each framework, keyed by the runner's framework names."""

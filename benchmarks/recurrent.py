@@ -4,17 +4,19 @@ The step is the layer's forward pass over the whole sequence (zero initial state
 squared outputs, the backward pass and plain SGD, in float32, from the same parameters (PyTorch's
 ``state_dict`` loaded into chainrule's layer) and the same batch. PyTorch runs its C++ loop (``nn.LSTM``,
 ``nn.GRU``); chainrule computes the input projection of every step as one product and the recurrence
-as one fused scan primitive. Memory: the peak resident memory one steady step adds (see
-:mod:`benchmarks.memory`).
+as one fused scan primitive; chainrule compiled is chainrule's step passed to ``chainrule.compile``
+(recorded on the first call, replayed after), against chainrule eager in "compiled / eager". Memory: the
+peak resident memory one steady step adds (see :mod:`benchmarks.memory`); "memory ratio" is chainrule
+eager's over PyTorch's.
 """
 
 import numpy as np
 
-from benchmarks import timing
+from benchmarks import compiled, timing
 from benchmarks.memory import peak_added_mib
 from benchmarks.report import FRAMEWORK_NAMES, Goal, Table, format_ratio, overall_status
 
-FRAMEWORKS = ("chainrule", "torch")
+FRAMEWORKS = ("chainrule", "compiled", "torch")
 SHAPES = ((50, 64, 64, 128), (200, 32, 128, 256))  # (sequence, batch, input, hidden)
 TIME_GOAL, MEMORY_GOAL = 1.5, 2.0
 LEARNING_RATE = 0.01
@@ -56,14 +58,15 @@ def _step(framework, case):
     layer.load_state_dict(_reference_state(case))
     optimizer = cr.optim.SGD(layer.parameters(), lr=LEARNING_RATE)
 
-    def step():
+    def step(sequence):
         optimizer.zero_grad()
-        output, _ = layer(x)
+        output, _ = layer(sequence)
         loss = (output * output).mean()
         loss.backward()
         optimizer.step()
-        return loss.item()
-    return step
+        return loss
+    step = cr.compile(step) if framework == "compiled" else step
+    return lambda: step(x).item()
 
 
 def _reference_state(case):
@@ -87,16 +90,19 @@ def tables(all_cases, results):
         where = f"{case['layer']} step, seq {case['seq']}, batch {case['batch']}, hidden {case['hidden']}"
         goals = [Goal(where, "PyTorch", results.ratio("chainrule", "torch", index), TIME_GOAL),
                  Goal(where + " (memory)", "PyTorch",
-                      results.ratio("chainrule", "torch", index, "steady_mib"), MEMORY_GOAL)]
+                      results.ratio("chainrule", "torch", index, "steady_mib"), MEMORY_GOAL),
+                 compiled.eager_goal(where, results, index)]
         all_goals += goals
         rows.append([case["layer"], f"{case['seq']}×{case['batch']}×{case['input']}→{case['hidden']}"]
                     + [results.time_cell(f, index) for f in FRAMEWORKS]
-                    + [format_ratio(results.ratio("chainrule", "torch", index))]
+                    + [format_ratio(results.ratio("chainrule", "torch", index)),
+                       format_ratio(results.ratio("compiled", "chainrule", index))]
                     + [results.cell(f, index, "steady_mib", " MiB") for f in FRAMEWORKS]
                     + [format_ratio(results.ratio("chainrule", "torch", index, "steady_mib")),
                        ", ".join(goal.target for goal in goals), overall_status(goals)])
     headers = (["layer", "seq×batch×in→hidden"] + [FRAMEWORK_NAMES[f] for f in FRAMEWORKS]
-               + ["time ratio"] + [f"{FRAMEWORK_NAMES[f]} memory" for f in FRAMEWORKS]
+               + ["chainrule / PyTorch", "compiled / eager"]
+               + [f"{FRAMEWORK_NAMES[f]} memory" for f in FRAMEWORKS]
                + ["memory ratio", "goal", "status"])
     return [Table("Recurrent layers: training step", __doc__.split("\n\n")[1].replace("\n", " "), headers,
                   rows, all_goals)]

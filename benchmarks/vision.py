@@ -5,18 +5,21 @@ the same batch: a training step (cross-entropy, plain SGD) of the MNIST-1D paper
 of a LeNet-5-style CNN on 28x28 images at batch 128; the forward and backward pass of one 3x3, 64→64
 convolution on 32x32 maps at batch 32 (input and weight gradients); the forward and backward pass of a
 2x2 max-pool on the same maps. JAX jits the whole step (``lax.conv_general_dilated``,
-``lax.reduce_window``). Memory: the peak resident memory one steady step adds (see
-:mod:`benchmarks.memory`).
+``lax.reduce_window``). chainrule compiled: chainrule's training step passed to ``chainrule.compile``
+(recorded on the first call, replayed after; the two training steps only), against chainrule eager in
+"compiled / eager". Memory: the peak resident memory one steady step adds (see :mod:`benchmarks.memory`);
+"memory ratio" is chainrule eager's over PyTorch's.
 """
 
 import numpy as np
 
-from benchmarks import timing
+from benchmarks import compiled, timing
 from benchmarks.memory import peak_added_mib
 from benchmarks.report import FRAMEWORK_NAMES, Goal, Table, format_ratio, overall_status
 
-FRAMEWORKS = ("chainrule", "torch", "jax")
+FRAMEWORKS = ("chainrule", "compiled", "torch", "jax")
 CASES = ("mnist1d-cnn", "lenet5", "conv3x3", "maxpool2x2")
+TRAINING_CASES = CASES[:2]
 TIME_GOALS = {"mnist1d-cnn": 1.0, "lenet5": 1.3, "conv3x3": 1.3, "maxpool2x2": 1.3}
 MEMORY_GOAL = 2.0
 LEARNING_RATE = 0.01
@@ -92,7 +95,9 @@ def _reference_state(name):
     return {key: value.numpy() for key, value in _network(torch.nn, name).state_dict().items()}
 
 
-def _chainrule_step(name):
+def _chainrule_step(name, compile_step=False):
+    """chainrule's step of case ``name``; a training step passed to ``chainrule.compile`` when
+    ``compile_step``."""
     import chainrule as cr
     import chainrule.nn.functional as F
     a, b = _inputs(name)
@@ -113,13 +118,14 @@ def _chainrule_step(name):
         pass
     optimizer = cr.optim.SGD(model.parameters(), lr=LEARNING_RATE)
 
-    def step():
+    def step(x, labels):
         optimizer.zero_grad()
-        loss = F.cross_entropy(model(a), b)
+        loss = F.cross_entropy(model(x), labels)
         loss.backward()
         optimizer.step()
-        return loss.item()
-    return step
+        return loss
+    step = cr.compile(step) if compile_step else step
+    return lambda: step(a, b).item()
 
 
 def _jax_step(name):
@@ -180,7 +186,12 @@ STEPS = {"chainrule": _chainrule_step, "torch": _torch_step, "jax": _jax_step}
 
 
 def measure_case(framework, case, budget):
-    step = STEPS[framework](case["case"])
+    if framework == "compiled":
+        if case["case"] not in TRAINING_CASES:
+            return None
+        step = _chainrule_step(case["case"], compile_step=True)
+    else:
+        step = STEPS[framework](case["case"])
     losses = [float(step()) for _ in range(2)]
     memory = [peak_added_mib(step) for _ in range(budget.min_repeats)]
     return timing.measure(step, budget) | {"losses": losses, "steady_mib": float(np.median(memory))}
@@ -193,15 +204,18 @@ def tables(all_cases, results):
         goals = [Goal(where, "PyTorch", results.ratio("chainrule", "torch", index), TIME_GOALS[case["case"]]),
                  Goal(where + " (memory)", "PyTorch",
                       results.ratio("chainrule", "torch", index, "steady_mib"), MEMORY_GOAL)]
+        if case["case"] in TRAINING_CASES:
+            goals.append(compiled.eager_goal(where, results, index))
         all_goals += goals
         rows.append([where] + [results.time_cell(f, index) for f in FRAMEWORKS]
                     + [format_ratio(results.ratio("chainrule", "torch", index)),
-                       format_ratio(results.ratio("chainrule", "jax", index))]
+                       format_ratio(results.ratio("chainrule", "jax", index)),
+                       format_ratio(results.ratio("compiled", "chainrule", index))]
                     + [results.cell(f, index, "steady_mib", " MiB") for f in FRAMEWORKS]
                     + [format_ratio(results.ratio("chainrule", "torch", index, "steady_mib")),
                        ", ".join(goal.target for goal in goals), overall_status(goals)])
     headers = (["case"] + [FRAMEWORK_NAMES[f] for f in FRAMEWORKS]
-               + ["chainrule / PyTorch", "chainrule / JAX"]
+               + ["chainrule / PyTorch", "chainrule / JAX", "compiled / eager"]
                + [f"{FRAMEWORK_NAMES[f]} memory" for f in FRAMEWORKS] + ["memory ratio", "goal", "status"])
     return [Table("Vision: convolution and pooling", __doc__.split("\n\n")[1].replace("\n", " "), headers,
                   rows, all_goals)]
@@ -233,6 +247,6 @@ def min_cpu_times(repeats=20):
 if __name__ == "__main__":
     times = min_cpu_times()
     for name in CASES:
-        ours, torch_ms, jax_ms = (times[name, f] for f in FRAMEWORKS)
+        ours, torch_ms, jax_ms = (times[name, f] for f in STEPS)
         print(f"{DESCRIPTIONS[name]}: chainrule {ours:.2f} ms, PyTorch {torch_ms:.2f} ms, JAX "
               f"{jax_ms:.2f} ms; {ours / torch_ms:.2f}x PyTorch, {ours / jax_ms:.2f}x JAX")

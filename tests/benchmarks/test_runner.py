@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from benchmarks import overhead, step, timing
+from benchmarks import epoch, memory, overhead, step, timing
 from benchmarks.environment import source_digest
 from benchmarks.report import Goal, Results, format_seconds, render_markdown, to_json
 from benchmarks.runner import run_framework
@@ -77,6 +77,52 @@ def test_step_table_checks_both_goals_and_reports_how_well_losses_agree():
     assert row["status"] == "MISSED"
     assert row["HIPS autograd"] == "not run"
     assert "agree across frameworks to a relative 0.0e+00" in table.note
+
+
+@pytest.mark.parametrize("compiled_seconds, status", [(7.6e-3, "met"), (7.75e-3, "MISSED")])
+@pytest.mark.parametrize("name, steps", [("vision", 2), ("recurrent", 4), ("gpt", 1)])
+def test_compiled_steps_must_be_1_3x_faster_than_chainrule_eager(name, steps, compiled_seconds, status):
+    module = WORKLOADS[name]
+    cases = module.cases(quick=False)
+    seconds = {"chainrule": 10e-3, "compiled": compiled_seconds, "torch": 5e-3, "jax": 5e-3}
+    measured = {framework: timing_of(seconds[framework]) | {"steady_mib": 1.0, "tokens_per_s": 9.0}
+                for framework in module.FRAMEWORKS}
+    results = Results({framework: {"status": "ok", "cases": [measurement] * len(cases)}
+                       for framework, measurement in measured.items()})
+    table, = module.tables(cases, results)
+    compiled_goals = [goal for goal in table.goals if goal.peer == "chainrule eager"]
+    assert [goal.target for goal in compiled_goals] == ["≤ 0.769x chainrule eager"] * steps
+    assert [goal.status for goal in compiled_goals] == [status] * steps
+    ratio = f"{compiled_seconds / 10e-3:.2f}x"
+    assert [row[table.headers.index("compiled / eager")] for row in table.rows[:steps]] == [ratio] * steps
+
+
+def test_memory_table_checks_the_replayed_step_against_the_numpy_floor():
+    steady_mib = {"chainrule": 15.0, "compiled": 21.0, "torch": 27.0, "numpy": 20.0}
+    results = Results({framework: {"status": "ok", "cases": [{"first_mib": mib + 5, "steady_mib": mib}]}
+                       for framework, mib in steady_mib.items()})
+    table, = memory.tables(memory.cases(quick=False), results)
+    first, steady = (dict(zip(table.headers, row, strict=True)) for row in table.rows)
+    assert first["chainrule compiled"] == "26.0 MiB"
+    assert (first["goal"], first["status"]) == ("chainrule ≤ 1.3x NumPy", "met")
+    assert steady["compiled / NumPy"] == "1.05x"
+    assert steady["goal"] == "chainrule ≤ 1.3x NumPy, compiled ≤ 1.0x NumPy"
+    assert steady["status"] == "MISSED"
+    assert [goal.status for goal in table.goals] == ["met", "met", "MISSED"]
+
+
+def test_epoch_table_checks_the_compiled_mnist1d_epoch_against_pytorch():
+    seconds = {"chainrule": 0.034, "compiled": 0.02, "torch": 0.036}
+    fashion_missing = {"data_missing": "Fashion-MNIST is not downloaded. Run chainrule data download."}
+    results = Results({framework: {"status": "ok",
+                                   "cases": [timing_of(median) | {"last_loss": 1.4}, fashion_missing]}
+                       for framework, median in seconds.items()})
+    table, = epoch.tables(epoch.cases(quick=False), results)
+    mnist, fashion = (dict(zip(table.headers, row, strict=True)) for row in table.rows)
+    columns = ("compiled / PyTorch", "goal (compiled)", "status")
+    assert [mnist[column] for column in columns] == ["0.56x", "≤ 0.6x PyTorch", "met"]
+    assert [fashion[column] for column in columns] == ["n/a", "—", "—"]
+    assert [goal.description for goal in table.goals] == ["epoch of MNIST-1D (compiled): ≤ 0.6x PyTorch"]
 
 
 def run_description():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmarks import models, modes, overhead
+from benchmarks import gpt, models, modes, overhead, recurrent, vision
 
 SIZES = (6, 5, 4, 3)
 
@@ -31,6 +31,27 @@ def test_hand_written_numpy_step_trains_like_chainrule():
 @pytest.mark.parametrize("framework", ["torch", "jax", "autograd"])
 def test_every_peer_trains_like_the_numpy_floor(framework):
     np.testing.assert_allclose(first_losses(installed(framework)), first_losses("numpy"), rtol=1e-5)
+
+
+def test_compiled_mlp_step_replays_chainrule_eager_bit_for_bit():
+    assert first_losses("compiled") == first_losses("chainrule")
+
+
+SMALL_LSTM = {"layer": "LSTM", "seq": 6, "batch": 4, "input": 3, "hidden": 5}
+CHAINRULE_STEPS = {
+    "CNN": lambda framework: vision._chainrule_step("mnist1d-cnn", compile_step=framework == "compiled"),
+    "LSTM": lambda framework: recurrent._step(framework, SMALL_LSTM),
+    "GPT": gpt._step,
+}
+
+
+@pytest.mark.parametrize("model", list(CHAINRULE_STEPS))
+def test_compiled_workload_steps_replay_chainrule_eager_bit_for_bit(model):
+    installed("torch")  # the CNN and the LSTM start from PyTorch's parameters
+    eager, replayed = (CHAINRULE_STEPS[model](framework) for framework in ("chainrule", "compiled"))
+    eager_losses = [eager() for _ in range(3)]
+    assert [replayed() for _ in range(3)] == eager_losses
+    assert eager_losses[2] < eager_losses[0]
 
 
 SHORT_CHAIN = {"graph": "chain", "length": 7, "size": 3}
