@@ -127,13 +127,17 @@ log_softmax.defvjp(lambda ns, g, ans, x, axis=-1: g - ns.exp(ans) * ns.sum(g, ax
 log_softmax.defjvp(lambda ns, t, ans, x, axis=-1: t - ns.sum(ns.exp(ans) * t, axis=axis, keepdims=True))
 
 
+def _check_labels(labels, num_classes, name):
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"{name}: labels must lie in [0, {num_classes}), found values from "
+                         f"{labels.min()} to {labels.max()}")
+
+
 def _one_hot_impl(xp, labels, *, num_classes, axis=-1, dtype="float64"):
     labels = xp.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, not {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), found values from "
-                         f"{labels.min()} to {labels.max()}")
+    _check_labels(labels, num_classes, "one_hot")
     encoded = (labels[..., None] == xp.arange(num_classes)).astype(dtype)
     return encoded if axis == -1 else xp.moveaxis(encoded, -1, axis)
 
@@ -172,11 +176,13 @@ def _softmax_cross_entropy_impl(xp, logits, labels, axis=-1):
     if labels.dtype.kind not in "iu" and labels.shape != logits.shape:
         raise ValueError(f"probability labels must have the logits' shape {logits.shape}, "
                          f"not {labels.shape}")
-    log_probs = _log_softmax_impl(xp, logits, axis=axis)
-    if labels.dtype.kind in "iu":  # picked, not multiplied: 0 · (-∞) is NaN where a class is masked
-        chosen = _one_hot_impl(xp, labels, num_classes=logits.shape[axis], axis=axis, dtype=bool)
-        return -xp.sum(xp.where(chosen, log_probs, 0), axis=axis)
-    return -_weighted_sum(xp, labels, log_probs, axis)
+    if labels.dtype.kind in "iu":
+        # -log softmax(z)_y = logsumexp(z) - z_y, with z_y picked, not multiplied by a one-hot row:
+        # 0 · (-∞) is NaN where a class is masked.
+        _check_labels(labels, logits.shape[axis], "softmax_cross_entropy")
+        picked = xp.take_along_axis(logits, xp.expand_dims(labels, axis), axis=axis)
+        return xp.squeeze(_logsumexp_impl(xp, logits, axis=axis, keepdims=True) - picked, axis=axis)
+    return -_weighted_sum(xp, labels, _log_softmax_impl(xp, logits, axis=axis), axis)
 
 
 def _weighted_sum(ns, weights, log_probs, axis):
