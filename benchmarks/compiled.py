@@ -4,6 +4,9 @@ graph of :mod:`benchmarks.overhead`.
 
 The compiled step is the eager step's own function passed to ``chainrule.compile``: the first calls
 record it (the timing's warm-up), the timed ones replay it.
+
+The workloads ``vision``, ``recurrent``, ``gpt``, ``memory`` and ``epoch`` run the compiled step too
+(framework ``compiled``), against :data:`EAGER_GOAL` or goals of their own.
 """
 
 from benchmarks import models, overhead, timing
@@ -71,5 +74,8 @@ def tables(all_cases, results):
                + ["compiled / eager", "compiled / PyTorch", "goal", "status"])
     note = ("The same training steps as the step table (forward, cross-entropy, backward, SGD with momentum, "
             "float32) and the tiny graph, with chainrule's step recorded once by `chainrule.compile` and "
-            "replayed: bit for bit the eager results, without Tensor or Node objects or the graph walk.")
+            "replayed: bit for bit the eager results, without Tensor or Node objects or the graph walk. "
+            "The compiled CNN, LSTM, GRU and GPT steps are in the vision, recurrent and GPT tables (column "
+            "\"compiled / eager\"), the replayed step's memory in the memory table, compiled epochs in the "
+            "epoch table.")
     return [Table("Compiled step", note, headers, rows, all_goals)]
