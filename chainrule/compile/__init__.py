@@ -45,7 +45,7 @@ import warnings
 from .. import backend
 from ..core.graph import is_grad_enabled
 from ..core.tensor import Tensor
-from ..tree import tree_flatten
+from ..tree import tree_flatten, tree_unflatten
 from .program import Program
 from .recorder import CompileError, Recorder, recording
 
@@ -89,9 +89,11 @@ class Compiled:
         self.recordings = 0
 
     def __call__(self, *args, **kwargs):
-        key = None if kwargs else _flat_signature(args)
+        key, args = (None, args) if kwargs else _flat_signature(args)
         if key is None:
             leaves, treedef = tree_flatten((args, kwargs))
+            leaves = [_contiguous(leaf) for leaf in leaves]
+            args, kwargs = tree_unflatten(treedef, leaves)
             key = signature(leaves, treedef)
         else:
             leaves = args
@@ -113,9 +115,10 @@ class Compiled:
 
     def program(self, *args, **kwargs):
         """The :class:`Program` for these arguments, recording it (one eager call) if needed."""
-        key = None if kwargs else _flat_signature(args)
+        key, args = (None, args) if kwargs else _flat_signature(args)
         if key is None:
-            key = signature(*tree_flatten((args, kwargs)))
+            leaves, treedef = tree_flatten((args, kwargs))
+            key = signature([_contiguous(leaf) for leaf in leaves], treedef)
         if key not in self.programs:
             self(*args, **kwargs)
         return self.programs[key]
@@ -141,14 +144,24 @@ def _layout(array):
     return array.shape, array.dtype.str, array.flags.c_contiguous
 
 
+def _contiguous(leaf):
+    """An array argument as a C-contiguous array (a copy of a strided view, such as ``tokens[:, 1:]``):
+    then whatever NumPy makes of it inside the step (a reshape, ``np.asarray``) is a view the recorder
+    follows, not a copy it would freeze."""
+    if type(leaf) is backend.ndarray and not leaf.flags.c_contiguous:
+        return backend.xp.ascontiguousarray(leaf)
+    return leaf
+
+
 def _flat_signature(args):
-    """The signature of positional arguments that are all arrays (the common, fast case), else None."""
-    parts = [len(args), is_grad_enabled()]
+    """The signature of positional arguments that are all arrays (the common, fast case), else None;
+    and the arguments, made contiguous."""
     for arg in args:
         if type(arg) is not backend.ndarray:
-            return None
-        parts.append(_layout(arg))
-    return tuple(parts)
+            return None, args
+    if not all(arg.flags.c_contiguous for arg in args):
+        args = tuple(map(_contiguous, args))
+    return (len(args), is_grad_enabled(), *map(_layout, args)), args
 
 
 def signature(leaves, treedef):

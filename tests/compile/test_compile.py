@@ -179,6 +179,18 @@ def test_an_argument_converted_outside_chainrule_fails_readably():
     w = cr.tensor(np.ones(3), requires_grad=True)
     with pytest.raises(CompileError, match="outside chainrule's operations"):
         cr.compile(lambda x: (w * np.asarray(x, np.float32)).sum())(np.arange(3.0))
+    with pytest.raises(CompileError, match="outside chainrule's operations"):  # a copy in another shape
+        cr.compile(lambda x: (w * np.array(x).reshape(-1)).sum())(np.arange(3.0).reshape(1, 3))
+
+
+def test_a_strided_argument_that_numpy_reshapes_is_read_at_every_replay():
+    w = cr.tensor(RNG.standard_normal((4, 3)), requires_grad=True)
+    step = cr.compile(lambda y: F.cross_entropy(w * 1.0, np.asarray(y).reshape(-1)))
+    for labels in ([[0, 1], [2, 0]], [[2, 2], [1, 1]], [[1, 0], [0, 2]]):
+        tokens = np.array(labels)
+        y = np.concatenate([tokens, tokens], axis=1)[:, 1:3]  # a strided view, like tokens[:, 1:]
+        assert step(y).item() == F.cross_entropy(w * 1.0, y.reshape(-1)).item()
+    assert step.recordings == 1
 
 
 def test_decisions_on_input_values_in_library_code_fail_readably():
