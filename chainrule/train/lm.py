@@ -146,14 +146,6 @@ def training_step(model, optimizer, config):
     return compile_step(step) if config.compile else step
 
 
-def training_batch(ids, config, rng):
-    """A batch of random windows as contiguous arrays: the compiled step follows its arguments' views,
-    but GPT reshapes the targets with NumPy, which copies a strided window (``tokens[:, 1:]``) into an
-    array a replay would not refresh."""
-    inputs, targets = get_batch(ids, config.block_size, config.batch_size, rng)
-    return np.ascontiguousarray(inputs), np.ascontiguousarray(targets)
-
-
 def estimate_loss(model, ids, config, iters, rng):
     """The mean loss over ``iters`` random batches of ``ids``, in evaluation mode."""
     model.eval()
@@ -227,7 +219,7 @@ def train_lm(config, run_dir, resume=False, force=False, log=print):
             break
         for group in optimizer.param_groups:
             group["lr"] = lr_at(iteration, config)
-        step(*training_batch(train_ids, config, rng))
+        step(*get_batch(train_ids, config.block_size, config.batch_size, rng))
 
     final = estimate_loss(model, val_ids, config, config.final_eval_iters, np.random.default_rng(0))
     sample = vocabulary.decode(model.generate(vocabulary.encode("\n")[None], 300, generator=0)[0])

@@ -4,6 +4,7 @@ weights bit for bit, and the command line takes the flag."""
 import numpy as np
 
 from chainrule.cli import main
+from chainrule.data.shakespeare import get_batch
 from chainrule.nn.gpt import GPT
 from chainrule.train import lm
 from chainrule.train.checkpoint import load_checkpoint
@@ -40,7 +41,7 @@ def test_the_step_is_recorded_once_then_replayed_as_the_learning_rate_changes():
     ids = rng.integers(0, 11, 200)
     for iteration in range(4):
         optimizer.param_groups[0]["lr"] = lm.lr_at(iteration, config)
-        assert np.isfinite(step(*lm.training_batch(ids, config, rng)).item())
+        assert np.isfinite(step(*get_batch(ids, config.block_size, config.batch_size, rng)).item())
     assert step.recordings == 1
 
 
