@@ -132,7 +132,7 @@ def record(fn, args, kwargs=None):
     """
     kwargs = kwargs or {}
     leaves, _ = tree_flatten((args, kwargs))
-    recorder = Recorder(leaves)
+    recorder = Recorder(leaves, f"the step {getattr(fn, '__name__', 'function')!r}")
     with recording(recorder):
         result = fn(*args, **kwargs)
     return result, recorder.program(result)

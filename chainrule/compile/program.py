@@ -58,7 +58,8 @@ class Program:
     Args:
         ops: the operations in the order they ran while recording.
         arg_slots: the buffer of each array argument (in flattened order), ``None`` for other leaves.
-        outputs: ``(treedef, refs)``: the returned structure and where each of its leaves comes from.
+        outputs: ``(treedef, refs, tensors)``: the returned structure, where each of its leaves comes
+            from, and whether each was a tensor (else returned as the array or value it was).
         slots: the number of buffers.
         guards: ``[(description, check)]``: conditions under which the program is still the step.
         names: ``id(tensor) -> name`` of the parameters and buffers it reads (for the listing).
@@ -104,10 +105,10 @@ class Program:
     def run(self, leaves):
         """Replay the step on the flattened arguments ``leaves``; returns the step's results."""
         arrays = [unwrap(leaf) for slot, leaf in zip(self.arg_slots, leaves) if slot is not None]
-        treedef, refs = self.outputs
+        treedef, _, tensors = self.outputs
         values = self._replay(*arrays)
-        return tree_unflatten(treedef, [Tensor._wrap(value, None) if code != CONSTANT else value
-                                        for (code, _), value in zip(refs, values)])
+        return tree_unflatten(treedef, [Tensor._wrap(value, None) if tensor else value
+                                        for tensor, value in zip(tensors, values)])
 
     def source(self):
         """The replay as the straight-line Python function it is compiled to."""

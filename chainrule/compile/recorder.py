@@ -31,7 +31,8 @@ class CompileError(ChainruleError, RuntimeError):
 class Recorder:
     """Collects the operations of one eager run of a step over its flattened arguments ``leaves``."""
 
-    def __init__(self, leaves):
+    def __init__(self, leaves, fn_name="the step"):
+        self.fn_name = fn_name
         self.ops = []
         self.values = []        # buffer number -> the array it held while recording
         self.slot_of = {}       # id(array) -> buffer number
@@ -260,8 +261,8 @@ class Recorder:
     def program(self, result):
         """The finished :class:`Program`, returning the leaves of ``result`` as the step did."""
         leaves, treedef = tree_flatten(result)
-        outputs = (treedef, [self.ref(leaf) if isinstance(leaf, (Tensor, backend.ndarray))
-                             else (CONSTANT, leaf) for leaf in leaves])
+        outputs = (treedef, [self._output(leaf) for leaf in leaves],
+                   [isinstance(leaf, Tensor) for leaf in leaves])
         keep = {ref for code, ref in outputs[1] if code == SLOT}
         ops = drop_dead(fold_constants(self.ops, self.values, keep), keep)
         reuse_buffers(ops, self.values, keep | set(self.arg_slots))
@@ -278,6 +279,22 @@ class Recorder:
             op.fn = _accumulator(tensor, copy=code != SLOT or ref in arguments or readers[ref] > 1)
         return Program(ops, self.arg_slots, outputs, len(self.values), self._guards(),
                        {id(t): self.names[id(t)] for t in self.tensors.values() if id(t) in self.names})
+
+    def _output(self, leaf):
+        """Where a returned leaf comes from. An array that no operation of the step made was computed
+        outside chainrule (NumPy on an argument): a replay could only return the recorded value."""
+        if isinstance(leaf, Tensor):
+            return self.ref(leaf)
+        if isinstance(leaf, (backend.ndarray, backend.xp.generic)):
+            slot = self._slot(leaf) if isinstance(leaf, backend.ndarray) else None
+            if slot is None:
+                raise CompileError(
+                    f"chainrule.compile: {self.fn_name} returns a NumPy {type(leaf).__name__} that no "
+                    f"chainrule operation made (NumPy applied to an argument, say), so a replay would "
+                    f"return the value recorded now; compute it with chainrule's operations (they take "
+                    f"arrays: cr.sum(x), cr.tanh(x)) or outside the step")
+            return SLOT, slot
+        return CONSTANT, leaf
 
     def _guards(self):
         guards = []

@@ -324,3 +324,32 @@ def test_dead_inputs_lend_their_buffers_and_live_ones_do_not():
     assert tanh.reuses == tanh.refs[0][1] and square.reuses is None
     assert sum(op.name == "add" and op.reuses is not None for op in program.ops) == 6
     assert "into %1's buffer" in str(program).splitlines()[3]
+
+
+def test_results_keep_their_types_and_numpy_results_are_refused():
+    step = cr.compile(lambda a: {"sum": cr.sum(a), "twice": cr.tensor(a) * 2, "a": a, "n": 3})
+    step(np.ones(2))
+    result = step(np.full(2, 5.0))
+    assert result["sum"].item() == 10.0 and result["n"] == 3
+    np.testing.assert_array_equal(result["twice"].data, [10.0, 10.0])
+    assert type(result["a"]) is np.ndarray  # an argument returned is returned as it came
+    np.testing.assert_array_equal(result["a"], [5.0, 5.0])
+    for numpy_step in (lambda a: a * 2, lambda a: a.sum()):
+        with pytest.raises(CompileError, match="returns a NumPy .* that no chainrule operation made"):
+            cr.compile(numpy_step)(np.ones(2))
+
+
+def test_a_step_that_raises_while_recording_is_recorded_again_on_the_next_call():
+    w = cr.tensor(np.ones(2), requires_grad=True)
+    calls = []
+
+    def step(x):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("first call fails")
+        return (w * x).sum()
+    compiled = cr.compile(step)
+    with pytest.raises(ValueError, match="first call fails"):
+        compiled(np.ones(2))
+    assert compiled(np.ones(2)).item() == 2.0 and compiled(np.full(2, 3.0)).item() == 6.0
+    assert compiled.recordings == 1 and len(calls) == 2
