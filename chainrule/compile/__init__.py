@@ -9,11 +9,11 @@ rule dispatch; parameters and optimiser state are updated in place, so the model
 the truth (a ``state_dict()`` after replay is exact), and the results are bit for bit those of eager
 mode.
 
-The signature is the arguments' structure, shapes, dtypes and contiguity (and values of non-array arguments) and
-whether gradients are recorded; the program is replayed only while its guards hold (every module it
-called is in the same train/eval mode, every parameter keeps its shape, dtype and ``requires_grad``,
-every optimiser it stepped keeps its settings other than the learning rate). Otherwise the step is
-recorded again; a few programs are kept, like a cache.
+The signature is the arguments' structure, shapes, dtypes and contiguity (and values of non-array
+arguments) and whether gradients are recorded; the program is replayed only while its guards hold
+(every module it called keeps its plain settings: train/eval mode, a dropout's ``p``...; every
+parameter keeps its shape, dtype and ``requires_grad``; every optimiser it stepped keeps its settings
+other than the learning rate). Otherwise the step is recorded again; a few programs are kept, like a cache.
 
 What a replay cannot repeat fails while recording, naming your line: reading a tensor's value as a
 Python value (``.item()``, ``float()``, ``bool()``, ``.numpy()``), since Python code deciding on it would

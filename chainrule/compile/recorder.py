@@ -38,7 +38,7 @@ class Recorder:
         self.slot_of = {}       # id(array) -> buffer number
         self.part = "forward"
         self.depth = 0          # inside a replayable call: its own operations are part of the call
-        self.modules = {}       # id -> (module, training) of every module called
+        self.modules = {}       # id -> every module called
         self.tensors = {}       # id -> tensor read live at replay (parameters, buffers)
         self.optimizers = {}    # id -> optimiser whose step was recorded
         self.accumulates = []   # (op, tensor) of every leaf-gradient accumulation
@@ -150,7 +150,7 @@ class Recorder:
 
     def on_module(self, module):
         if id(module) not in self.modules:
-            self.modules[id(module)] = (module, module.training)
+            self.modules[id(module)] = module
             for name, tensor in (*module.named_parameters(), *module.named_buffers()):
                 self.names.setdefault(id(tensor), name)
 
@@ -298,9 +298,10 @@ class Recorder:
 
     def _guards(self):
         guards = []
-        for module, training in self.modules.values():
-            guards.append((f"{type(module).__name__}.training is {training}",
-                           lambda m=module, t=training: m.training == t))
+        for module in self.modules.values():
+            settings = _settings(module)
+            guards.append((f"{type(module).__name__}'s settings are unchanged: {_describe(settings)}",
+                           lambda m=module, s=settings: _settings(m) == s))
         for tensor in self.tensors.values():
             shape, dtype, requires = tensor.data.shape, tensor.data.dtype, tensor.requires_grad
             guards.append((f"a tensor of shape {shape} keeps its shape, dtype and requires_grad",
@@ -397,6 +398,17 @@ def _hyperparameters(optimizer):
     return [(tuple(map(id, group["params"])),
              sorted((k, v) for k, v in group.items() if k not in ("params", "lr") and _plain(v)))
             for group in optimizer.param_groups]
+
+
+def _settings(module):
+    """A module's plain attributes (``training``, a dropout's ``p``, a norm's ``eps``...): what its
+    forward decided on while recording."""
+    return {k: v for k, v in vars(module).items() if _plain(v)}
+
+
+def _describe(settings):
+    text = ", ".join(f"{k}={v!r}" for k, v in settings.items())
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _plain(value):

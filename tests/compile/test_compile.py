@@ -145,6 +145,19 @@ def test_guards_record_again_on_a_new_shape_mode_setting_or_frozen_parameter():
     assert step.recordings == 5
 
 
+def test_a_changed_module_setting_records_again_and_takes_effect():
+    dropout = nn.Dropout(0.5)
+    step = cr.compile(lambda x: dropout(cr.tensor(x)) * 1.0)
+    x = np.ones(10_000)
+    step(x), step(x)
+    assert step.recordings == 1
+    dropout.p = 0.0
+    np.testing.assert_array_equal(step(x).data, x)  # not the masks of p = 0.5
+    assert step.recordings == 2
+    description, _ = step.program(x).guards[0]
+    assert description.startswith("Dropout's settings are unchanged: ") and "p=0.0" in description
+
+
 def test_replays_draw_fresh_dropout_masks_from_the_same_generator():
     model = nn.Sequential(nn.Dropout(0.5))
     f = cr.compile(lambda x: model(x) * 1.0)
