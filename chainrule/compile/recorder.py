@@ -301,16 +301,15 @@ class Recorder:
         for module in self.modules.values():
             settings = _settings(module)
             guards.append((f"{type(module).__name__}'s settings are unchanged: {_describe(settings)}",
-                           lambda m=module, s=settings: _settings(m) == s))
+                           _unchanged(module.__dict__, settings)))
         for tensor in self.tensors.values():
             shape, dtype, requires = tensor.data.shape, tensor.data.dtype, tensor.requires_grad
             guards.append((f"a tensor of shape {shape} keeps its shape, dtype and requires_grad",
                            lambda t=tensor, s=shape, d=dtype, r=requires:
                            t.data.shape == s and t.data.dtype == d and t.requires_grad == r))
         for optimizer in self.optimizers.values():
-            settings = _hyperparameters(optimizer)
             guards.append((f"{type(optimizer).__name__}'s settings other than lr are unchanged",
-                           lambda o=optimizer, s=settings: _hyperparameters(o) == s))
+                           _optimizer_unchanged(optimizer)))
         return guards
 
 
@@ -394,10 +393,25 @@ def _call_name(method, args):
     return f"{owner}.{method.__name__}" if owner else method.__name__
 
 
-def _hyperparameters(optimizer):
-    return [(tuple(map(id, group["params"])),
-             sorted((k, v) for k, v in group.items() if k not in ("params", "lr") and _plain(v)))
-            for group in optimizer.param_groups]
+def _unchanged(mapping, settings):
+    """A check that ``mapping`` still holds ``settings`` (one C-level pass per call)."""
+    keys, values, get = tuple(settings), tuple(settings.values()), mapping.get
+    return lambda: tuple(map(get, keys)) == values
+
+
+def _optimizer_unchanged(optimizer):
+    """A check that ``optimizer`` has the same parameter groups, with the same parameters and the same
+    plain settings other than the learning rate."""
+    checks = [(group, tuple(map(id, group["params"])),
+               _unchanged(group, {k: v for k, v in group.items() if k not in ("params", "lr") and _plain(v)}))
+              for group in optimizer.param_groups]
+
+    def check():
+        groups = optimizer.param_groups
+        return len(groups) == len(checks) and all(
+            now is group and tuple(map(id, group["params"])) == ids and same()
+            for now, (group, ids, same) in zip(groups, checks))
+    return check
 
 
 def _settings(module):

@@ -143,6 +143,11 @@ def test_guards_record_again_on_a_new_shape_mode_setting_or_frozen_parameter():
     next(iter(model.parameters())).requires_grad = False
     step(x, y)
     assert step.recordings == 5
+    optimizer.add_param_group({"params": [cr.tensor(np.zeros(3), requires_grad=True)]})
+    step(x, y)
+    assert step.recordings == 6
+    step(x, y)
+    assert step.recordings == 6
 
 
 def test_a_changed_module_setting_records_again_and_takes_effect():
