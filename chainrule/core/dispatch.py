@@ -65,16 +65,6 @@ def refuse_complex(prim, ans):
                         f"chainrule differentiates real floating-point values only{user_line()}")
 
 
-def constant(name, function, *inputs):
-    """``function`` applied to the arrays of ``inputs`` as a constant tensor, neither recorded nor
-    differentiated (comparisons, bitwise operators); errors stated as :func:`bind` states them."""
-    values = [unwrap(x) for x in inputs]
-    try:
-        return Tensor._wrap(backend.asarray(function(*values)), None)
-    except (ValueError, IndexError, TypeError) as error:
-        raise restated(name, values, {}, error) from error
-
-
 def restated(name, values, params, error):
     """The array library's complaint about operation ``name``, restated with its inputs' shapes (or
     types), its parameters and the user's line: a ShapeError for a ValueError, else the built-in

@@ -327,18 +327,18 @@ class Tensor:
             raise AttributeError(name)
         raise AttributeError(missing_attribute(type(self).__name__, name))
 
-    # Comparisons give constant boolean tensors: they have no derivative.
-    def __lt__(self, other): return dispatch.constant("less (<)", operator.lt, self, other)
-    def __le__(self, other): return dispatch.constant("less_equal (<=)", operator.le, self, other)
-    def __gt__(self, other): return dispatch.constant("greater (>)", operator.gt, self, other)
-    def __ge__(self, other): return dispatch.constant("greater_equal (>=)", operator.ge, self, other)
-    def __eq__(self, other): return dispatch.constant("equal (==)", operator.eq, self, other)
-    def __ne__(self, other): return dispatch.constant("not_equal (!=)", operator.ne, self, other)
-    def __and__(self, other): return dispatch.constant("bitwise_and (&)", operator.and_, self, other)
-    def __or__(self, other): return dispatch.constant("bitwise_or (|)", operator.or_, self, other)
-    def __rand__(self, other): return dispatch.constant("bitwise_and (&)", operator.and_, other, self)
-    def __ror__(self, other): return dispatch.constant("bitwise_or (|)", operator.or_, other, self)
-    def __invert__(self): return Tensor._wrap(~self.data, None)
+    # Comparisons and bitwise operators give boolean tensors with no derivative (see _OPERATORS).
+    def __lt__(self, other): return dispatch.bind(_OPERATORS["<"], (self, other), {})
+    def __le__(self, other): return dispatch.bind(_OPERATORS["<="], (self, other), {})
+    def __gt__(self, other): return dispatch.bind(_OPERATORS[">"], (self, other), {})
+    def __ge__(self, other): return dispatch.bind(_OPERATORS[">="], (self, other), {})
+    def __eq__(self, other): return dispatch.bind(_OPERATORS["=="], (self, other), {})
+    def __ne__(self, other): return dispatch.bind(_OPERATORS["!="], (self, other), {})
+    def __and__(self, other): return dispatch.bind(_OPERATORS["&"], (self, other), {})
+    def __or__(self, other): return dispatch.bind(_OPERATORS["|"], (self, other), {})
+    def __rand__(self, other): return dispatch.bind(_OPERATORS["&"], (other, self), {})
+    def __ror__(self, other): return dispatch.bind(_OPERATORS["|"], (other, self), {})
+    def __invert__(self): return dispatch.bind(_OPERATORS["~"], (self,), {})
 
     # -- methods, as PyTorch users expect them ----------------------------------------------------
 
@@ -475,3 +475,16 @@ def _shape_args(args):
 
 from .. import ops  # noqa: E402  (the operations need Tensor defined first)
 from . import dispatch, mode, reverse  # noqa: E402
+from .primitive import Primitive  # noqa: E402
+
+
+def _operator(name, function):
+    # A primitive outside chainrule's namespace, so that observers of the engine (a compiled step's
+    # recorder, traces) see a mask computed from a tensor like any other operation.
+    return Primitive(name, lambda xp, *operands: function(*operands), differentiable=False, saves=())
+
+
+_OPERATORS = {symbol: _operator(f"{name} ({symbol})", function) for symbol, name, function in (
+    ("<", "less", operator.lt), ("<=", "less_equal", operator.le), (">", "greater", operator.gt),
+    (">=", "greater_equal", operator.ge), ("==", "equal", operator.eq), ("!=", "not_equal", operator.ne),
+    ("&", "bitwise_and", operator.and_), ("|", "bitwise_or", operator.or_), ("~", "invert", operator.invert))}

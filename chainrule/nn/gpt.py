@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import ops
 from ..core.graph import no_grad
-from ..core.tensor import unwrap
+from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
 from . import functional as F
 from . import init
@@ -265,13 +265,15 @@ class GPTClassifier(Module):
     def forward(self, idx):
         """Class scores ``(N, num_classes)`` of token indices ``(N, chunks · block_size)``, ``-1`` for
         padding."""
-        idx = np.asarray(unwrap(idx))
+        # The mask is made with chainrule's operations, so a compiled step computes it from each batch.
+        idx = idx if isinstance(idx, Tensor) else Tensor(idx)
         n, length = idx.shape
         block = self._block(length)
         real = idx >= 0
-        hidden = self.gpt.features(np.where(real, idx, 0).reshape(-1, block))  # (n · chunks, block, C)
+        hidden = self.gpt.features(ops.where(real, idx, 0).reshape(-1, block))  # (n · chunks, block, C)
         hidden = hidden.reshape(n, length, -1)
-        weights = (real / np.maximum(real.sum(axis=1, keepdims=True), 1)).astype(hidden.dtype)[..., None]
+        counts = ops.maximum(ops.sum(real, axis=1, keepdims=True), 1)
+        weights = ops.astype(real / counts, dtype=hidden.dtype)[..., None]
         return self.head((hidden * weights).sum(axis=1))  # the mean over real tokens, then the head
 
     def _block(self, length):

@@ -109,6 +109,25 @@ def test_cnn_recurrent_and_transformer_steps_replay_exactly():
     assert _same_state(eager, compiled)
 
 
+def test_a_classifier_masking_padding_with_comparisons_replays_each_batch_exactly():
+    from chainrule.nn.gpt import GPTClassifier, GPTConfig
+    padded = []
+    for real in ([6, 3], [2, 5], [4, 4]):  # the padding (-1) differs from batch to batch
+        idx = RNG.integers(0, 11, (2, 6))
+        for row, count in enumerate(real):
+            idx[row, count:] = -1
+        padded.append((idx, RNG.integers(0, 2, 2)))
+
+    def make():
+        model = GPTClassifier(GPTConfig(block_size=6, vocab_size=11, n_layer=1, n_head=2, n_embd=8), 2,
+                              generator=0)
+        optimizer = optim.AdamW(model.parameters(), lr=1e-2)
+        return model, optimizer, _step(model, optimizer)
+    (eager, eager_losses, _), (compiled, compiled_losses, step) = _twins(make, 9, padded)
+    assert eager_losses == compiled_losses and step.recordings == 1
+    assert _same_state(eager, compiled)
+
+
 def test_a_schedule_changes_the_learning_rate_without_recording_again():
     def make():
         model = nn.MLP([12, 8, 4], seed=0)
@@ -371,3 +390,14 @@ def test_a_step_that_raises_while_recording_is_recorded_again_on_the_next_call()
         compiled(np.ones(2))
     assert compiled(np.ones(2)).item() == 2.0 and compiled(np.full(2, 3.0)).item() == 6.0
     assert compiled.recordings == 1 and len(calls) == 2
+
+
+def test_masks_from_comparisons_are_computed_at_every_replay():
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    step = cr.compile(lambda x: (cr.where((cr.tensor(x) > 0) & ~(cr.tensor(x) > 2), w * x, 0.0)).sum())
+    for x in ([1.0, -1.0, 3.0], [-1.0, 1.0, 1.0], [3.0, 3.0, 0.5]):
+        x = np.array(x)
+        assert step(x).item() == x[(x > 0) & (x <= 2)].sum()
+    assert step.recordings == 1
+    names = [op.name for op in step.program(x).ops]
+    assert "greater (>)" in names and "invert (~)" in names and "bitwise_and (&)" in names
