@@ -246,7 +246,7 @@ def _soft_cross_entropy(logits, target, class_weight, label_smoothing, axis):
     # The fused rule softmax(z) − q holds for a q that sums to one, so write the loss as s · CE(z, q/s)
     # with s = Σ_k q_k (s = 0 only when every weighted class has weight 0: then the loss is 0).
     s = ops.sum(q, axis, keepdims=True)
-    safe = ops.where(unwrap(s) == 0, 1, s)
+    safe = ops.where(s == 0, 1, s)
     return ops.squeeze(s, axis) * ops.softmax_cross_entropy(logits, q / safe, axis)
 
 
@@ -262,7 +262,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean", ax
     picked = ops.take_along_axis(log_probs, np.expand_dims(labels, axis), axis)
     losses = -ops.squeeze(picked, axis)
     if weights is not None:
-        losses = losses * weights[labels]
+        losses = losses * _per_example(weights, labels)
     return _reduce_labelled(losses, keep, weights, labels, reduction)
 
 
@@ -327,7 +327,7 @@ def hinge_loss(input, target, margin=1.0, reduction="mean", axis=-1):
     classes = scores.shape[axis]
     labels, _ = _labels(target, classes, None, "hinge_loss")
     correct = ops.take_along_axis(scores, np.expand_dims(labels, axis), axis)
-    wrong = 1 - ops.one_hot(labels, num_classes=classes, axis=axis, dtype=scores.dtype).data
+    wrong = 1 - ops.one_hot(labels, num_classes=classes, axis=axis, dtype=scores.dtype)
     return _reduce(ops.sum(ops.relu(scores - correct + margin) * wrong, axis), reduction)
 
 
@@ -365,8 +365,14 @@ def _reduce_labelled(losses, keep, weights, labels, reduction):
         losses = losses * keep.astype(losses.dtype)
     if reduction != "mean":
         return _reduce(losses, reduction)
-    counted = keep if weights is None else keep * weights[labels]
-    return ops.sum(losses) / float(np.sum(counted))
+    if weights is None:
+        return ops.sum(losses) / float(np.sum(keep))
+    return ops.sum(losses) / ops.sum(_per_example(weights, labels) * keep)
+
+
+def _per_example(weights, labels):
+    """Each label's class weight, gathered by an operation (so a compiled step gathers each batch's)."""
+    return Tensor(weights)[labels]
 
 
 def _labels(target, classes, ignore_index, where):

@@ -401,3 +401,18 @@ def test_masks_from_comparisons_are_computed_at_every_replay():
     assert step.recordings == 1
     names = [op.name for op in step.program(x).ops]
     assert "greater (>)" in names and "invert (~)" in names and "bitwise_and (&)" in names
+
+
+@pytest.mark.parametrize("loss", [
+    lambda z, y: F.cross_entropy(z, y, weight=np.array([1.0, 2.0, 0.5, 3.0])),
+    lambda z, y: F.cross_entropy(z, y, weight=np.array([1.0, 2.0, 0.5, 3.0]), label_smoothing=0.1),
+    lambda z, y: F.nll_loss(F.log_softmax(z, axis=-1), y, weight=np.array([1.0, 2.0, 0.5, 3.0])),
+    lambda z, y: F.hinge_loss(z, y),
+], ids=["weighted", "weighted-smoothed", "nll-weighted", "hinge"])
+def test_losses_that_gather_by_label_follow_each_batch(loss):
+    w = cr.tensor(RNG.standard_normal((6, 4)), requires_grad=True)
+    step = cr.compile(lambda x, y: loss(w * x, y))
+    for _ in range(4):
+        x, y = RNG.standard_normal((6, 4)), RNG.integers(0, 4, 6)
+        assert step(x, y).item() == loss(w * x, y).item()
+    assert step.recordings == 1
