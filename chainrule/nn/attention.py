@@ -169,8 +169,8 @@ class MultiheadAttention(Module):
 
 
 def _additive(mask, dtype):
-    """A boolean mask (``True``: may not attend) as ``-inf``/0 scores; a float mask as it is."""
-    data = unwrap(mask)
-    if np.asarray(data).dtype == bool:
-        return Tensor(np.where(data, -np.inf, 0.0).astype(dtype))
-    return mask if isinstance(mask, Tensor) else Tensor(np.asarray(data, dtype=dtype))
+    """A boolean mask (``True``: may not attend) as ``-inf``/0 scores; a float mask as it is. Made with
+    chainrule's operations, so a compiled step computes it from each batch's mask."""
+    if np.asarray(unwrap(mask)).dtype == bool:
+        return ops.astype(ops.where(mask, -np.inf, 0.0), dtype=dtype)
+    return mask if isinstance(mask, Tensor) else ops.astype(mask, dtype=dtype)

@@ -41,29 +41,32 @@ class _LastCall:
 _weights_memo, _scores_cotangent_memo = _LastCall(), _LastCall()
 
 
-def _kept_keys(ns, keep, bias):
-    """Where a query may look: ``keep`` and the finite entries of an additive mask."""
+def _kept_keys(ns, keep, bias, decide):
+    """Where a query may look: ``keep`` and the finite entries of an additive mask (``keep`` alone when
+    ``decide`` lets it look at the values and none is masked)."""
     if bias is None:
         return keep
-    finite = ns.value(bias) > -math.inf
-    if finite.all():
+    finite = bias > -math.inf  # on a tensor, an operation a compiled step records
+    if decide and ns.value(finite).all():
         return keep
     return finite if keep is None else keep & finite
 
 
-def _compute_weights(ns, query, key, bias, keep, scale):
+def _compute_weights(ns, query, key, bias, keep, scale, decide=True):
+    """The masked softmax weights. ``decide``: skip the masking where the values show it changes
+    nothing (not in the composite, whose masks a compiled step must compute from each batch)."""
     scores = ns.matmul(query, ns.swapaxes(key, axis1=-1, axis2=-2)) * scale
     if bias is not None:
         scores = scores + bias
-    keep = _kept_keys(ns, keep, bias)
+    keep = _kept_keys(ns, keep, bias, decide)
     if keep is None:
         return ns.softmax(scores, axis=-1)
     # The lowest finite value, not -inf: a row with every key masked then stays finite (and is
     # zeroed below) instead of giving -inf - (-inf) = NaN.
     lowest = backend.xp.asarray(backend.xp.finfo(scores.dtype).min, dtype=scores.dtype)
     weights = ns.softmax(ns.where(keep, scores, lowest), axis=-1)
-    alive = keep.any(axis=-1, keepdims=True)
-    return weights if alive.all() else weights * alive
+    alive = ns.sum(keep, axis=-1, keepdims=True) > 0
+    return weights if decide and ns.value(alive).all() else weights * alive
 
 
 def _weights(ns, ans, query, key, bias, keep, scale):
@@ -230,7 +233,7 @@ def attention_weights(query, key, bias=None, keep=None, scale=None):
     differentiable composite (for when the weights themselves are wanted; the attention primitive
     never stores them). Masks as for :func:`attention`; rows with no kept key are zero."""
     scale = 1 / math.sqrt(backend.xp.shape(unwrap(query))[-1]) if scale is None else scale
-    return _compute_weights(diff, query, key, bias, keep, scale)
+    return _compute_weights(diff, query, key, bias, keep, scale, decide=False)
 
 
 def causal_mask(length, keys=None):

@@ -416,3 +416,13 @@ def test_losses_that_gather_by_label_follow_each_batch(loss):
         x, y = RNG.standard_normal((6, 4)), RNG.integers(0, 4, 6)
         assert step(x, y).item() == loss(w * x, y).item()
     assert step.recordings == 1
+
+
+def test_attention_padding_masks_passed_to_the_step_follow_each_batch():
+    layer = nn.MultiheadAttention(8, 2, batch_first=True)
+    step = cr.compile(lambda x, padding: layer(x, x, x, key_padding_mask=padding)[0].sum())
+    for keys in ([5, 3], [2, 5], [4, 1]):
+        x = RNG.standard_normal((2, 5, 8)).astype(np.float32)
+        padding = np.arange(5)[None, :] >= np.array(keys)[:, None]
+        assert step(x, padding).item() == layer(x, x, x, key_padding_mask=padding)[0].sum().item()
+    assert step.recordings == 1
