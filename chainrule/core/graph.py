@@ -56,6 +56,13 @@ def decides_on_values(what):
         hooks.on_value(None, what)
 
 
+def is_recording():
+    """Whether a compiled step is being recorded: library code that would decide on its inputs' values
+    in Python (mask ignored labels only when some are present) then computes with operations, so that
+    every replay decides on its own batch."""
+    return hooks.on_value is not None
+
+
 def replayable(method):
     """Mark a function whose effects a compiled step repeats at every replay (see :mod:`chainrule.compile`):
     while a step is recorded, the call goes to ``hooks.on_call``, which runs and records it."""

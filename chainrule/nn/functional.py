@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.graph import decides_on_values
+from ..core.graph import is_recording
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
 from ..pytorch_compat import module_getattr, pytorch_keywords
@@ -259,7 +259,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean", ax
     classes = log_probs.shape[axis]
     weights = _class_weights(weight, classes, log_probs.dtype)
     labels, keep = _labels(target, classes, ignore_index, "nll_loss")
-    picked = ops.take_along_axis(log_probs, np.expand_dims(labels, axis), axis)
+    picked = ops.take_along_axis(log_probs, ops.unsqueeze(labels, axis=axis), axis)
     losses = -ops.squeeze(picked, axis)
     if weights is not None:
         losses = losses * _per_example(weights, labels)
@@ -326,7 +326,7 @@ def hinge_loss(input, target, margin=1.0, reduction="mean", axis=-1):
     scores = _tensor(input)
     classes = scores.shape[axis]
     labels, _ = _labels(target, classes, None, "hinge_loss")
-    correct = ops.take_along_axis(scores, np.expand_dims(labels, axis), axis)
+    correct = ops.take_along_axis(scores, ops.unsqueeze(labels, axis=axis), axis)
     wrong = 1 - ops.one_hot(labels, num_classes=classes, axis=axis, dtype=scores.dtype)
     return _reduce(ops.sum(ops.relu(scores - correct + margin) * wrong, axis), reduction)
 
@@ -361,13 +361,16 @@ def _reduce(losses, reduction):
 def _reduce_labelled(losses, keep, weights, labels, reduction):
     """Reduce per-example losses of labels: ignored ones count zero, the mean divides by the total
     weight of the kept labels (their number when unweighted), as PyTorch does."""
-    if not keep.all():
-        losses = losses * keep.astype(losses.dtype)
+    masked = isinstance(keep, Tensor) or not keep.all()
+    if masked:
+        keep = ops.astype(keep, dtype=losses.dtype)
+        losses = losses * keep
     if reduction != "mean":
         return _reduce(losses, reduction)
-    if weights is None:
-        return ops.sum(losses) / float(np.sum(keep))
-    return ops.sum(losses) / ops.sum(_per_example(weights, labels) * keep)
+    if weights is not None:
+        return ops.sum(losses) / ops.sum(_per_example(weights, labels) * keep)
+    # The number of kept labels (in the losses' dtype when masked: the bits of dividing by float(N)).
+    return ops.sum(losses) / (ops.sum(keep) if masked else float(np.sum(keep)))
 
 
 def _per_example(weights, labels):
@@ -386,9 +389,12 @@ def _labels(target, classes, ignore_index, where):
         allowed = f"[0, {classes})" + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
         found = sorted(set(labels[bad].tolist()))
         raise ValueError(f"{where}: target labels must lie in {allowed}, found {found}")
+    if ignore_index is not None and is_recording():  # masks as operations: each replay masks its batch
+        target = target if isinstance(target, Tensor) else Tensor(labels)
+        keep = target != ignore_index
+        return ops.where(keep, target, 0), keep
     if keep.all():
         return labels, keep
-    decides_on_values(f"{where}: ignore_index")
     return np.where(keep, labels, 0), keep
 
 

@@ -234,9 +234,27 @@ def test_decisions_on_input_values_in_library_code_fail_readably():
     lstm = nn.LSTM(3, 4, batch_first=True)
     with pytest.raises(CompileError, match=r"(?s)LSTM.*lengths.*without compiling"):
         cr.compile(lambda x, n: lstm(x, lengths=n)[0].sum())(np.ones((2, 5, 3), np.float32), np.array([5, 2]))
-    logits = cr.tensor(np.zeros((3, 4)), requires_grad=True)
-    with pytest.raises(CompileError, match="ignore_index"):
-        cr.compile(lambda y: F.cross_entropy(logits, y, ignore_index=-1))(np.array([1, -1, 2]))
+
+
+@pytest.mark.parametrize("loss", [F.cross_entropy, lambda z, y, **k: F.nll_loss(F.log_softmax(z, axis=-1), y, **k)],
+                         ids=["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("weight", [None, np.array([1.0, 2.0, 0.5, 3.0])], ids=["plain", "weighted"])
+def test_ignored_labels_are_masked_in_every_batch_whether_the_recorded_one_had_them_or_not(loss, weight):
+    w = cr.tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+
+    def step(x, y):
+        value = loss(w * x, y, ignore_index=-1, weight=weight)
+        value.backward()
+        return value
+    compiled = cr.compile(step)
+    for labels in ([1, 0, 2], [1, -1, 2], [-1, 3, -1], [0, 1, 1]):
+        x, y = RNG.standard_normal((3, 4)), np.array(labels)
+        w.grad = None
+        value = compiled(x, y).item()
+        gradient, w.grad = w.grad.data.copy(), None
+        assert value == step(x, y).item()
+        np.testing.assert_array_equal(gradient, w.grad.data)
+    assert compiled.recordings == 1
 
 
 def test_side_effects_outside_chainrule_run_only_while_recording():
@@ -275,7 +293,7 @@ def test_listing_of_a_two_layer_mlp_step_line_by_line():
     optimizer = optim.SGD(model.parameters(), lr=0.1)
     program = cr.inspect.program(_step(model, optimizer), np.ones((2, 4), np.float32), np.array([0, 2]))
     lines = str(program).splitlines()
-    assert lines[0] == ("program(%0, %1):  21 operations, 536 B allocated, 1 written into a dead input's "
+    assert lines[0] == ("program(%0, %1):  27 operations, 582 B allocated, 1 written into a dead input's "
                         "buffer, peak 336 B live")
     body = [line.split("#")[0].strip() for line in lines[1:]]
     assert body == [
@@ -285,26 +303,32 @@ def test_listing_of_a_two_layer_mlp_step_line_by_line():
         "%2 = linear(%0, 0.weight, 0.bias) float32[2, 8]",
         "%3 = relu(%2) float32[2, 8]  (into %2's buffer)",
         "%4 = linear(%3, 2.weight, 2.bias) float32[2, 3]",
-        "%5 = softmax_cross_entropy(%4, %1) float32[2]",
-        "%6 = sum(%5) float32[]  (frees %5)",
-        "%7 = div(%6, 2.0) float32[]",
+        "%5 = not_equal (!=)(%1, -100) bool[2]",  # ignore_index's mask, computed for every batch
+        "%6 = where(%5, %1, 0) int64[2]  (frees %1)",
+        "%7 = softmax_cross_entropy(%4, %6) float32[2]",
+        "%8 = astype(%5) float32[2]  (frees %5)",
+        "%9 = mul(%7, %8) float32[2]",
+        "%10 = sum(%9) float32[]  (frees %9)",
+        "%11 = sum(%8) float32[]",
+        "%12 = div(%10, %11) float32[]",
         "-- backward",
-        "%9 = vjp div[0](1.0, %7, %6, 2.0) float32[]  (frees %6)",
-        "%10 = vjp sum[0](%9, unsaved[], unsaved[2]) float32[2]  (frees %9)",
-        "%11 = vjp softmax_cross_entropy[0](%10, unsaved[2], %4, %1) float32[2, 3]  (frees %4, %1, %10)",
-        "%12 = vjp linear[0](%11, unsaved[2, 3], %3, 2.weight, 2.bias) float32[2, 8]",
-        "%13 = vjp linear[1](%11, unsaved[2, 3], %3, 2.weight, 2.bias) float32[3, 8]",
-        "%14 = vjp linear[2](%11, unsaved[2, 3], %3, 2.weight, 2.bias) float32[3]  (frees %11)",
-        "%15 = vjp relu[0](%12, %3, unsaved[2, 8]) float32[2, 8]  (frees %3, %12)",
-        "%16 = vjp linear[1](%15, unsaved[2, 8], %0, 0.weight, 0.bias) float32[8, 4]",
-        "%17 = vjp linear[2](%15, unsaved[2, 8], %0, 0.weight, 0.bias) float32[8]  (frees %0, %15)",
-        "= accumulate 2.bias[3](%14)   (frees %14)",
-        "= accumulate 2.weight[3, 8](%13)   (frees %13)",
-        "= accumulate 0.bias[8](%17)   (frees %17)",
-        "= accumulate 0.weight[8, 4](%16)   (frees %16)",
+        "%14 = vjp div[0](1.0, %12, %10, %11) float32[]  (frees %10, %11)",
+        "%15 = vjp sum[0](%14, unsaved[], unsaved[2]) float32[2]  (frees %14)",
+        "%16 = vjp mul[0](%15, unsaved[2], %7, %8) float32[2]  (frees %7, %8, %15)",
+        "%17 = vjp softmax_cross_entropy[0](%16, unsaved[2], %4, %6) float32[2, 3]  (frees %4, %6, %16)",
+        "%18 = vjp linear[0](%17, unsaved[2, 3], %3, 2.weight, 2.bias) float32[2, 8]",
+        "%19 = vjp linear[1](%17, unsaved[2, 3], %3, 2.weight, 2.bias) float32[3, 8]",
+        "%20 = vjp linear[2](%17, unsaved[2, 3], %3, 2.weight, 2.bias) float32[3]  (frees %17)",
+        "%21 = vjp relu[0](%18, %3, unsaved[2, 8]) float32[2, 8]  (frees %3, %18)",
+        "%22 = vjp linear[1](%21, unsaved[2, 8], %0, 0.weight, 0.bias) float32[8, 4]",
+        "%23 = vjp linear[2](%21, unsaved[2, 8], %0, 0.weight, 0.bias) float32[8]  (frees %0, %21)",
+        "= accumulate 2.bias[3](%20)   (frees %20)",
+        "= accumulate 2.weight[3, 8](%19)   (frees %19)",
+        "= accumulate 0.bias[8](%23)   (frees %23)",
+        "= accumulate 0.weight[8, 4](%22)   (frees %22)",
         "-- update",
         "= SGD.step()",
-        "return %7",
+        "return %12",
     ]
     assert "test_compile.py" in lines[4]  # the user's line that made the first linear
     assert program.source().startswith("def replay(b0, b1):")
