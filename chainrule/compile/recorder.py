@@ -106,12 +106,13 @@ class Recorder:
 
     def _check_not_derived(self, array, what, compare=True):
         """Refuse an array made from an argument outside chainrule's operations: sharing its memory, or
-        (``compare``) a copy holding the same values, in any shape."""
+        (``compare``) a copy holding the same values (in another shape: of the same dtype too)."""
         for slot, argument in zip(self.arg_slots, self.arguments):
             if slot is None:
                 continue
             if backend.xp.shares_memory(array, argument) or (
                     compare and array.size == argument.size and array.size > 1 and
+                    (array.shape == argument.shape or array.dtype == argument.dtype) and
                     backend.xp.array_equal(array.reshape(-1), argument.reshape(-1))):
                 raise CompileError(
                     f"chainrule.compile: an argument of the step reaches an operation as {what} outside "

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.graph import decides_on_values
+from ..core.graph import is_recording
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
 from ..validation import check_int, check_number
@@ -114,12 +114,15 @@ class Embedding(Module):
             raise IndexError(f"{self._name()}: indices must lie in [0, {self.num_embeddings}), found "
                              f"values from {indices.min()} to {indices.max()}")
         rows = ops.take(self.weight, indices, axis=0)
-        if self.padding_idx is not None:
-            decides_on_values(f"{self._name()}: padding_idx")
-        if self.padding_idx is None or not (indices == self.padding_idx).any():
+        if self.padding_idx is None:
+            return rows
+        if is_recording():  # the mask as an operation: every replay of a compiled step masks its batch
+            padding = ops.unsqueeze(Tensor(indices) == self.padding_idx, axis=-1)
+        elif (indices == self.padding_idx).any():
+            padding = np.expand_dims(indices == self.padding_idx, -1)
+        else:
             return rows
         # The padding row's value, cut from the graph: its gradient stays zero.
-        padding = np.expand_dims(indices == self.padding_idx, -1)
         return ops.where(padding, self.weight.data[self.padding_idx], rows)
 
     def _name(self):

@@ -450,3 +450,22 @@ def test_attention_padding_masks_passed_to_the_step_follow_each_batch():
         padding = np.arange(5)[None, :] >= np.array(keys)[:, None]
         assert step(x, padding).item() == layer(x, x, x, key_padding_mask=padding)[0].sum().item()
     assert step.recordings == 1
+
+
+def test_an_embedding_with_padding_idx_masks_each_batch():
+    embedding = nn.Embedding(6, 3, padding_idx=0, generator=0)
+
+    def step(ids):
+        value = (embedding(ids) * np.arange(1.0, 4.0)).sum()
+        value.backward()
+        return value
+    compiled = cr.compile(step)
+    for ids in ([[1, 2, 3]], [[0, 2, 0]], [[4, 0, 5]]):  # the recorded batch has no padding
+        ids = np.array(ids)
+        embedding.weight.grad = None
+        value = compiled(ids).item()
+        gradient, embedding.weight.grad = embedding.weight.grad.data.copy(), None
+        assert value == step(ids).item()
+        np.testing.assert_array_equal(gradient, embedding.weight.grad.data)
+        assert not gradient[0].any()  # the padding row's gradient stays zero
+    assert compiled.recordings == 1
