@@ -80,7 +80,7 @@ class Compiled:
     def __init__(self, fn, max_programs=8):
         if not callable(fn):
             raise TypeError(f"chainrule.compile: expected a function, got {type(fn).__name__}")
-        if not isinstance(max_programs, int) or max_programs < 1:
+        if isinstance(max_programs, bool) or not isinstance(max_programs, int) or max_programs < 1:
             raise ValueError(f"chainrule.compile: max_programs must be a positive int, not {max_programs!r}")
         functools.update_wrapper(self, fn)
         self.fn = fn

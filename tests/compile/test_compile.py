@@ -469,3 +469,9 @@ def test_an_embedding_with_padding_idx_masks_each_batch():
         np.testing.assert_array_equal(gradient, embedding.weight.grad.data)
         assert not gradient[0].any()  # the padding row's gradient stays zero
     assert compiled.recordings == 1
+
+
+@pytest.mark.parametrize("bad", [True, 0, -1, 2.5, "3", None])
+def test_max_programs_must_be_a_positive_int(bad):
+    with pytest.raises(ValueError, match="max_programs must be a positive int"):
+        cr.compile(lambda: 1, max_programs=bad)
