@@ -8,7 +8,7 @@ one :class:`~chainrule.core.tensor.Tensor` and, when an input requires a gradien
 from .. import backend
 from ..errors import ShapeError, user_line
 from .graph import Node, Unsaved, _GradMode, hooks, unsaved, user_site
-from .tensor import Tensor, unwrap
+from .tensor import Tensor
 
 
 def bind(prim, inputs, params):
