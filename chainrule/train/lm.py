@@ -47,12 +47,12 @@ class LMConfig:
 
     data: str = "shakespeare"  # "shakespeare", "news", or the path of a UTF-8 text file
     model: str = "gpt"
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    block_size: int = 64
-    dropout: float = 0.0
-    bias: bool = True
+    n_layer: int = GPTConfig.n_layer  # the model's settings default to GPTConfig's
+    n_head: int = GPTConfig.n_head
+    n_embd: int = GPTConfig.n_embd
+    block_size: int = GPTConfig.block_size
+    dropout: float = GPTConfig.dropout
+    bias: bool = GPTConfig.bias
     batch_size: int = 12
     max_iters: int = 2000
     lr: float = 1e-3
@@ -94,8 +94,10 @@ class LMConfig:
         return cls(**values)
 
     def gpt_config(self, vocab_size):
-        return GPTConfig(block_size=self.block_size, vocab_size=vocab_size, n_layer=self.n_layer,
-                         n_head=self.n_head, n_embd=self.n_embd, dropout=self.dropout, bias=self.bias)
+        """The :class:`GPTConfig` of these settings for a vocabulary of ``vocab_size``."""
+        sizes = {field.name: getattr(self, field.name) for field in dataclasses.fields(GPTConfig)
+                 if field.name != "vocab_size"}
+        return GPTConfig(vocab_size=vocab_size, **sizes)
 
 
 def load_corpus(data):

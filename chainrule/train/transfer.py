@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.shakespeare import CharVocabulary
-from ..nn.gpt import GPTClassifier, GPTConfig
+from ..nn.gpt import GPTClassifier
 from .checkpoint import load_checkpoint
 from .lm import LAST, LMConfig, load_lm_run, positive_int
 from .models import Setting, register_model
@@ -87,9 +87,7 @@ def prepare(config, split):
 def build(config, info):
     """A :class:`GPTClassifier`; with ``--init``, its body holds the pre-trained model's weights."""
     lm_config, _ = _body(config)
-    gpt_config = GPTConfig(block_size=lm_config.block_size, vocab_size=info.vocab_size,
-                           n_layer=lm_config.n_layer, n_head=lm_config.n_head, n_embd=lm_config.n_embd,
-                           dropout=config.dropout, bias=lm_config.bias)
+    gpt_config = dataclasses.replace(lm_config.gpt_config(info.vocab_size), dropout=config.dropout)
     model = GPTClassifier(gpt_config, info.num_outputs, generator=config.seed)
     init = _init_dir(config)
     if init is not None:
