@@ -89,14 +89,7 @@ class Compiled:
         self.recordings = 0
 
     def __call__(self, *args, **kwargs):
-        key, args = (None, args) if kwargs else _flat_signature(args)
-        if key is None:
-            leaves, treedef = tree_flatten((args, kwargs))
-            leaves = [_contiguous(leaf) for leaf in leaves]
-            args, kwargs = tree_unflatten(treedef, leaves)
-            key = signature(leaves, treedef)
-        else:
-            leaves = args
+        key, leaves, args, kwargs = _prepared(args, kwargs)
         program = self.programs.get(key)
         if program is not None and program.failed_guard() is None:
             return program.run(leaves)
@@ -115,10 +108,7 @@ class Compiled:
 
     def program(self, *args, **kwargs):
         """The :class:`Program` for these arguments, recording it (one eager call) if needed."""
-        key, args = (None, args) if kwargs else _flat_signature(args)
-        if key is None:
-            leaves, treedef = tree_flatten((args, kwargs))
-            key = signature([_contiguous(leaf) for leaf in leaves], treedef)
+        key, _, args, kwargs = _prepared(args, kwargs)
         if key not in self.programs:
             self(*args, **kwargs)
         return self.programs[key]
@@ -136,6 +126,17 @@ def record(fn, args, kwargs=None):
     with recording(recorder):
         result = fn(*args, **kwargs)
     return result, recorder.program(result)
+
+
+def _prepared(args, kwargs):
+    """``(signature, flattened arguments, args, kwargs)`` of a call, its array arguments made contiguous."""
+    key, args = (None, args) if kwargs else _flat_signature(args)
+    if key is not None:
+        return key, args, args, kwargs
+    leaves, treedef = tree_flatten((args, kwargs))
+    leaves = [_contiguous(leaf) for leaf in leaves]
+    args, kwargs = tree_unflatten(treedef, leaves)
+    return signature(leaves, treedef), leaves, args, kwargs
 
 
 def _layout(array):

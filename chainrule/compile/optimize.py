@@ -6,7 +6,7 @@ random draw, an in-place update, an optimiser's step) are always kept.
 """
 
 from .. import backend
-from .program import CONSTANT, SLOT
+from .program import CONSTANT, SLOT, TENSOR
 
 
 def fold_constants(ops, values, keep):
@@ -52,8 +52,10 @@ def reuse_buffers(ops, values, keep):
                 last[ref] = index
                 if op.out is None:  # an accumulation may keep it as a tensor's gradient
                     kept.add(ref)
-            elif isinstance(getattr(ref, "data", ref), backend.ndarray):  # a tensor's array, a constant
-                foreign.add(id(_root(getattr(ref, "data", ref))))
+            else:  # a tensor's array or a constant
+                array = ref.data if code == TENSOR else ref
+                if isinstance(array, backend.ndarray):
+                    foreign.add(id(_root(array)))
     owners = {}
     for slot, value in enumerate(values):
         if isinstance(value, backend.ndarray):
