@@ -465,3 +465,16 @@ def _experiment_arguments(parser):
 def _experiment(args):
     from .experiments.cli import execute
     return execute(args)
+
+
+# -- view -----------------------------------------------------------------------------------------
+
+def _view_arguments(parser):
+    from .view.command import add_arguments
+    add_arguments(parser)
+
+
+@command("view", "the machinery in the browser: curves, gradient flow, graphs... of runs, live", _view_arguments)
+def _view(args):
+    from .view.command import run
+    return run(args)
