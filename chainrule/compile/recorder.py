@@ -209,14 +209,26 @@ class Recorder:
             rules, params, prim = node.prim.vjps, node.params, node.prim
             dynamic = self._params(prim.name, params)
             refs += [ref for _, _, ref in dynamic]
-            for i, parent in enumerate(node.parents):
-                if parent is None or rules[i] is None:
-                    continue
-                x, operands = args[i], [(SLOT, g)] + refs
-                g_full = rules[i](BARE.ns, *self._read(operands[:len(operands) - len(dynamic)]), **params)
-                plain = g_full.shape == x.shape and g_full.dtype == x.dtype
-                vjp = _vjp(rules[i], params, dynamic, tuple(x.shape), x.dtype, plain)
-                g_input = self._emit("backward", f"vjp {prim.name}[{i}]", vjp, operands,
+            operands = [(SLOT, g)] + refs
+            given = self._read(operands[:len(operands) - len(dynamic)])
+            wanted = tuple(i for i, parent in enumerate(node.parents)
+                           if parent is not None and rules[i] is not None)
+            if prim.vjp_argnums is not None and wanted:  # one operation gives every cotangent
+                rule = functools.partial(prim.vjp_argnums, wanted)
+                shared = rule(BARE.ns, *given, **params)
+                joint = self._emit("backward", f"vjp {prim.name}{list(wanted)}",
+                                   _vjp(rule, params, dynamic, None, None, plain=True), operands, shared,
+                                   node.site or site)
+            for k, i in enumerate(wanted):
+                parent, x = node.parents[i], args[i]
+                if prim.vjp_argnums is None:
+                    g_full, reads = rules[i](BARE.ns, *given, **params), operands
+                    plain = g_full.shape == x.shape and g_full.dtype == x.dtype
+                    vjp = _vjp(rules[i], params, dynamic, tuple(x.shape), x.dtype, plain)
+                else:
+                    g_full, reads = shared[k], [(SLOT, joint)]
+                    vjp = functools.partial(_selected, k, tuple(x.shape), x.dtype)
+                g_input = self._emit("backward", f"vjp {prim.name}[{i}]", vjp, reads,
                                      _finish(g_full, tuple(x.shape), x.dtype), node.site or site)
                 previous = grads.get(parent)
                 grads[parent] = g_input if previous is None else self._emit(
@@ -332,15 +344,24 @@ def _forward(prim, params, dynamic):
 
 def _vjp(rule, params, dynamic, shape, dtype, plain):
     """A VJP rule on bare arrays, its result summed to the input's shape and kept in its dtype as the
-    engine does; ``plain`` when recording showed neither is needed (shapes are fixed by the signature)."""
+    engine does; ``plain`` when recording showed neither is needed (shapes are fixed by the signature).
+    ``shape`` is ``None`` for a rule giving several inputs' cotangents, each finished by :func:`_selected`."""
     ns = BARE.ns
     if dynamic:
         count = len(dynamic)
+        if shape is None:
+            return lambda g, ans, *args: rule(ns, g, ans, *args[:-count],
+                                              **_rebuild(params, dynamic, args[-count:]))
         return lambda g, ans, *args: _finish(
             rule(ns, g, ans, *args[:-count], **_rebuild(params, dynamic, args[-count:])), shape, dtype)
     if plain:
         return lambda g, ans, *args: rule(ns, g, ans, *args, **params)
     return lambda g, ans, *args: _finish(rule(ns, g, ans, *args, **params), shape, dtype)
+
+
+def _selected(k, shape, dtype, cotangents):
+    """The ``k``-th of the cotangents a rule for several inputs returned, as :func:`_vjp` finishes it."""
+    return _finish(cotangents[k], shape, dtype)
 
 
 def _rebuild(params, dynamic, values):

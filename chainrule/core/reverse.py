@@ -1,7 +1,9 @@
 """The backward pass: VJP rules applied in reverse topological order.
 
 Broadcasting in the forward pass is undone here, once, for every primitive: a VJP rule returns its
-cotangent in the output's shape and :func:`unbroadcast` sums it down to the input's shape.
+cotangent in the output's shape and :func:`unbroadcast` sums it down to the input's shape. A primitive
+with one rule for all its inputs (``defvjp_argnums``) has it called once per node, for the inputs that
+need a cotangent.
 """
 
 import sys
@@ -72,11 +74,17 @@ def _run(order, grads, mode, targets, retain_graph, handed):
         if node.inputs is None:
             raise node.freed_error()
         args, ans = mode.saved(node)
-        rules, params = node.prim.vjps, node.params
+        prim, params = node.prim, node.params
+        rules, shared = prim.vjps, None
+        if prim.vjp_argnums is not None:  # one rule for all the inputs that need a cotangent
+            wanted = tuple(i for i, parent in enumerate(node.parents) if parent is not None
+                           and rules[i] is not None and (needed is None or parent in needed))
+            cotangents = prim.vjp_argnums(wanted, ns, g, ans, *args, **params) if wanted else ()
+            shared = dict(zip(wanted, cotangents))
         for i, parent in enumerate(node.parents):
             if parent is None or rules[i] is None or (needed is not None and parent not in needed):
                 continue
-            g_full = rules[i](ns, g, ans, *args, **params)
+            g_full = rules[i](ns, g, ans, *args, **params) if shared is None else shared[i]
             x = args[i]
             g_input = g_full if g_full.shape == x.shape else unbroadcast(ns, g_full, x.shape)
             if g_input.dtype != x.dtype:  # a float64 constant must not upcast a float32 gradient
