@@ -99,3 +99,30 @@ def test_nothing_holds_a_nodes_input_arrays_after_backward(run):
     references = run()
     gc.collect()
     assert [reference() is None for reference in references] == [True] * len(references)
+
+
+def test_a_compiled_step_runs_a_rule_for_several_inputs_once_and_replays_it_exactly():
+    rng = np.random.default_rng(1)
+    H = 3
+    tensors = [cr.tensor(rng.standard_normal(shape), requires_grad=True)
+               for shape in ((1, 2, 4 * H), (4 * H, H), (4 * H,))]
+    state0 = cr.tensor(np.zeros((2, 2 * H)))
+
+    def step(xw):
+        (recurrent_scan(xw * tensors[0], state0, tensors[1], tensors[2], mode="lstm") ** 2).sum().backward()
+
+    def gradients(run, xw):
+        for t in tensors:
+            t.grad = None
+        run(xw)
+        return [t.grad.data for t in tensors]
+
+    compiled = cr.compile(step)
+    xw = np.ones((1, 2, 4 * H))
+    gradients(compiled, xw)
+    names = [op.name for op in compiled.program(xw).ops if op.name.startswith("vjp recurrent_scan")]
+    assert names == ["vjp recurrent_scan[0, 2, 3]", "vjp recurrent_scan[0]", "vjp recurrent_scan[2]",
+                     "vjp recurrent_scan[3]"]
+    xw = rng.standard_normal((1, 2, 4 * H))
+    for replayed, eager in zip(gradients(compiled, xw), gradients(step, xw)):
+        np.testing.assert_array_equal(replayed, eager)
