@@ -6,7 +6,7 @@ from .. import backend
 from ..errors import GraphError, ShapeError
 from ..pytorch_compat import missing_attribute, pytorch_keywords, to_dtype
 from .arrays import Size, numeric_array
-from .graph import Leaf, _GradMode, hooks, replayable
+from .graph import Leaf, _GradMode, hooks
 
 
 _NO_AXIS = object()  # sort()'s axis left out: PyTorch's call
@@ -38,6 +38,8 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         self.data = numeric_array(data, dtype, "tensor" if type(self) is Tensor else type(self).__name__)
+        if hooks.on_array is not None and self.data is not data:
+            hooks.on_array(data, self.data)
         self.grad = None
         self.name = name
         self._node = None
@@ -109,7 +111,6 @@ class Tensor:
         """The same values, cut from the graph and from forward-mode tangents."""
         return Tensor._wrap(self.data, None)
 
-    @replayable
     def backward(self, gradient=None, retain_graph=False, create_graph=False):
         """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on.
 
