@@ -40,7 +40,8 @@ class RunRecorder:
         >>> import numpy as np, tempfile
         >>> from chainrule import nn, optim
         >>> from chainrule.train import fit
-        >>> x = np.random.default_rng(0).normal(size=(40, 3)).astype("float32"); y = (x[:, 0] > 0).astype("int64")
+        >>> x = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+        >>> y = (x[:, 0] > 0).astype("int64")
         >>> model = nn.MLP([3, 8, 2], seed=0)
         >>> run_dir = tempfile.mkdtemp()
         >>> _ = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (x, y), epochs=2,
@@ -61,17 +62,23 @@ class RunRecorder:
         self.every = every
         self.probe = probe
         self.seconds = 0.0  # time spent recording, for the cost measured in docs/view.md
+        self.active = True
         self._inputs = None
         self._lines = {STEPS_LOG: [], FLOW_LOG: []}
         self._flushed = time.monotonic()
 
     def on_train_begin(self, trainer):
+        self.active = writes_files(trainer)
+        if not self.active:
+            return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for name in self._lines:
             truncate_log(self.run_dir / name, trainer.step)
         self._inputs = probe_inputs(trainer, self.probe)
 
     def on_batch_end(self, trainer, step, logs):
+        if not self.active:
+            return
         started = time.perf_counter()
         lr = trainer.optimizer.param_groups[0]["lr"]
         epoch = logs.get("epoch")  # None in a loop that counts iterations
@@ -99,6 +106,13 @@ class RunRecorder:
                     file.write("".join(json.dumps(line) + "\n" for line in lines))
                 lines.clear()
         self._flushed = time.monotonic()
+
+
+def writes_files(trainer):
+    """Whether this process writes the run's files: always, except on the ranks other than 0 of a
+    data-parallel run."""
+    distributed = getattr(trainer, "distributed", None)
+    return distributed is None or getattr(distributed, "is_root", True)
 
 
 def flow_record(model, inputs, step, epoch):

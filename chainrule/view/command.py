@@ -17,7 +17,8 @@ def add_arguments(parser):
                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 shows the "
                              "runs to anyone who can reach this machine)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N",
-                        help=f"port (default {DEFAULT_PORT}, or a free one when it is taken; 0: any free one)")
+                        help=f"port (default {DEFAULT_PORT}, or a free one when it is taken; 0: any free "
+                             f"one)")
     parser.add_argument("--no-open", dest="open", action="store_false",
                         help="do not open the page in the web browser")
 

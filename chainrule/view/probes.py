@@ -1,6 +1,8 @@
 """The model views of the page, each a JSON-ready dict computed from a run's model: the graph as SVG,
 a convolution's filters and feature maps, attention weights of a prompt, the compiled program."""
 
+import sysconfig
+
 import numpy as np
 
 from ..core.graph import no_grad
@@ -131,6 +133,11 @@ def program_listing(run):
         listing = program(trainer._update, x[:batch], y[:batch])
     finally:
         model.eval()
+    # The step is chainrule's own, so the nearest line outside chainrule is the web server's: say none.
+    stdlib = sysconfig.get_paths()["stdlib"]
+    for op in listing.ops:
+        if op.site is not None and op.site[0].startswith(stdlib):
+            op.site = None
     source = listing.source() if hasattr(listing, "source") else None
     # The step updated the cached model's weights: forget it, the next view reloads the checkpoint.
     from . import loading

@@ -172,7 +172,8 @@ def _columns(rows, names):
 
 
 def _finite(value):
-    return value if isinstance(value, (int, float)) and value == value and abs(value) != float("inf") else None
+    finite = isinstance(value, (int, float)) and value == value and abs(value) != float("inf")
+    return value if finite else None
 
 
 def _clean(value):

@@ -61,6 +61,10 @@ def _wait(driver, css, seconds=60):
     return WebDriverWait(driver, seconds).until(lambda d: d.find_elements(By.CSS_SELECTOR, css))
 
 
+def _ready(driver):
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
+
+
 def _open(driver, view):
     driver.find_element(By.CSS_SELECTOR, f'#tabs button[data-view="{view}"]').click()
     WebDriverWait(driver, 120).until(
@@ -78,7 +82,7 @@ def _screenshot(driver, name):
 def test_every_view_renders(browser, serving, runs):
     client = serving([runs["mlp"], runs["cnn"], runs["compiled"], runs["gpt"]])
     browser.get(client.server.url)
-    WebDriverWait(browser, 60).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
+    _ready(browser)
     assert len(_wait(browser, "#view-curves .chart .uplot")) == 4
     legend = browser.find_element(By.CSS_SELECTOR, "#chart-step-loss").text
     assert all(f"{name} loss" in legend for name in ("mlp", "cnn", "compiled"))
@@ -113,7 +117,7 @@ def test_every_view_renders(browser, serving, runs):
     prompt.send_keys("to be or not to be that is")
     browser.find_element(By.ID, "att-run").click()
     WebDriverWait(browser, 60).until(
-        lambda d: "that" in d.find_element(By.ID, "attention").text or d.find_elements(By.ID, "attention-map"))
+        lambda d: d.find_elements(By.ID, "attention-map"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#attention-heads canvas")) == 4  # 2 layers x 2 heads
     _screenshot(browser, "attention")
 
@@ -134,7 +138,7 @@ def test_a_run_of_10000_steps_is_interactive_within_a_second(browser, serving, l
     timings = []
     for _ in range(3):  # the first load also starts the browser's caches; report the median
         browser.get(client.server.url)
-        WebDriverWait(browser, 60).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
+        _ready(browser)
         timings.append(browser.execute_script("return window.chainruleView.navigationMs"))
     median = sorted(timings)[1]
     print(f"\npage of a run with {steps} logged steps interactive after {median:.0f} ms "
@@ -147,7 +151,8 @@ def test_a_run_of_10000_steps_is_interactive_within_a_second(browser, serving, l
         80, 0).release().perform()
     time.sleep(0.3)
     low, high = browser.execute_script(
-        "const c = document.getElementById('chart-step-loss').chart; return [c.scales.x.min, c.scales.x.max];")
+        "const chart = document.getElementById('chart-step-loss').chart;"
+        "return [chart.scales.x.min, chart.scales.x.max];")
     assert high - low < steps / 2
     _screenshot(browser, "long-run")
     assert _errors(browser) == []

@@ -24,7 +24,8 @@ def test_curves_come_from_the_run_files(serving, runs):
 def test_a_run_in_progress_shows_the_history_of_its_last_checkpoint(serving, runs, tmp_path):
     partial = tmp_path / "partial"
     partial.mkdir()
-    for name in ("config.json", "run.json", "standardizer.safetensors", "last.safetensors", "best.safetensors"):
+    copied = ("config.json", "run.json", "standardizer.safetensors", "last.safetensors", "best.safetensors")
+    for name in copied:
         (partial / name).write_bytes((runs["mlp"] / name).read_bytes())
     client = serving([partial])
     history = client.get("/api/runs/0/history")["records"]

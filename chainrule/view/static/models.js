@@ -218,8 +218,9 @@ function drawAttention() {
 
 function renderProgram(answer) {
   const box = document.getElementById("program");
-  if (answer.unavailable) { box.textContent = answer.unavailable; return; }
+  if (answer.unavailable) { box.textContent = answer.unavailable; document.getElementById("program-source").textContent = ""; return; }
   box.textContent = `# one training step on a batch of ${answer.batch}\n` + answer.listing;
+  document.getElementById("program-source").textContent = answer.source || "(not available)";
 }
 
 function renderFiles(runs) {
