@@ -178,8 +178,10 @@ def _sample(model, vocabulary):
 
 
 def _reason(error):
-    """A compile error's message without the line it points at (the user's command, not a line of theirs)."""
-    return str(error).split(" at ")[0].rstrip(" ;:,")
+    """A compile error's message without the line it points at (in a run, the command's own launcher,
+    not a line of the user's) and without the advice the run gives itself."""
+    text = str(error).removeprefix("chainrule.compile: ").split(" at /")[0]
+    return text.split(" Run this model without compiling")[0].rstrip(" ;:,.")
 
 
 # -- reading runs back ----------------------------------------------------------------------------
