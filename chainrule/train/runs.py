@@ -98,8 +98,8 @@ def _processes(config, distributed):
     """The run's processes (see :func:`chainrule.distributed.runs.run_processes`)."""
     from ..distributed.runs import run_processes
     if distributed and config.loop != "epochs":
-        raise ConfigError(f"--distributed trains the models trained by epochs; --model {config.model}'s "
-                          f"iterations run in one process")
+        raise ConfigError(f"--distributed trains the epoch-based models (--model mlp, cnn...); --model "
+                          f"{config.model}'s iterations run in one process")
     return run_processes(distributed, config.to_dict())
 
 
