@@ -284,7 +284,8 @@ class BertModel(Module):
     def from_pretrained(cls, directory, generator=None):
         """Read a Hugging Face directory: ``config.json`` (``model_type: bert``) and
         ``model.safetensors`` with ``BertModel``'s names (a ``bert.`` prefix, as in
-        ``BertForSequenceClassification``, is removed; other heads' weights are ignored).
+        ``BertForSequenceClassification``, is removed; other heads' weights are ignored). The model
+        comes back in evaluation mode, as from ``transformers``.
 
         Raises:
             CheckpointError: naming the directory and what is missing or of another architecture.
@@ -304,7 +305,7 @@ class BertModel(Module):
                     generator=generator)
         own = set(model.state_dict())
         model.load_state_dict({name: value for name, value in state.items() if name in own})
-        return model
+        return model.eval()  # as transformers returns it: call .train() to fine-tune with dropout
 
     def save_pretrained(self, directory):
         """Write ``config.json`` and ``model.safetensors`` into ``directory`` (created if missing),
