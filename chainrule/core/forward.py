@@ -66,8 +66,10 @@ def bind_tangents(prim, inputs, params):
     if prim.differentiable:
         if primal_out.dtype.kind == "c":
             refuse_complex(prim, primal_out.data)
-        # Plain values (no graph, no other level) need no recording: run the rules on bare arrays.
-        mode = RECORDED if any(is_tracked(x) for pair in split for x in pair) else BARE
+        # Plain values (no graph, no other level) need no recording: run the rules on bare arrays. A
+        # compiled step being recorded runs them as primitives, which it emits as they run.
+        tracked = hooks.executor is not None or any(is_tracked(x) for pair in split for x in pair)
+        mode = RECORDED if tracked else BARE
         ns, args, ans = mode.ns, mode.values(primals), mode.value(primal_out)
         for i, (_, tangent) in enumerate(split):
             if tangent is None or prim.jvps[i] is None:

@@ -209,6 +209,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {mask_shape} does not "
                              f"broadcast to the attention weights' shape (..., L, S) = {weights_shape}"
                              ) from None
+        check_mask_dtype(attn_mask, "scaled_dot_product_attention", "attn_mask", "may attend")
         if backend.xp.asarray(unwrap(attn_mask)).dtype == bool:
             keep = backend.xp.asarray(unwrap(attn_mask))
         else:
@@ -221,7 +222,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p:
         from ..nn.functional import check_probability
         from ..nn.rng import as_generator
-        check_probability(dropout_p, "scaled_dot_product_attention: dropout_p")
+        check_probability(dropout_p, "scaled_dot_product_attention", "dropout_p")
         dtype = backend.xp.result_type(unwrap(query), unwrap(key))
         dropout = stateful.keep_mask(query, p=dropout_p, shape=weights_shape, dtype=dtype,
                                      generator=as_generator(generator))
@@ -234,6 +235,18 @@ def attention_weights(query, key, bias=None, keep=None, scale=None):
     never stores them). Masks as for :func:`attention`; rows with no kept key are zero."""
     scale = 1 / math.sqrt(backend.xp.shape(unwrap(query))[-1]) if scale is None else scale
     return _compute_weights(diff, query, key, bias, keep, scale, decide=False)
+
+
+def check_mask_dtype(mask, where, name, true_means):
+    """Refuse a mask that is neither boolean nor floating point, as PyTorch does: a 0/1 integer mask
+    would otherwise be added to the scores, and the boolean conventions differ between
+    ``scaled_dot_product_attention`` (``True``: may attend) and ``MultiheadAttention`` (``True``: may
+    not), so guessing would be wrong half the time."""
+    dtype = backend.xp.asarray(unwrap(mask)).dtype
+    if dtype.kind not in "bf":
+        raise TypeError(f"{where}: {name} must be boolean (True: {true_means}) or floating point (added to "
+                        f"the scores, -inf masks), not {dtype}; for a 0/1 mask write mask.astype(bool) or "
+                        f"mask == 1 with that meaning")
 
 
 def causal_mask(length, keys=None):
