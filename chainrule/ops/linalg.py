@@ -33,7 +33,8 @@ matmul.defbilinear(_matmul_vjp_x, _matmul_vjp_y)
 
 def _linear_impl(xp, x, weight, bias):
     if x.ndim > 2:  # one product of all rows: a stack of small (L, in) products is ~1.5x slower in BLAS
-        out = xp.matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(*x.shape[:-1], weight.shape[0])
+        rows = xp.matmul(xp.reshape(x, (-1, x.shape[-1])), weight.T)
+        out = xp.reshape(rows, (*x.shape[:-1], weight.shape[0]))
     else:
         out = xp.matmul(x, weight.T)
     out += bias
