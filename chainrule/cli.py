@@ -237,6 +237,7 @@ def _train_arguments(parser):
     run.add_argument("--distributed", action="store_true",
                      help="data-parallel over the processes of `mpiexec -n N chainrule train --distributed`: "
                           "--batch-size is the global batch, rank 0 alone writes (see docs/distributed.md)")
+    _recording_arguments(run)
 
 
 _ALIASES = {"data": ["--dataset"]}
@@ -300,14 +301,46 @@ def _train_or_resume(args, given, log):
             raise ConfigError(f"--resume continues {args.out} with its saved settings; only --epochs (or "
                               f"--max-iters) may change, not --{', --'.join(name.replace('_', '-') for name in changed)}")
         return resume_run(args.out, epochs=given.get("epochs"), max_iters=given.get("max_iters"),
-                          progress=not args.quiet, log=log, distributed=args.distributed)
+                          progress=not args.quiet, log=log, distributed=args.distributed,
+                          callbacks=_recorders(args, args.out))
     settings = _read_settings(args.config) if args.config else {}
     config = RunConfig.from_dict({**settings, **given}, source=str(args.config or "flags"))
     resolved = config.resolved()  # the directory's name needs the data set (a model may choose it)
     out = args.out or Path("runs") / f"{Path(resolved.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     args.on_interrupt = lambda: _resume_hint(out)
     return train_run(config, out, force=args.force, progress=not args.quiet, log=log,
-                     distributed=args.distributed)
+                     distributed=args.distributed, callbacks=_recorders(args, out))
+
+
+def _recording_arguments(group):
+    from .inspect.recorder import DEFAULT_EVERY
+    group.add_argument("--record-every", type=_non_negative, default=DEFAULT_EVERY, metavar="N",
+                       help=f"log each weight's gradient norm and dead units every N steps for chainrule "
+                            f"view (default {DEFAULT_EVERY}; 0: off; every step's loss is logged anyway)")
+    group.add_argument("--tensorboard", action="store_true",
+                       help="also write TensorBoard event files into RUN_DIR/tensorboard (the tensorboard "
+                            "extra: tensorboardX)")
+
+
+def _recorders(args, out):
+    """The callbacks writing what chainrule view (and TensorBoard) read."""
+    from .inspect.recorder import DEFAULT_EVERY, RunRecorder
+    callbacks = [RunRecorder(out, every=args.record_every)]
+    if args.tensorboard:
+        from .inspect.tensorboard import TENSORBOARD_DIR, TensorBoardCallback
+        every = args.record_every or DEFAULT_EVERY
+        callbacks.append(TensorBoardCallback(Path(out) / TENSORBOARD_DIR, every=every))
+    return callbacks
+
+
+def _non_negative(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive number of steps, not {text!r}")
+    return value
 
 
 def _resume_hint(out):

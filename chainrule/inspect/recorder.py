@@ -92,9 +92,6 @@ class RunRecorder:
     def on_record(self, trainer, record):
         self.flush()
 
-    def on_epoch_end(self, trainer, epoch, logs):
-        self.flush()
-
     def on_train_end(self, trainer):
         self.flush()
 

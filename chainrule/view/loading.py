@@ -22,6 +22,7 @@ class LoadedRun:
         examples: ``(x, y)`` test examples as the model takes them (``None`` for a language model).
         chars: the characters of a model that reads characters (its ids are their positions), else
             ``None``.
+        data: the run's :class:`~chainrule.train.prepare.PreparedData`.
     """
 
     kind: str
@@ -30,6 +31,7 @@ class LoadedRun:
     loss: object
     examples: tuple | None
     chars: list | None = None
+    data: object = None
 
 
 class NotAvailable(ChainruleError):
@@ -51,7 +53,7 @@ def load(run):
         if cached is not None and cached[0] == version:
             return cached[1]
         try:
-            loaded = _load_lm(run) if run.summary()["kind"] == "lm" else _load_classifier(run)
+            loaded = _load(run)
         except (ChainruleError, KeyError, ValueError, OSError) as error:
             if isinstance(error, Refused):
                 raise
@@ -60,21 +62,20 @@ def load(run):
         return loaded
 
 
-def _load_classifier(run):
-    from ..train.runs import build_loss, load_run, model_info, prepare_data
+def _load(run):
+    from ..train.prepare import prepare_data
+    from ..train.runs import build_loss, load_run, model_info
+    from ..train.settings import model_entry
     config, record, _, model = load_run(run.root)
     data = prepare_data(config)
-    x, y = data.parts["test"]
+    entry = model_entry(config.model)
     vocabulary = record["data"].get("vocabulary")
-    chars = list(vocabulary) if config.model == "transformer" and vocabulary is not None else None
-    return LoadedRun(config.model, model.eval(), config, build_loss(config, model_info(record)), (x, y),
-                     chars)
-
-
-def _load_lm(run):
-    from ..train.lm import load_lm_run
-    config, vocabulary, model = load_lm_run(run.root)
-    return LoadedRun("lm", model.eval(), config, None, None, list(vocabulary.chars))
+    reads_characters = entry.inputs == "text" or config.model == "transformer"
+    chars = list(vocabulary) if reads_characters and vocabulary is not None else None
+    examples = data.parts["test"] if entry.inputs != "text" else None
+    kind = "lm" if entry.loop == "iterations" else config.model
+    loss = build_loss(config, model_info(record))
+    return LoadedRun(kind, model.eval(), config, loss, examples, chars, data)
 
 
 def example(loaded, index):

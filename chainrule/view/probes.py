@@ -20,10 +20,11 @@ def model_graph(run):
     model's names, with the gradient norms after a backward pass; the DOT source without Graphviz."""
     loaded = load(run)
     model = loaded.model
-    if loaded.examples is None:
-        ids, _ = encode(loaded.chars, "the")
-        picture = graph(lambda idx: model(idx)[0].sum(), Tensor(ids[None]), model=model)
-        what = "the sum of the next character's scores after the prompt 'the'"
+    if loaded.examples is None:  # a language model: the loss of its first 8 training characters
+        ids = np.asarray(loaded.data.parts["train"][:9], dtype=np.int64)
+        picture = graph(lambda idx, targets: model(idx, targets)[1], Tensor(ids[None, :-1]),
+                        Tensor(ids[None, 1:]), model=model)
+        what = f"the next-character loss of {''.join(loaded.chars[i] for i in ids)!r}"
     else:
         x, y = example(loaded, 0)
         picture = graph(lambda x, y: loaded.loss(model(x), y), Tensor(x), Tensor(y), model=model)
@@ -115,34 +116,31 @@ def _block_size(model):
 
 
 def program_listing(run):
-    """The program ``chainrule.compile`` records for one training step of the run (compiled runs)."""
+    """The program ``chainrule.compile`` records for one training step of the run (compiled runs), on
+    a copy of the run's model (the step updates the weights)."""
+    import copy
+
     from ..inspect import program
-    from ..train.runs import build_optimizer
-    from ..train.trainer import Trainer
+    from ..train.build import build_loop
     loaded = load(run)
     if not getattr(loaded.config, "compile", False):
         raise NotAvailable("this run was not compiled (chainrule train --compile): no program to list")
-    if loaded.examples is None:
-        raise NotAvailable("the program listing is shown for epoch-based runs")
-    model = loaded.model
-    trainer = Trainer(model, loaded.loss, build_optimizer(loaded.config, model.parameters()), progress=False)
-    x, y = loaded.examples
-    batch = min(loaded.config.batch_size or 64, len(y))
+    model = copy.deepcopy(loaded.model)
+    loop = build_loop(loaded.config, model, loaded.loss, loaded.data, None, False, None)
+    if loaded.examples is None:  # a language model: one batch of random windows
+        x, y = loop.sample(loaded.data.parts["train"], np.random.default_rng(0))
+    else:
+        x, y = loaded.examples
+        batch = min(loaded.config.batch_size, len(y))
+        x, y = x[:batch], y[:batch]
     model.train()
-    try:
-        listing = program(trainer._update, x[:batch], y[:batch])
-    finally:
-        model.eval()
+    listing = program(loop._update, x, y)
     # The step is chainrule's own, so the nearest line outside chainrule is the web server's: say none.
     stdlib = sysconfig.get_paths()["stdlib"]
     for op in listing.ops:
         if op.site is not None and op.site[0].startswith(stdlib):
             op.site = None
-    source = listing.source() if hasattr(listing, "source") else None
-    # The step updated the cached model's weights: forget it, the next view reloads the checkpoint.
-    from . import loading
-    loading._CACHE.pop(run.root, None)
-    return {"listing": str(listing), "source": source, "batch": batch}
+    return {"listing": str(listing), "source": listing.source(), "batch": len(y)}
 
 
 def _rounded(values, digits=5):

@@ -29,7 +29,8 @@ def runs(tmp_path_factory):
             "compiled": _train(root / "compiled", hidden=(16,), epochs=1, compile=True)}
     from chainrule.cli import main
     assert main(["--threads", "1", "train", "--model", "gpt", "--data", str(text), "--n-layer", "2",
-                 "--n-head", "2", "--n-embd", "16", "--block-size", "32", "--max-iters", "20",
+                 "--n-head", "2", "--n-embd", "16", "--block-size", "32", "--max-iters", "20", "--warmup-iters", "2",
+                 "--lr-decay-iters", "20", "--eval-interval", "10",
                  "--out", str(root / "gpt"), "--quiet"]) == 0
     made["gpt"] = root / "gpt"
     return made
