@@ -96,7 +96,7 @@ def attention(run, prompt):
         if prim.name == "attention":
             query, key, _, bias, keep, _ = (getattr(value, "data", value) for value in inputs)
             weights = np.asarray(attention_weights(query, key, bias, keep, params["scale"]))
-            layers.append(_rounded(weights[0], 4))
+            layers.append(_rounded(weights[0]))
 
     with no_grad(), observing(on_forward=keep_weights):
         loaded.model(Tensor(ids[None]))

@@ -46,7 +46,7 @@ def test_train_prints_the_test_accuracy_last_and_fills_the_run_directory(trained
     assert 85 < accuracy <= 100
     assert {p.name for p in run.iterdir()} == {
         "config.json", "run.json", "standardizer.safetensors", "last.safetensors", "best.safetensors",
-        "history.json", "history.csv", "curves.png", "report.md"}
+        "history.json", "history.csv", "curves.png", "report.md", "steps.jsonl", "flow.jsonl"}
     config = json.loads((run / "config.json").read_text())
     assert (config["data"], config["hidden"], config["epochs"]) == ("digits", [32], 3)
     assert (config["batch_size"], config["lr"], config["loss"]) == (64, 0.01, "cross-entropy")

@@ -34,9 +34,9 @@ LONG_STEPS = 10_000
 
 @pytest.fixture(scope="module")
 def long_run(tmp_path_factory):
-    """A real run of 10,010 logged steps: digits, batch 8, 55 epochs of 182 steps."""
+    """A real run of 10,044 logged steps: digits, batch 8, 62 epochs of 162 steps."""
     directory = tmp_path_factory.mktemp("long") / "long"
-    train_run(RunConfig(data="digits", hidden=(16,), batch_size=8, epochs=55), directory, progress=False,
+    train_run(RunConfig(data="digits", hidden=(16,), batch_size=8, epochs=62), directory, progress=False,
               callbacks=[RunRecorder(directory)])
     return directory
 
