@@ -185,13 +185,38 @@ class Recorder:
 
     # -- the executor of the engine's reverse walk (core/reverse.py) --------------------------------
 
+    def _rule_operands(self, node, g, ans):
+        """What a VJP rule of ``node`` reads, as refs, and the arrays among its parameters."""
+        # Inputs by the tensors the node holds, so that a parameter is read live at replay.
+        refs = [self.ref(g), self.ref(ans)] + [self.ref(v) for v in node.inputs]
+        dynamic = self._params(node.prim.name, node.params)
+        return refs + [ref for _, _, ref in dynamic], dynamic
+
+    def vjps(self, node, wanted, g, ans, args):
+        """Run ``node``'s rule for several inputs once for the positions ``wanted`` and emit it, then
+        each input's cotangent taken from its results: ``{argnum: (g_full, g_input)}``."""
+        prim, params = node.prim, node.params
+        refs, dynamic = self._rule_operands(node, g, ans)
+        rule = functools.partial(prim.vjp_argnums, wanted)
+        results = rule(BARE.ns, g, ans, *args, **params)
+        site = node.site or user_site()
+        joint = self._emit("backward", f"vjp {prim.name}{list(wanted)}",
+                           _vjp(rule, params, dynamic, None, plain=True), refs, results, site)
+        out = {}
+        for k, i in enumerate(wanted):
+            g_full, x = results[k], args[i]
+            g_input = finish(BARE.ns, g_full, x)
+            fn = functools.partial(_selected, k, Unsaved(x) if g_input is not g_full else None)
+            if type(g_input) is not backend.ndarray:
+                g_input, fn = backend.asarray(g_input), _as_array(fn)
+            slot = self._emit("backward", f"vjp {prim.name}[{i}]", fn, [(SLOT, joint)], g_input, site)
+            out[i] = g_full, self.values[slot]
+        return out
+
     def vjp(self, node, i, g, ans, args):
         """Run VJP rule ``i`` of ``node`` on bare arrays and emit it: ``(g_full, g_input)``."""
         prim, params, x = node.prim, node.params, args[i]
-        # Inputs by the tensors the node holds, so that a parameter is read live at replay.
-        refs = [self.ref(g), self.ref(ans)] + [self.ref(v) for v in node.inputs]
-        dynamic = self._params(prim.name, params)
-        refs += [ref for _, _, ref in dynamic]
+        refs, dynamic = self._rule_operands(node, g, ans)
         rule = prim.vjps[i]
         g_full = rule(BARE.ns, g, ans, *args, **params)
         g_input = finish(BARE.ns, g_full, x)
@@ -353,6 +378,9 @@ def _vjp(rule, params, dynamic, x, plain):
     ns, x = BARE.ns, Unsaved(x) if isinstance(x, backend.ndarray) else x
     if dynamic:
         count = len(dynamic)
+        if x is None:  # a rule for several inputs: each cotangent is finished by _selected
+            return lambda g, ans, *args: rule(ns, g, ans, *args[:-count],
+                                              **_rebuild(params, dynamic, args[-count:]))
         return lambda g, ans, *args: finish(
             ns, rule(ns, g, ans, *args[:-count], **_rebuild(params, dynamic, args[-count:])), x)
     if plain:
@@ -363,6 +391,12 @@ def _vjp(rule, params, dynamic, x, plain):
 def _as_array(fn):
     asarray = backend.asarray
     return lambda *values: asarray(fn(*values))
+
+
+def _selected(k, x, cotangents):
+    """The ``k``-th of the cotangents a rule for several inputs returned, finished for input ``x``
+    (``None``: as it is)."""
+    return cotangents[k] if x is None else finish(BARE.ns, cotangents[k], x)
 
 
 def _rebuild(params, dynamic, values):

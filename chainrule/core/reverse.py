@@ -1,7 +1,9 @@
 """The backward pass: VJP rules applied in reverse topological order.
 
 Broadcasting in the forward pass is undone here, once, for every primitive: a VJP rule returns its
-cotangent in the output's shape and :func:`unbroadcast` sums it down to the input's shape.
+cotangent in the output's shape and :func:`unbroadcast` sums it down to the input's shape. A primitive
+with one rule for all its inputs (``defvjp_argnums``) has it called once per node, for the inputs that
+need a cotangent.
 """
 
 import sys
@@ -85,16 +87,21 @@ def _run(order, grads, mode, targets, retain_graph, handed):
         if node.inputs is None:
             raise node.freed_error()
         args, ans = mode.saved(node)
-        rules, params = node.prim.vjps, node.params
+        prim, params = node.prim, node.params
+        rules, shared = prim.vjps, None
+        if prim.vjp_argnums is not None:  # one rule for all the inputs that need a cotangent
+            shared = _shared_vjp(node, needed, ns, g, ans, args, rules_run_by)
         for i, parent in enumerate(node.parents):
             if parent is None or rules[i] is None or (needed is not None and parent not in needed):
                 continue
             x = args[i]
             if rules_run_by is None:
-                g_full = rules[i](ns, g, ans, *args, **params)
+                g_full = rules[i](ns, g, ans, *args, **params) if shared is None else shared.pop(i)
                 g_input = finish(ns, g_full, x)
-            else:
+            elif shared is None:
                 g_full, g_input = rules_run_by.vjp(node, i, g, ans, args)
+            else:
+                g_full, g_input = shared.pop(i)
             if on_vjp is not None:
                 on_vjp(node, i, g, g_input, broadcast_axes(tuple(g_full.shape), x.shape))
             previous = grads.get(parent)
@@ -107,6 +114,19 @@ def _run(order, grads, mode, targets, retain_graph, handed):
         if not retain_graph:
             node.inputs = node.values = node.ans = node.ans_tangents = None
     return captured
+
+
+def _shared_vjp(node, needed, ns, g, ans, args, rules_run_by):
+    """The results of ``node``'s rule for several inputs, run once for the inputs that need a
+    cotangent: ``{argnum: g_full}``, or ``{argnum: (g_full, g_input)}`` from an executor."""
+    prim, rules = node.prim, node.prim.vjps
+    wanted = tuple(i for i, parent in enumerate(node.parents) if parent is not None
+                   and rules[i] is not None and (needed is None or parent in needed))
+    if not wanted:
+        return {}
+    if rules_run_by is not None:
+        return rules_run_by.vjps(node, wanted, g, ans, args)
+    return dict(zip(wanted, prim.vjp_argnums(wanted, ns, g, ans, *args, **node.params)))
 
 
 def finish(ns, g_full, x):

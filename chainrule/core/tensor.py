@@ -9,6 +9,9 @@ from .arrays import Size, numeric_array
 from .graph import Leaf, _GradMode, hooks
 
 
+_NO_AXIS = object()  # sort()'s axis left out: PyTorch's call
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
@@ -150,6 +153,13 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
+
+    def __index__(self):
+        # A 0-d integer tensor indexes and slices (data[i:i + n] with i from randint), as PyTorch's.
+        if self.data.ndim != 0 or self.data.dtype.kind not in "iu":
+            raise TypeError(f"only a 0-d integer tensor can be used as an index, not a {self.dtype} tensor "
+                            f"of shape {self.shape}")
+        return int(self.data)
 
     def item(self):
         """The single element as a Python number."""
@@ -347,10 +357,21 @@ class Tensor:
     def sum(self, axis=None, keepdims=False): return ops.sum(self, axis=axis, keepdims=keepdims)
     @pytorch_keywords
     def mean(self, axis=None, keepdims=False): return ops.mean(self, axis=axis, keepdims=keepdims)
-    @pytorch_keywords
-    def max(self, axis=None, keepdims=False): return ops.max(self, axis=axis, keepdims=keepdims)
-    @pytorch_keywords
-    def min(self, axis=None, keepdims=False): return ops.min(self, axis=axis, keepdims=keepdims)
+    # A dim (x.max(1), x.max(dim=1)) gives PyTorch's (values, indices); axis= gives NumPy's values.
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ordering.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ordering.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def median(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ordering.median(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def sort(self, dim=-1, descending=False, stable=False, *, axis=_NO_AXIS):
+        """PyTorch's ``(values, indices)``; NumPy's sorted values for ``axis=`` (NumPy's ``a.sort()``
+        sorts in place and returns nothing, so no NumPy habit reads the method's result)."""
+        if axis is not _NO_AXIS:
+            return ordering.sort(self, axis=axis)
+        return ordering.sort(self, dim, descending, stable)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return ordering.topk(self, k, dim, largest, sorted)
+    def kthvalue(self, k, dim=-1, keepdim=False): return ordering.kthvalue(self, k, dim, keepdim)
     @pytorch_keywords
     def var(self, axis=None, keepdims=False, ddof=0):
         return ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
@@ -411,10 +432,10 @@ class Tensor:
         return ops.take_along_axis(self, index, axis)
     @pytorch_keywords
     def take(self, indices, axis=None): return ops.take(self, indices, axis)
-    @pytorch_keywords
-    def argmax(self, axis=None): return Tensor._wrap(backend.asarray(self.data.argmax(axis)), None)
-    @pytorch_keywords
-    def argmin(self, axis=None): return Tensor._wrap(backend.asarray(self.data.argmin(axis)), None)
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ordering.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ordering.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     # -- the NumPy vocabulary (chainrule.numpy), as NumPy and PyTorch users call it on arrays ------
 
@@ -475,6 +496,7 @@ def _shape_args(args):
 
 
 from .. import ops  # noqa: E402  (the operations need Tensor defined first)
+from ..ops import ordering  # noqa: E402
 from . import dispatch, mode, reverse  # noqa: E402
 from .primitive import Primitive  # noqa: E402
 

@@ -1,6 +1,8 @@
 """Primitives that move elements without changing them: transpose, reshape, broadcasting, squeezing,
 joining, indexing. All are linear, so their JVP is the primitive applied to the tangent."""
 
+import operator
+
 import numpy as _np
 
 from .. import backend
@@ -164,6 +166,8 @@ def normalize_index(index):
     def convert(i):
         if hasattr(i, "_node"):
             return i.data
+        if isinstance(i, slice) and any(hasattr(end, "_node") for end in (i.start, i.stop, i.step)):
+            return slice(*(None if end is None else operator.index(end) for end in (i.start, i.stop, i.step)))
         if isinstance(i, list):
             return _np.asarray(i)
         return i
