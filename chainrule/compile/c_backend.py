@@ -3,7 +3,8 @@ ctypes (tinygrad's and TorchInductor's route on the CPU).
 
 Nothing is added to the install: the compiler is found at run time (``$CC``, else ``cc``/``gcc``), and
 without one :func:`unavailable` says why in one line, so that callers keep their NumPy path. Flags are
-``-O3 -march=native -ffast-math -fopenmp-simd`` and the library links glibc's vector math library
+``-O3 -march=native -ffast-math -fopenmp-simd`` (linked without ``-ffast-math``, which would set
+flush-to-zero for the whole process) and the library links glibc's vector math library
 (``-lmvec``), so a loop under ``#pragma omp simd`` calling ``expf``, ``logf``, ``tanhf`` or ``erff``
 calls their vector forms (``_ZGVdN8v_expf``: eight floats a call on AVX2).
 
@@ -35,8 +36,11 @@ import subprocess
 import tempfile
 import time
 
-FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC", "-shared")
+FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC")
 LIBRARIES = ("-lmvec", "-lm")
+# Compiled with FLAGS, then linked without -ffast-math: linking with it adds gcc's crtfastmath.o, whose
+# constructor sets the CPU's flush-to-zero mode for the whole process when the library is loaded, so
+# NumPy would then flush subnormal numbers to zero everywhere.
 
 
 class _Stats:
@@ -119,8 +123,8 @@ def build(source, flags=FLAGS):
     path, version = _compiler()
     if path is None:
         raise OSError(f"chainrule kernels: {version}")
-    key = hashlib.sha256("\0".join((source, " ".join(flags), " ".join(LIBRARIES), version, _cpu()))
-                         .encode()).hexdigest()[:32]
+    parts = (source, " ".join(flags), "-c; -shared", " ".join(LIBRARIES), version, _cpu())
+    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
     library = _loaded.get(key)
     if library is not None:
         return library
@@ -132,13 +136,15 @@ def build(source, flags=FLAGS):
         os.makedirs(directory, exist_ok=True)
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(dir=directory) as scratch:
-            c_file, so_file = os.path.join(scratch, "kernel.c"), os.path.join(scratch, "kernel.so")
+            c_file, o_file, so_file = (os.path.join(scratch, f"kernel.{ext}") for ext in ("c", "o", "so"))
             with open(c_file, "w") as file:
                 file.write(source)
-            done = subprocess.run([path, *flags, c_file, "-o", so_file, *LIBRARIES],
-                                  capture_output=True, text=True)
-            if done.returncode != 0:
-                raise OSError(f"chainrule kernels: {path} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+            for command in ([path, *flags, "-c", c_file, "-o", o_file],
+                            [path, "-shared", o_file, "-o", so_file, *LIBRARIES]):
+                done = subprocess.run(command, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise OSError(f"chainrule kernels: {path} failed ({done.returncode}):\n"
+                                  f"{done.stderr[-2000:]}")
             os.replace(c_file, os.path.join(directory, f"{key}.c"))  # the source, for reading
             os.replace(so_file, target)  # atomic: another process sees the whole library or none
         stats.built += 1

@@ -179,6 +179,14 @@ def test_kernels_are_cached_on_disk_under_the_users_cache_dir(tmp_path, monkeypa
     assert open(tmp_path / "kernels" / files[0]).read() == source
 
 
+def test_loading_kernels_leaves_numpys_subnormal_numbers_alone():
+    # Regression: a library linked with -ffast-math set flush-to-zero for the whole process on loading.
+    c_backend.build("float chainrule_ftz_test(float x) { return x * 0.5f; }")
+    cr.compile(lambda t: cr.tanh(t) * 2.0)(np.ones(4, np.float32))
+    assert np.float32(1e-39) * np.float32(1) != 0
+    assert np.spacing(np.float32(2e-34)) > 0
+
+
 def test_a_compiler_error_is_reported_with_its_messages():
     with pytest.raises(OSError, match="error"):
         c_backend.build("this is not C")
