@@ -289,7 +289,9 @@ def test_trainer_compile_reaches_the_eager_weights():
                                    batch_size=16, progress=False, compile=compiled, seed=0)
         trainer.fit(data, epochs=3)
         models.append(model)
-    assert _same_state(*models)
+    first, second = (model.state_dict() for model in models)  # fused kernels: float32 rounding
+    for key in first:
+        np.testing.assert_allclose(second[key], first[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 
 def test_listing_of_a_two_layer_mlp_step_line_by_line():
