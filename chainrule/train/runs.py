@@ -164,7 +164,7 @@ def _run(config, run_dir, resume, progress, log, group, callbacks):
     write_json(run_dir / "run.json", record)
     serialization.write_atomic(run_dir / "report.md", report(config, record))
     log(f"best {loop.POSITION}: {loop.monitor.best_epoch} of {loop.position} (by {loop.monitor.metric}); "
-        f"run directory: {run_dir}")
+        f"{results['training_seconds']:.1f} s of training; run directory: {run_dir}")
     return record
 
 

@@ -38,12 +38,13 @@ DEFAULTS = {"data": "digits", "model": "mlp", "hidden": (256, 256), "activation"
             "schedule": "constant", "batch_size": 64, "epochs": 30, "patience": None,
             "clip_grad_norm": None, "val_fraction": 0.1, "seed": 0, "compile": False,
             "max_iters": 2000, "eval_interval": 250, "eval_iters": 20, "final_eval_iters": 200,
-            "warmup_iters": 100, "lr_decay_iters": None, "min_lr": None}
+            "warmup_iters": None, "lr_decay_iters": None, "min_lr": None}
 # The defaults that follow from other settings, in words for --help (applied in RunConfig._derived).
 DERIVED = {"lr": None, "momentum": None,
            "loss": "cross-entropy for classification, mse for regression",
            "batch_size": "or the whole training part when smaller",
-           "lr_decay_iters": "--max-iters", "min_lr": "--lr / 10"}
+           "lr_decay_iters": "--max-iters", "min_lr": "--lr / 10",
+           "warmup_iters": "100, or a tenth of --lr-decay-iters when smaller"}
 DATA_DEFAULTS = {
     # 71.1% test accuracy (seed 0; seed 1: 71.0%), above the published MLP's 68%.
     "mnist1d": {"hidden": (512, 512), "dropout": 0.5, "epochs": 100, "weight_decay": 1e-4},
@@ -221,8 +222,9 @@ class RunConfig:
         momentum = DEFAULT_MOMENTUM.get(optimizer) if self.momentum is None else self.momentum
         if self.loop == "epochs":
             return dataclasses.replace(self, lr=lr, momentum=momentum)
-        return dataclasses.replace(self, lr=lr, momentum=momentum,
-                                   lr_decay_iters=self.lr_decay_iters or self.max_iters,
+        decay = self.lr_decay_iters or self.max_iters
+        return dataclasses.replace(self, lr=lr, momentum=momentum, lr_decay_iters=decay,
+                                   warmup_iters=min(100, decay // 10) if self.warmup_iters is None else self.warmup_iters,
                                    min_lr=lr / 10 if self.min_lr is None else self.min_lr)
 
     def _check(self, entry):
