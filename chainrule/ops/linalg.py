@@ -1,6 +1,9 @@
 """Matrix products: vectors, matrices and stacks of matrices, with NumPy's ``matmul`` semantics."""
 
+from ..core.batching import defbatch, lift
 from ..core.primitive import primitive
+from .elementwise import add
+from .shape import squeeze, swapaxes, transpose, unsqueeze
 
 
 def _as_matrices(ns, g, x, y):
@@ -59,3 +62,42 @@ Args:
 linear.defbilinear(lambda ns, g, ans, x, weight, bias: ns.matmul(g, weight),
                    _linear_vjp_weight,
                    product=lambda ns, x, weight: ns.matmul(x, ns.transpose(weight)))
+
+
+# -- batching rules (see chainrule.core.batching) ---------------------------------------------------
+
+def _matmul_batched(args, dims, size):
+    x, y = args
+    x_rank, y_rank = (a.ndim - (d is not None) for a, d in zip(args, dims))
+    if dims[1] is None and y_rank == 2 and x_rank <= 2:
+        return matmul(x, y)  # (B, [n,] k) @ (k, m): one product over the batch's rows
+    if dims[0] is None and x_rank == 2 and y_rank == 1:
+        return matmul(y, transpose(x))  # W v for each v: (B, k) @ Wᵀ
+    # Vectors become a row (x) and a column (y), as matmul promotes them; then every batched operand
+    # gets the examples' full rank, so its batch axis meets the other's leading axes.
+    if x_rank == 1:
+        x = unsqueeze(x, axis=-2)
+    if y_rank == 1:
+        y = unsqueeze(y, axis=-1)
+    rank = max(x_rank, y_rank, 2)
+    x = x if dims[0] is None else lift(x, rank)
+    y = y if dims[1] is None else lift(y, rank)
+    out = matmul(x, y)
+    if y_rank == 1:
+        out = squeeze(out, axis=-1)
+    if x_rank == 1:
+        out = squeeze(out, axis=-2 if y_rank > 1 else -1)
+    return out
+
+
+def _linear_batched(args, dims, size):
+    x, weight, bias = args
+    if dims[1] is None and dims[2] is None:
+        return linear(x, weight, bias)  # leading axes of x are rows of one product
+    out = _matmul_batched([x, swapaxes(weight, axis1=-1, axis2=-2)], dims[:2], size)
+    rank = out.ndim - 1
+    return add(out, bias if dims[2] is None else lift(bias, rank))
+
+
+defbatch(matmul, _matmul_batched)
+defbatch(linear, _linear_batched)

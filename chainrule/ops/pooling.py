@@ -63,16 +63,24 @@ def _max_pool_impl(xp, x, *, kernel_size, stride, padding, dilation):
     return ans
 
 
-def _max_share(ns, ans, x, kernel_size, stride, padding, dilation):
+def _max_share_impl(xp, x, ans, *, kernel_size, stride, padding, dilation):
     """Per kernel offset and output, the share of the derivative: 1/#ties where the window's element is
     its maximum, else 0; shape ``(prod(k), N, C, *out)``."""
-    x_pad = padded(_np, _np.asarray(ns.value(x)), padding, fill=-_np.inf)
-    top = _np.asarray(ns.value(ans))
+    x_pad = padded(xp, xp.asarray(x), padding, fill=-xp.inf)
+    top = xp.asarray(ans)
     windows = offsets(kernel_size, stride, dilation, top.shape[2:])
-    hits = _np.stack([x_pad[index] == top for _, index in windows])
+    hits = xp.stack([x_pad[index] == top for _, index in windows])
     ties = hits.sum(axis=0)
     share = hits.astype(top.dtype)
     return share if ties.max(initial=1) == 1 else share / ties
+
+
+# A primitive (without derivative) so that under vmap the share is computed on the whole batch.
+max_share = primitive("max_pool_share", _max_share_impl, differentiable=False)
+
+
+def _max_share(ns, ans, x, **p):
+    return ns.max_pool_share(ns.value(x), ns.value(ans), **p)
 
 
 window_sum = primitive("window_sum", _window_sum_impl, saves=("inputs",))
