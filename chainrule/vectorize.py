@@ -65,7 +65,6 @@ def vmap(fn, in_axes=0, out_axes=0, axis_size=None, *, in_dims=None, out_dims=No
 
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):
-        names = _argument_names(fn, len(args))
         if isinstance(in_axes, (tuple, list)) and len(in_axes) != len(args):
             raise ValueError(f"vmap: in_axes has {len(in_axes)} entries but {_name(fn)} was called with "
                              f"{len(args)} positional arguments; give one entry per argument (None for "
@@ -73,15 +72,17 @@ def vmap(fn, in_axes=0, out_axes=0, axis_size=None, *, in_dims=None, out_dims=No
         axes = []
         for i, arg in enumerate(args):
             spec = in_axes[i] if isinstance(in_axes, (tuple, list)) else in_axes
-            axes.append(_prefix_axes(spec, arg, f"in_axes for argument {names[i]}"))
+            axes.append(_prefix_axes(spec, arg, lambda i=i: f"in_axes for argument {_argument_name(fn, i)}"))
         leaves, treedef = tree_flatten(args)
-        leaf_names = [f"argument {names[i]}" + ("" if len(a) == 1 else f" (leaf {j})")
-                      for i, a in enumerate(axes) for j in range(len(a))]
-        axes = [axis for a in axes for axis in a]
         kw_leaves, kw_def = tree_flatten(kwargs)
-        kw_names = [f"keyword argument leaf {j}" for j in range(len(kw_leaves))]
-        all_leaves, all_axes = leaves + kw_leaves, axes + [0] * len(kw_leaves)
-        size, all_axes = _batch_size(all_leaves, all_axes, leaf_names + kw_names, axis_size, fn)
+        all_leaves = leaves + kw_leaves
+        all_axes = [axis for a in axes for axis in a] + [0] * len(kw_leaves)
+
+        def leaf_names():  # for error messages only: inspecting the signature costs microseconds
+            names = [f"argument {_argument_name(fn, i)}" + ("" if len(a) == 1 else f" (leaf {j})")
+                     for i, a in enumerate(axes) for j in range(len(a))]
+            return names + [f"keyword argument leaf {j}" for j in range(len(kw_leaves))]
+        size, all_axes = _batch_size(all_leaves, all_axes, leaf_names, axis_size, fn)
         from .transforms import _traces
         keep_graph = _traces.top > 0 or any(is_tracked(leaf) for leaf in all_leaves)
         level = new_level()
@@ -120,14 +121,14 @@ def _check_axes_spec(spec, what):
                     f"{type(spec).__name__} {spec!r:.40}")
 
 
-def _argument_names(fn, count):
-    """``0 (x)``, ``1 (y)``...: positions with the parameter names where the signature tells them."""
+def _argument_name(fn, i):
+    """``0 (x)``: a position with the parameter's name where the signature tells it."""
     try:
         parameters = [p.name for p in inspect.signature(fn).parameters.values()
                       if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
         parameters = []
-    return [f"{i} ({parameters[i]})" if i < len(parameters) else str(i) for i in range(count)]
+    return f"{i} ({parameters[i]})" if i < len(parameters) else str(i)
 
 
 def _name(fn):
@@ -145,6 +146,7 @@ def _prefix_axes(spec, tree, where):
         return [a for key in tree for a in _prefix_axes(spec[key], tree[key], where)]
     described = (f"{type(tree).__name__} of {len(tree)}" if isinstance(tree, (tuple, list, dict))
                  else type(tree).__name__)
+    where = where() if callable(where) else where
     raise ValueError(f"vmap: {where} is {spec!r}, which does not match the argument's structure "
                      f"({described}); give an int or None for the whole argument, or the same structure")
 
@@ -156,12 +158,14 @@ def _shape_of(leaf):
 def _batch_size(leaves, axes, names, axis_size, fn):
     """The batch's length, checked across every mapped leaf, and the axes made non-negative."""
     sizes, normalized = [], []
-    for leaf, axis, name in zip(leaves, axes, names):
+    for k, (leaf, axis) in enumerate(zip(leaves, axes)):
         if axis is None:
             normalized.append(None)
             continue
         shape = _shape_of(leaf)
+        name = None
         if not -len(shape) <= axis < len(shape):
+            name = names()[k]
             if not shape:
                 raise ValueError(f"vmap: {name} is a scalar ({type(leaf).__name__}), which has no axis to "
                                  f"map over; give it in_axes None")
@@ -169,14 +173,15 @@ def _batch_size(leaves, axes, names, axis_size, fn):
                              f"[{-len(shape)}, {len(shape)})")
         axis %= len(shape)
         normalized.append(axis)
-        sizes.append((shape[axis], name, axis, shape))
+        sizes.append((shape[axis], k, axis, shape))
     if axis_size is not None:
         sizes.insert(0, (axis_size, "axis_size", None, None))
     if not sizes:
         raise ValueError(f"vmap: no argument of {_name(fn)} is mapped (every in_axes is None); give "
                          f"axis_size= to say how many examples to make")
     if any(n != sizes[0][0] for n, *_ in sizes):
-        listed = ", ".join(f"{name} has size {n}" + ("" if axis is None else f" along axis {axis} (shape "
+        all_names = names()
+        listed = ", ".join(f"{name if isinstance(name, str) else all_names[name]} has size {n}" + ("" if axis is None else f" along axis {axis} (shape "
                                                       f"{shape})") for n, name, axis, shape in sizes)
         raise ShapeError(f"vmap: the mapped axes have different sizes: {listed}")
     return sizes[0][0], normalized

@@ -91,7 +91,9 @@ def bind_batched(prim, inputs, params, level):
             f"vmap: primitive {prim.name!r} has no batching rule; register one with "
             f"chainrule.core.batching.defbatch({prim.name}, rule) (see chainrule.rules() for coverage)")
     if not prim.accepted.issuperset(params):
-        params = prim.keywords(params)
+        inputs, params = _inputs_by_keyword(prim, inputs, params)
+        if not prim.accepted.issuperset(params):
+            params = prim.keywords(params)
     args, dims, size = [], [], None
     for x in inputs:
         entry = batch_of(x, level)
@@ -115,6 +117,20 @@ def bind_batched(prim, inputs, params, level):
             out._node = new_node(prim, parents, tuple(inputs), BARE.values(inputs), out.data, params)
             out._node.ans_tangents = out._tangents
     return out
+
+
+def _inputs_by_keyword(prim, inputs, params):
+    """Inputs given by keyword (``keep_mask(x, p=0.5)``) moved to their positions, as the rules take
+    every input positionally."""
+    import inspect
+    if prim.nin is None or len(inputs) >= prim.nin:
+        return inputs, params
+    names = [p.name for p in inspect.signature(prim.impl).parameters.values()][1:prim.nin + 1]
+    missing = names[len(inputs):]
+    if not all(name in params for name in missing):
+        return inputs, params
+    params = dict(params)
+    return tuple(inputs) + tuple(params.pop(name) for name in missing), params
 
 
 def stop_gradient(x):

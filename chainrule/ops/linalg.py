@@ -3,7 +3,7 @@
 from ..core.batching import defbatch, lift
 from ..core.primitive import primitive
 from .elementwise import add
-from .shape import squeeze, swapaxes, transpose, unsqueeze
+from .shape import reshape, squeeze, swapaxes, transpose, unsqueeze
 
 
 def _as_matrices(ns, g, x, y):
@@ -69,10 +69,19 @@ linear.defbilinear(lambda ns, g, ans, x, weight, bias: ns.matmul(g, weight),
 def _matmul_batched(args, dims, size):
     x, y = args
     x_rank, y_rank = (a.ndim - (d is not None) for a, d in zip(args, dims))
-    if dims[1] is None and y_rank == 2 and x_rank <= 2:
-        return matmul(x, y)  # (B, [n,] k) @ (k, m): one product over the batch's rows
+    # One BLAS product where a shared matrix meets the batch (NumPy would loop over stacked products).
+    if dims[1] is None and y_rank == 2:
+        if x_rank == 1:
+            return matmul(x, y)  # (B, k) @ (k, m)
+        rows = matmul(reshape(x, shape=(-1, x.shape[-1])), y)  # every example's rows, one product
+        return reshape(rows, shape=tuple(x.shape[:-1]) + (y.shape[-1],))
     if dims[0] is None and x_rank == 2 and y_rank == 1:
         return matmul(y, transpose(x))  # W v for each v: (B, k) @ Wᵀ
+    if dims[0] is None and x_rank == 2 and y_rank == 2:
+        # W Y for each Y: the examples' columns side by side, (k, B·m), in one product.
+        size, k, m = y.shape
+        columns = reshape(transpose(y, axes=(1, 0, 2)), shape=(k, size * m))
+        return transpose(reshape(matmul(x, columns), shape=(x.shape[0], size, m)), axes=(1, 0, 2))
     # Vectors become a row (x) and a column (y), as matmul promotes them; then every batched operand
     # gets the examples' full rank, so its batch axis meets the other's leading axes.
     if x_rank == 1:
