@@ -16,7 +16,7 @@ from .core.graph import chained, hooks
 from .core.tensor import Tensor
 from .errors import ShapeError
 from .ops import broadcast_to, moveaxis, unsqueeze
-from .tree import tree_flatten, tree_map, tree_unflatten
+from .tree import tree_flatten, tree_unflatten
 
 RANDOMNESS = ("different",)
 
@@ -74,8 +74,8 @@ def vmap(fn, in_axes=0, out_axes=0, axis_size=None, *, in_dims=None, out_dims=No
             spec = in_axes[i] if isinstance(in_axes, (tuple, list)) else in_axes
             axes.append(_prefix_axes(spec, arg, lambda i=i: f"in_axes for argument {_argument_name(fn, i)}"))
         leaves, treedef = tree_flatten(args)
-        kw_leaves, kw_def = tree_flatten(kwargs)
-        all_leaves = leaves + kw_leaves
+        kw_leaves, kw_def = tree_flatten(kwargs) if kwargs else ((), None)
+        all_leaves = leaves + list(kw_leaves)
         all_axes = [axis for a in axes for axis in a] + [0] * len(kw_leaves)
 
         def leaf_names():  # for error messages only: inspecting the signature costs microseconds
@@ -83,18 +83,23 @@ def vmap(fn, in_axes=0, out_axes=0, axis_size=None, *, in_dims=None, out_dims=No
                      for i, a in enumerate(axes) for j in range(len(a))]
             return names + [f"keyword argument leaf {j}" for j in range(len(kw_leaves))]
         size, all_axes = _batch_size(all_leaves, all_axes, leaf_names, axis_size, fn)
-        from .transforms import _traces
-        keep_graph = _traces.top > 0 or any(is_tracked(leaf) for leaf in all_leaves)
+        keep_graph = _traces().top > 0 or any(is_tracked(leaf) for leaf in all_leaves)
         level = new_level()
         mapped = [leaf if axis is None else _to_batched(leaf, axis, level, size)
                   for leaf, axis in zip(all_leaves, all_axes)]
         args = tree_unflatten(treedef, mapped[:len(leaves)])
-        kwargs = tree_unflatten(kw_def, mapped[len(leaves):])
+        kwargs = tree_unflatten(kw_def, mapped[len(leaves):]) if kwargs else {}
         with _inside_vmap():
             out = fn(*args, **kwargs)
-        out = _unbatched_outputs(out, out_axes, level, size, fn)
-        return out if keep_graph else tree_map(_detached, out)
+        return _unbatched_outputs(out, out_axes, level, size, fn, keep_graph)
     return wrapped
+
+
+@functools.cache
+def _traces():
+    """The transforms' trace stack (in :mod:`chainrule.transforms`, which imports this module)."""
+    from .transforms import _traces
+    return _traces
 
 
 def _one_of(value, alias, name, alias_name, default):
@@ -199,9 +204,8 @@ class _inside_vmap:
     values), and reading a batched tensor's values as Python values is refused by name."""
 
     def __enter__(self):
-        from .transforms import _traces
-        self.traces = _traces
-        _traces.top += 1
+        self.traces = _traces()
+        self.traces.top += 1
         self.previous = hooks.on_value
         hooks.on_value = chained(self.previous, _refuse_batched_values)
 
@@ -219,7 +223,7 @@ def _refuse_batched_values(tensor, how):
                          f"...), or return the tensor and read it after vmap")
 
 
-def _unbatched_outputs(out, out_axes, level, size, fn):
+def _unbatched_outputs(out, out_axes, level, size, fn, keep_graph):
     leaves, treedef = tree_flatten(out)
     axes = _prefix_axes(out_axes, out, "out_axes")
     results = []
@@ -239,9 +243,6 @@ def _unbatched_outputs(out, out_axes, level, size, fn):
         if not -value.ndim <= axis < value.ndim:
             raise ValueError(f"vmap: out_axes {axis} is out of range for output leaf {i} of {_name(fn)}, "
                              f"which has {value.ndim - 1} axes per example")
-        results.append(value if axis % value.ndim == 0 else moveaxis(value, 0, axis))
+        value = value if axis % value.ndim == 0 else moveaxis(value, 0, axis)
+        results.append(value if keep_graph or not isinstance(value, Tensor) else value.detach())
     return tree_unflatten(treedef, results)
-
-
-def _detached(x):
-    return x.detach() if isinstance(x, Tensor) else x

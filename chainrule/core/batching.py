@@ -23,7 +23,8 @@ node per example-level operation, whose rules then run on batched values (``vmap
 import numpy as _np
 
 from .. import backend
-from ..errors import ShapeError
+from ..errors import GraphError, ShapeError
+from . import dispatch
 from .graph import _GradMode
 from .primitive import diff
 from .tensor import Tensor, unwrap
@@ -83,8 +84,6 @@ def is_batch_level(inputs, level):
 def bind_batched(prim, inputs, params, level):
     """Apply ``prim`` to ``inputs``, some batched at ``level`` (the highest level among them), by its
     batching rule; record an example-level node for reverse mode."""
-    from .dispatch import new_node
-    from .mode import BARE
     rule = primitive_batchers.get(prim) or _operator_rule(prim)
     if rule is None:
         raise NotImplementedError(
@@ -114,9 +113,20 @@ def bind_batched(prim, inputs, params, level):
     if _GradMode.enabled and prim.differentiable:
         parents = tuple(x._node if isinstance(x, Tensor) else None for x in inputs)
         if any(p is not None for p in parents):
-            out._node = new_node(prim, parents, tuple(inputs), BARE.values(inputs), out.data, params)
-            out._node.ans_tangents = out._tangents
+            values = [unwrap(x) for x in inputs]
+            out._node = node = dispatch.new_node(prim, parents, tuple(inputs), values, out.data, params)
+            node.ans_tangents = out._tangents
+            node.values = _ExampleLevel(node.values)  # bare rules would read placeholders
     return out
+
+
+class _ExampleLevel(tuple):
+    """The bare values of an example-level node: only placeholders, so a first-order backward pass
+    (``loss.backward()`` inside ``vmap``), which runs rules on bare arrays, is refused by name."""
+
+    def __iter__(self):
+        raise GraphError("backward() through a vmapped computation: inside vmap, each example's values "
+                         "exist only as a batch; differentiate with chainrule.grad (or vjp) inside vmap")
 
 
 def _inputs_by_keyword(prim, inputs, params):

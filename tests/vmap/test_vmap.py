@@ -180,3 +180,9 @@ def test_batch_norm_in_training_mode_is_refused_and_eval_mode_works():
 def test_indexing_with_a_batched_index_is_refused_by_name():
     with pytest.raises(NotImplementedError, match="index tensor that differs from example to example"):
         cr.vmap(lambda x, i: x[i])(X, np.array([0, 1, 2, 0]))
+
+
+def test_backward_inside_vmap_is_refused_by_name():
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(cr.errors.GraphError, match="backward\\(\\) through a vmapped computation"):
+        cr.vmap(lambda x: (x * w).sum().backward())(X)
