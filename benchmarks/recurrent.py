@@ -55,7 +55,9 @@ def _step(framework, case):
         return step
     import chainrule as cr
     layer = getattr(cr.nn, case["layer"])(case["input"], case["hidden"])
-    layer.load_state_dict(_reference_state(case))
+    state = _reference_state(case)
+    if state is not None:  # without PyTorch, chainrule's own initial parameters (same distribution)
+        layer.load_state_dict(state)
     optimizer = cr.optim.SGD(layer.parameters(), lr=LEARNING_RATE)
 
     def step(sequence):

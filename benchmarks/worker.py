@@ -20,6 +20,8 @@ REQUIRED_MODULES = {"chainrule": "chainrule", "compiled": "chainrule", "torch": 
                     "numpy": "numpy"}
 """The module each framework needs; when it cannot be imported the framework is reported missing."""
 
+BENCH_EXTRA = "pip install 'chainrule[bench]' installs every framework"
+
 
 def run(framework, workload, quick, threads):
     """Measure every case of ``workload`` for ``framework``; the dict printed as JSON."""
@@ -34,8 +36,12 @@ def run(framework, workload, quick, threads):
         library.set_num_threads(threads)
     module = WORKLOADS[workload]
     budget = timing.QUICK if quick else timing.FULL
-    return {"status": "ok",
-            "cases": [module.measure_case(framework, case, budget) for case in module.cases(quick)]}
+    try:
+        return {"status": "ok",
+                "cases": [module.measure_case(framework, case, budget) for case in module.cases(quick)]}
+    except ImportError as error:  # a case that needs another framework (PyTorch's initial weights, say)
+        return {"status": "missing", "reason": f"{workload} needs {error.name or 'a module'} here, which is "
+                                               f"not installed ({BENCH_EXTRA})"}
 
 
 def main(argv=None):

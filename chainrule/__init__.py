@@ -12,11 +12,11 @@ Example:
 from .core.graph import enable_grad, is_grad_enabled, no_grad
 from .core.primitive import REGISTRY as _REGISTRY
 from .core.tensor import Tensor
-from .creation import (arange, empty, eye, from_numpy, full, linspace, ones, ones_like, rand, randint, randn,
-                       randperm, tensor, zeros, zeros_like)
+from .creation import (arange, empty, eye, from_numpy, full, linspace, multinomial, ones, ones_like, rand,
+                       randint, randn, randperm, tensor, zeros, zeros_like)
 from .ops import (abs, add, astype, broadcast_to, clamp, concatenate, cos, div, erf, exp,
-                  expand_dims, expm1, getitem, linear, log, log1p, log_softmax, logsumexp, matmul, max,
-                  maximum, mean, min, minimum, mul, neg, one_hot, permute, pow, relu, reshape,
+                  expand_dims, expm1, getitem, linear, log, log1p, log_softmax, logsumexp, matmul,
+                  maximum, mean, minimum, mul, neg, one_hot, permute, pow, relu, reshape,
                   scatter_add, sigmoid, sign, sin, softmax, softmax_cross_entropy, sqrt, squeeze, stack,
                   sub, sum, swapaxes, take, take_along_axis, tanh, transpose, unsqueeze, var, where)
 from .ops import concatenate as cat  # PyTorch's name
@@ -32,7 +32,9 @@ from .ops.einsum import dot, einsum, inner, kron, outer, tensordot
 from .ops.matrix import cross, diag, diagonal, moveaxis, trace, tril, triu
 from .ops.pad import pad
 from .ops.scans import cumprod, cumsum, diff, gradient, prod
-from .ops.statistics import average, median, norm, partition, ptp, sort, std
+from .ops.statistics import average, norm, partition, ptp, std
+from .ops.ordering import argmax, argmin, kthvalue, max, median, min, sort, topk  # (values, indices) for a dim
+from .ops.comparison import allclose, isclose
 from .ops.conv import convolve as conv, convolve_transpose as conv_transpose
 from .ops.pooling import adaptive_avg_pool, avg_pool, max_pool
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
@@ -48,6 +50,10 @@ from .pytorch_compat import accept_pytorch_keywords as _accept_pytorch_keywords
 from .pytorch_compat import module_getattr as _module_getattr
 from numpy import (complex64, complex128, float16, float32, float64,  # dtype=chainrule.float32, as torch's
                    int8, int16, int32, int64, uint8)
+from numpy import bool_ as bool  # noqa: A001  PyTorch's aliases: torch.bool, torch.float, torch.long...
+float, double, half = float32, float64, float16  # noqa: A001
+int, long, short = int32, int64, int16  # noqa: A001
+cfloat, cdouble = complex64, complex128
 
 _accept_pytorch_keywords(globals())  # dim=/keepdim= on every function taking an axis, as PyTorch's
 

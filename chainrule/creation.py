@@ -94,6 +94,35 @@ def randint(low, high=None, size=(), dtype="int64", generator=None):
     return Tensor(as_generator(generator).integers(low, high, shape, dtype=_dtype(dtype, "randint")))
 
 
+def multinomial(input, num_samples, replacement=False, generator=None):
+    """Indices drawn from the categories whose weights are ``input``'s last axis (one row, or a 2-d
+    batch of rows), as PyTorch's ``multinomial``: ``num_samples`` per row, int64, without replacement
+    unless ``replacement=True``. Weights need not sum to one.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.multinomial(cr.tensor([0.0, 1.0, 0.0]), 2, replacement=True).tolist()
+        [1, 1]
+    """
+    weights = backend.xp.asarray(input.data if isinstance(input, Tensor) else input, dtype="float64")
+    if weights.ndim not in (1, 2) or weights.shape[-1] == 0:
+        raise ValueError(f"multinomial(): input must be a 1-d or 2-d tensor of weights with at least one "
+                         f"category, not shape {weights.shape}")
+    if not backend.xp.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("multinomial(): weights must be finite and non-negative")
+    rows = weights.reshape(-1, weights.shape[-1])
+    count = _size(num_samples, "multinomial", "num_samples")
+    nonzero = (rows > 0).sum(axis=1).min()
+    if nonzero == 0 or (not replacement and count > nonzero):
+        raise ValueError(f"multinomial(): cannot draw {count} samples without replacement from rows with "
+                         f"{nonzero} non-zero weights" if nonzero else
+                         "multinomial(): every row needs a positive weight")
+    rng = as_generator(generator)
+    drawn = backend.xp.stack([rng.choice(len(row), size=count, replace=replacement, p=row / row.sum())
+                              for row in rows]).astype("int64")
+    return Tensor(drawn.reshape(weights.shape[:-1] + (count,)))
+
+
 def randperm(n, generator=None):
     """A random permutation of ``0 .. n-1`` (int64)."""
     return Tensor(as_generator(generator).permutation(_size(n, "randperm", "n")))

@@ -95,7 +95,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_NO
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_NO, mean=_NO, correction=_NO):
-    """``numpy.std``, differentiable (infinite derivative where the variance is zero)."""
+    """``numpy.std``, differentiable (derivative 0 where the variance is zero, as PyTorch's)."""
     return _reduce("std", _ops.std, a, axis, dtype, out, keepdims,
                    (("where", where), ("mean", mean), ("correction", correction)), ddof=ddof)
 
@@ -128,6 +128,44 @@ def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):
     """``numpy.clip``; tensor bounds are differentiable, as in ``torch.clamp``."""
     _refuse_out("clip", out)
     return _ops.clip(a, a_min if min is None else min, a_max if max is None else max)
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``numpy.linspace``; differentiable in ``start`` and ``stop`` (the result is linear in both)."""
+    if not (_is_tracked(start) or _is_tracked(stop)):
+        return _np.linspace(_values(start), _values(stop), num, endpoint, retstep, dtype, axis)
+    if isinstance(num, bool) or not isinstance(num, int) or num < 0:
+        raise ValueError(f"linspace: num must be a non-negative int, not {num!r}")
+    div = (num - 1) if endpoint else num
+    steps = _np.arange(num, dtype="float64") / div if div > 0 else _np.zeros(num)
+    if endpoint and num > 1:
+        steps[-1] = 1.0  # the last value is stop itself, as NumPy's
+    ndim = builtins.max(_np.ndim(_values(start)), _np.ndim(_values(stop)))
+    steps = steps.reshape((num,) + (1,) * ndim)
+    # start + (stop - start) · step, with the new axis first, then moved to ``axis``.
+    out = _ops.add(start, _ops.mul(_ops.sub(stop, start), steps))
+    if dtype is not None:
+        out = _ops.astype(out, dtype=_np.dtype(dtype))
+    if axis != 0:
+        out = _ops.moveaxis(out, 0, axis)
+    if retstep:
+        return out, _ops.div(_ops.sub(stop, start), div) if div > 0 else _np.nan
+    return out
+
+
+def angle(z, deg=False):
+    """``numpy.angle`` of real values: 0 where ``z >= 0``, π (or 180) where ``z < 0``; derivative 0.
+    Complex inputs are refused: chainrule does not differentiate complex numbers."""
+    if not _is_tracked(z):
+        return _np.angle(_values(z), deg)
+    _refuse_complex_angle(z)
+    # A tracked zero (sign(z) · 0, finite for infinite z) keeps the piecewise-constant result in the graph.
+    return _ops.add(_ops.mul(_ops.sign(z), 0.0), _np.angle(_values(z), deg))
+
+
+def _refuse_complex_angle(z):
+    if _values(z).dtype.kind == "c":
+        raise TypeError("angle: chainrule does not differentiate complex numbers; this angle takes real inputs")
 
 
 def where(condition, x=None, y=None):
@@ -245,7 +283,8 @@ _DIFFERENTIABLE.update({name: getattr(_ops, target) for name, target in _RENAMED
 globals().update(_DIFFERENTIABLE)
 _DIFFERENTIABLE.update({name: globals()[name] for name in (
     "sum mean prod max amax min amin var std ptp cumsum cumprod reshape clip where squeeze transpose "
-    "swapaxes expand_dims concatenate stack take take_along_axis broadcast_to matmul array asarray").split()})
+    "swapaxes expand_dims concatenate stack take take_along_axis broadcast_to matmul array asarray linspace "
+    "angle").split()})
 
 _CONSTANT_RESULTS = {"zeros_like", "ones_like", "empty_like", "full_like", "shape", "ndim", "size",
                      "result_type", "can_cast", "iscomplexobj", "isrealobj", "isscalar", "may_share_memory",

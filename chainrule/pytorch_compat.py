@@ -18,6 +18,7 @@ Example:
 """
 
 import difflib
+import sys
 import functools
 import inspect
 
@@ -143,7 +144,6 @@ INSTEAD = {
     "new_tensor": "chainrule.tensor(data, dtype=x.dtype)",
     "detach_": "y = x.detach()",
     "unbind": "list(x) (rows), or [x[:, i] for i in range(n)]",
-    "topk": "chainrule.argsort (or chainrule.sort) and slicing",
     "nonzero": "x.numpy().nonzero()",
     "nbytes": "x.data.nbytes",
     **{name: f"the operator: x {op} y" for name, op in (("eq", "=="), ("ne", "!="), ("lt", "<"),
@@ -181,8 +181,6 @@ def accept_pytorch_keywords(namespace):
 
 
 MODULE_INSTEAD = {
-    "float": "chainrule.float32", "double": "chainrule.float64", "half": "chainrule.float16",
-    "long": "chainrule.int64", "int": "chainrule.int32", "bool": "bool (Python's) or numpy.bool_",
     "autograd": "chainrule.grad(f)(x) for a gradient function, or y.backward() and x.grad",
     "device": "nothing: chainrule computes with NumPy on the CPU, and .to('cpu') is accepted",
     "cuda": "nothing: chainrule computes with NumPy on the CPU",
@@ -202,4 +200,8 @@ def module_getattr(namespace, name, instead=MODULE_INSTEAD):
     if name in instead:
         raise AttributeError(f"{message}; write {instead[name]}")
     close = difflib.get_close_matches(name, [key for key in namespace if not key.startswith("_")], n=3)
-    raise AttributeError(message + (f"; did you mean {', '.join(close)}?" if close else ""))
+    if not close:
+        raise AttributeError(message, name=name)
+    # Without a name, Python's traceback adds no "Did you mean" of its own after this one.
+    raise AttributeError(f"{message}; did you mean {', '.join(close)}?", name=None,
+                         obj=sys.modules.get(namespace["__name__"]))

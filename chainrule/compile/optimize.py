@@ -9,12 +9,13 @@ from .. import backend
 from .program import CONSTANT, SLOT, TENSOR
 
 
-def fold_constants(ops, values, keep):
-    """``ops`` without the pure operations whose every input is a constant computed by the program or a
-    Python value (not a user's array, which may change between replays); their readers read the value
-    recorded for them instead. The buffers in ``keep`` (the step's results) stay computed."""
+def fold_constants(ops, values, keep, made=()):
+    """``ops`` without the pure operations whose every input is a constant computed by the program, made
+    by the engine (``made``: ids of seeds of ones) or a Python value (not a user's array, which may
+    change between replays); their readers read the value recorded for them instead. The buffers in
+    ``keep`` (the step's results) stay computed."""
     folded, kept = {}, []
-    ours = set()
+    ours = set(made)
     for op in ops:
         op.refs = tuple((CONSTANT, folded[ref]) if code == SLOT and ref in folded else (code, ref)
                         for code, ref in op.refs)

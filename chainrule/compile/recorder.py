@@ -1,22 +1,20 @@
-"""Recording a step: an observer of the engine's hooks that writes down every array operation.
+"""Recording a step: the executor of the engine's walks while ``fn`` runs eagerly once.
 
-While ``fn`` runs eagerly once, each primitive's forward (``hooks.on_forward``) becomes an operation on
-numbered buffers; ``backward()`` is not run by the engine but emitted here, rule by rule in the engine's
-own order (:mod:`chainrule.core.reverse`), and the emitted operations compute the recording step's
-gradients too, so recording and replay share one code path; calls marked
-:func:`~chainrule.core.graph.replayable` (optimiser steps, ``zero_grad``, schedules, clipping) are run and
-kept as calls to repeat.
+Each primitive's forward (``hooks.on_forward``) becomes an operation on numbered buffers; the one backward
+walk (:mod:`chainrule.core.reverse`) runs each VJP rule through this executor, which runs it and emits it
+(so ``backward()`` and the transforms inside a step are recorded, and recording and replay share one
+code path); calls marked :func:`~chainrule.core.graph.replayable` (optimiser steps, ``zero_grad``,
+schedules, clipping) are run and kept as calls to repeat.
 """
 
 import functools
 import operator
-import sys
 import types
 
 from .. import backend
-from ..core.graph import Leaf, chained, hooks, toposort, user_site
-from ..core.mode import BARE, seed
-from ..core.reverse import unbroadcast
+from ..core.graph import Unsaved, chained, hooks, user_site
+from ..core.mode import BARE
+from ..core.reverse import accumulate, finish
 from ..core.tensor import Tensor, unwrap
 from ..errors import ChainruleError, user_line
 from ..tree import tree_flatten
@@ -43,6 +41,7 @@ class Recorder:
         self.optimizers = {}    # id -> optimiser whose step was recorded
         self.accumulates = []   # (op, tensor) of every leaf-gradient accumulation
         self.names = {}         # id(tensor) -> its name in the outermost module called (for the listing)
+        self.made = []          # arrays the engine made from shapes alone (seeds)
         self.arguments = [unwrap(leaf) for leaf in leaves]
         self.arg_slots = [self._new_slot(a) if isinstance(a, backend.ndarray) else None
                           for a in self.arguments]
@@ -105,15 +104,20 @@ class Recorder:
         return dynamic
 
     def _check_not_derived(self, array, what, compare=True):
-        """Refuse an array made from an argument outside chainrule's operations: sharing its memory, or
-        (``compare``) a copy holding the same values (in another shape: of the same dtype too)."""
+        """Refuse an array made from an argument outside chainrule's operations. Arguments are followed
+        by where arrays come from (the buffers of operations, views of an argument, conversions made by
+        ``Tensor()``), so an array sharing an argument's memory and reaching an operation any other way
+        was made with NumPy. As a net for NumPy copies (``np.asarray(x, np.float32)``), ``compare``
+        also refuses a constant holding exactly an argument's values when those are not all one value:
+        a fill (an all-zero batch beside a zeros constant) is no evidence of a copy."""
         for slot, argument in zip(self.arg_slots, self.arguments):
             if slot is None:
                 continue
             if backend.xp.shares_memory(array, argument) or (
                     compare and array.size == argument.size and array.size > 1 and
                     (array.shape == argument.shape or array.dtype == argument.dtype) and
-                    backend.xp.array_equal(array.reshape(-1), argument.reshape(-1))):
+                    backend.xp.array_equal(array.reshape(-1), argument.reshape(-1)) and
+                    not backend.xp.all(argument.reshape(-1) == argument.reshape(-1)[0])):
                 raise CompileError(
                     f"chainrule.compile: an argument of the step reaches an operation as {what} outside "
                     f"chainrule's operations (a copy, a conversion or an index made with NumPy), so a "
@@ -158,82 +162,101 @@ class Recorder:
     def on_call(self, method, args, kwargs):
         if self.depth:
             return method(*args, **kwargs)
-        if method is _TENSOR_BACKWARD:
-            return self.backward(*args, **kwargs)
         args = tuple(list(a) if isinstance(a, (types.GeneratorType, map, filter)) else a for a in args)
         self.depth += 1
+        hooks.executor = hooks.on_array = None  # the call's own operations run eagerly: it is replayed
         try:
             result = method(*args, **kwargs)
         finally:
             self.depth -= 1
+            hooks.executor, hooks.on_array = self, self.on_array
         if hasattr(args[0] if args else None, "param_groups") and method.__name__ == "step":
             self.optimizers[id(args[0])] = args[0]
         self._emit("update", _call_name(method, args), _call(method, args, kwargs), (), None, user_site(),
                    out=False, run=False)
         return result
 
-    # -- backward ---------------------------------------------------------------------------------
+    # -- the executor of the engine's reverse walk (core/reverse.py) --------------------------------
 
-    def backward(self, tensor, gradient=None, retain_graph=False, create_graph=False):
-        """Emit (and run) the backward pass of ``tensor.backward(...)``, rule by rule."""
-        if create_graph:
-            raise CompileError("chainrule.compile: backward(create_graph=True) cannot be recorded; "
-                               f"compile the outer step without it{user_line()}")
-        if tensor._node is None or (gradient is None and tensor.data.size != 1):
-            return _TENSOR_BACKWARD(tensor, gradient)  # the engine's own error
-        site, self.part = user_site(), "backward"
-        data = tensor.data
-        if gradient is None:
-            seed_slot = self._emit("backward", "ones", lambda: backend.xp.ones(data.shape, data.dtype), (),
-                                   None, site)
-        else:
-            seed_slot = self._emit("backward", "seed",
-                                   lambda g: seed(g, tensor, "backward(): gradient", False),
-                                   [self.ref(gradient)], None, site)
-        grads = {tensor._node: seed_slot}
-        for node in toposort([tensor._node]):
-            g = grads.pop(node, None)
-            if g is None:
-                continue
-            if type(node) is Leaf:
-                self._accumulate(node, g, site)
-                continue
-            if node.retained is not None:
-                raise CompileError(f"chainrule.compile: retain_grad() inside a compiled step is not "
-                                   f"supported{user_line()}")
-            if node.inputs is None:
-                raise node.freed_error()
-            args, ans = BARE.saved(node)
-            # Inputs by the tensors the node holds, so a parameter is read live at replay.
-            refs = [self.ref(ans)] + [self.ref(x) for x in node.inputs]
-            rules, params, prim = node.prim.vjps, node.params, node.prim
-            dynamic = self._params(prim.name, params)
-            refs += [ref for _, _, ref in dynamic]
-            for i, parent in enumerate(node.parents):
-                if parent is None or rules[i] is None:
-                    continue
-                x, operands = args[i], [(SLOT, g)] + refs
-                g_full = rules[i](BARE.ns, *self._read(operands[:len(operands) - len(dynamic)]), **params)
-                plain = g_full.shape == x.shape and g_full.dtype == x.dtype
-                vjp = _vjp(rules[i], params, dynamic, tuple(x.shape), x.dtype, plain)
-                g_input = self._emit("backward", f"vjp {prim.name}[{i}]", vjp, operands,
-                                     _finish(g_full, tuple(x.shape), x.dtype), node.site or site)
-                previous = grads.get(parent)
-                grads[parent] = g_input if previous is None else self._emit(
-                    "backward", "add", operator.add, [(SLOT, previous), (SLOT, g_input)], None, site,
-                    into=_add_into)
-            if not retain_graph:
-                node.inputs = node.values = node.ans = node.ans_tangents = None
-        self.part = "forward"
+    def _rule_operands(self, node, g, ans):
+        """What a VJP rule of ``node`` reads, as refs, and the arrays among its parameters."""
+        # Inputs by the tensors the node holds, so that a parameter is read live at replay.
+        refs = [self.ref(g), self.ref(ans)] + [self.ref(v) for v in node.inputs]
+        dynamic = self._params(node.prim.name, node.params)
+        return refs + [ref for _, _, ref in dynamic], dynamic
 
-    def _accumulate(self, leaf, g, site):
-        tensor = leaf.tensor_ref()
+    def vjps(self, node, wanted, g, ans, args):
+        """Run ``node``'s rule for several inputs once for the positions ``wanted`` and emit it, then
+        each input's cotangent taken from its results: ``{argnum: (g_full, g_input)}``."""
+        prim, params = node.prim, node.params
+        refs, dynamic = self._rule_operands(node, g, ans)
+        rule = functools.partial(prim.vjp_argnums, wanted)
+        results = rule(BARE.ns, g, ans, *args, **params)
+        site = node.site or user_site()
+        joint = self._emit("backward", f"vjp {prim.name}{list(wanted)}",
+                           _vjp(rule, params, dynamic, None, plain=True), refs, results, site)
+        out = {}
+        for k, i in enumerate(wanted):
+            g_full, x = results[k], args[i]
+            g_input = finish(BARE.ns, g_full, x)
+            fn = functools.partial(_selected, k, Unsaved(x) if g_input is not g_full else None)
+            if type(g_input) is not backend.ndarray:
+                g_input, fn = backend.asarray(g_input), _as_array(fn)
+            slot = self._emit("backward", f"vjp {prim.name}[{i}]", fn, [(SLOT, joint)], g_input, site)
+            out[i] = g_full, self.values[slot]
+        return out
+
+    def vjp(self, node, i, g, ans, args):
+        """Run VJP rule ``i`` of ``node`` on bare arrays and emit it: ``(g_full, g_input)``."""
+        prim, params, x = node.prim, node.params, args[i]
+        refs, dynamic = self._rule_operands(node, g, ans)
+        rule = prim.vjps[i]
+        g_full = rule(BARE.ns, g, ans, *args, **params)
+        g_input = finish(BARE.ns, g_full, x)
+        fn = _vjp(rule, params, dynamic, x, plain=g_input is g_full)
+        if type(g_input) is not backend.ndarray:  # a NumPy scalar (a sum over every axis)
+            g_input, fn = backend.asarray(g_input), _as_array(fn)
+        slot = self._emit("backward", f"vjp {prim.name}[{i}]", fn, refs, g_input, node.site or user_site())
+        return g_full, self.values[slot]
+
+    def add(self, a, b):
+        """Add two cotangents of one value, emitted."""
+        slot = self._emit("backward", "add", operator.add, [self.ref(a), self.ref(b)], None, user_site(),
+                          into=_add_into)
+        return self.values[slot]
+
+    def accumulate(self, tensor, g, records):
+        """Accumulate ``g`` into a leaf tensor's gradient, emitted (whether the replay's gradient may be
+        the array itself is decided when the program is finished: :meth:`program`)."""
+        if records:
+            self.refuse("backward(create_graph=True)")
         if tensor is None:
             return
         op = self._emit("backward", f"accumulate {self.names.get(id(tensor), 'grad')}{list(tensor.shape)}",
-                        _accumulator(tensor, copy=True), [(SLOT, g)], None, site, out=False)
+                        functools.partial(accumulate, tensor, copy=True), [self.ref(g)], None, user_site(),
+                        out=False)
         self.accumulates.append((op, tensor))
         self.tensors[id(tensor)] = tensor
+
+    def constant(self, array):
+        """An array the engine made from shapes alone (the seed of ones of ``loss.backward()``): the same
+        at every replay, so what follows from it alone is computed once (:func:`fold_constants`)."""
+        self.made.append(array)
+
+    def refuse(self, what):
+        raise CompileError(f"chainrule.compile: {what} cannot be recorded; compile the step without "
+                           f"it{user_line()}")
+
+    def on_array(self, source, array):
+        """A tensor or a seed made by converting ``source`` (another dtype): when ``source`` is an
+        argument or a value of the step, the conversion is an operation of the program."""
+        if not isinstance(source, backend.ndarray):
+            return
+        slot = self._slot(source)
+        if slot is not None:
+            dtype = array.dtype
+            self._emit(self.part, f"astype {dtype}", lambda a: a.astype(dtype), [(SLOT, slot)], array,
+                       user_site())
 
     # -- operations -------------------------------------------------------------------------------
 
@@ -265,7 +288,7 @@ class Recorder:
         outputs = (treedef, [self._output(leaf) for leaf in leaves],
                    [isinstance(leaf, Tensor) for leaf in leaves])
         keep = {ref for code, ref in outputs[1] if code == SLOT}
-        ops = drop_dead(fold_constants(self.ops, self.values, keep), keep)
+        ops = drop_dead(fold_constants(self.ops, self.values, keep, {id(a) for a in self.made}), keep)
         reuse_buffers(ops, self.values, keep | set(self.arg_slots))
         readers = {}
         for op in ops:
@@ -277,7 +300,8 @@ class Recorder:
             # A gradient becomes the tensor's own array unless other operations still read it (an add
             # passes it on as it is), or it is an argument or a constant that every replay shares.
             code, ref = op.refs[0]
-            op.fn = _accumulator(tensor, copy=code != SLOT or ref in arguments or readers[ref] > 1)
+            op.fn = functools.partial(accumulate, tensor,
+                                      copy=code != SLOT or ref in arguments or readers[ref] > 1)
         return Program(ops, self.arg_slots, outputs, len(self.values), self._guards(),
                        {id(t): self.names[id(t)] for t in self.tensors.values() if id(t) in self.names})
 
@@ -330,17 +354,32 @@ def _forward(prim, params, dynamic):
     return forward
 
 
-def _vjp(rule, params, dynamic, shape, dtype, plain):
-    """A VJP rule on bare arrays, its result summed to the input's shape and kept in its dtype as the
-    engine does; ``plain`` when recording showed neither is needed (shapes are fixed by the signature)."""
-    ns = BARE.ns
+def _vjp(rule, params, dynamic, x, plain):
+    """A VJP rule on bare arrays, its result summed to input ``x``'s shape and kept in its dtype as the
+    engine does (:func:`~chainrule.core.reverse.finish`); ``plain`` when recording showed neither is
+    needed (shapes are fixed by the signature)."""
+    ns, x = BARE.ns, Unsaved(x) if isinstance(x, backend.ndarray) else x
     if dynamic:
         count = len(dynamic)
-        return lambda g, ans, *args: _finish(
-            rule(ns, g, ans, *args[:-count], **_rebuild(params, dynamic, args[-count:])), shape, dtype)
+        if x is None:  # a rule for several inputs: each cotangent is finished by _selected
+            return lambda g, ans, *args: rule(ns, g, ans, *args[:-count],
+                                              **_rebuild(params, dynamic, args[-count:]))
+        return lambda g, ans, *args: finish(
+            ns, rule(ns, g, ans, *args[:-count], **_rebuild(params, dynamic, args[-count:])), x)
     if plain:
         return lambda g, ans, *args: rule(ns, g, ans, *args, **params)
-    return lambda g, ans, *args: _finish(rule(ns, g, ans, *args, **params), shape, dtype)
+    return lambda g, ans, *args: finish(ns, rule(ns, g, ans, *args, **params), x)
+
+
+def _as_array(fn):
+    asarray = backend.asarray
+    return lambda *values: asarray(fn(*values))
+
+
+def _selected(k, x, cotangents):
+    """The ``k``-th of the cotangents a rule for several inputs returned, finished for input ``x``
+    (``None``: as it is)."""
+    return cotangents[k] if x is None else finish(BARE.ns, cotangents[k], x)
 
 
 def _rebuild(params, dynamic, values):
@@ -362,27 +401,8 @@ def _view(offset, shape, strides):
     return lambda argument: as_strided(argument.reshape(-1)[offset:], shape, strides)
 
 
-def _finish(g_input, shape, dtype):
-    if g_input.shape != shape:
-        g_input = unbroadcast(BARE.ns, g_input, shape)
-    if g_input.dtype != dtype:  # no upcast of a float32 gradient
-        g_input = BARE.ns.astype(g_input, dtype=dtype)
-    return g_input
-
-
 def _add_into(out, a, b):
     return backend.xp.add(a, b, out=out)
-
-
-def _accumulator(tensor, copy):
-    def accumulate(g):
-        if tensor.grad is not None:
-            tensor.grad.data += g
-            return
-        if copy or (g.base is not None and sys.getrefcount(g.base) > 2):
-            g = g.copy(order="K")
-        tensor.grad = Tensor._wrap(g, None)
-    return accumulate
 
 
 def _call(method, args, kwargs):
@@ -430,9 +450,6 @@ def _plain(value):
     return isinstance(value, (bool, int, float, str, tuple, type(None)))
 
 
-_TENSOR_BACKWARD = Tensor.backward.__wrapped__
-
-
 class recording:
     """Install a :class:`Recorder` on the engine's hooks inside a ``with`` block (and restore them)."""
 
@@ -440,15 +457,18 @@ class recording:
         self.recorder = recorder
 
     def __enter__(self):
-        self.saved = hooks.on_forward, hooks.on_call, hooks.on_value, hooks.on_module
+        self.saved = (hooks.on_forward, hooks.on_call, hooks.on_value, hooks.on_module, hooks.executor,
+                      hooks.on_array)
         if any(self.saved[1:]):
             raise CompileError("chainrule.compile: a compiled step cannot be called while another one "
                                "is being recorded")
         r = self.recorder
         hooks.on_forward = chained(hooks.on_forward, r.on_forward)
         hooks.on_call, hooks.on_value, hooks.on_module = r.on_call, r.on_value, r.on_module
+        hooks.executor, hooks.on_array = r, r.on_array
         return r
 
     def __exit__(self, *exc):
-        hooks.on_forward, hooks.on_call, hooks.on_value, hooks.on_module = self.saved
+        (hooks.on_forward, hooks.on_call, hooks.on_value, hooks.on_module, hooks.executor,
+         hooks.on_array) = self.saved
         return False

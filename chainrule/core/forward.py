@@ -69,14 +69,23 @@ def bind_tangents(prim, inputs, params):
     if prim.differentiable:
         if primal_out.dtype.kind == "c":
             refuse_complex(prim, primal_out.data)
-        # Plain values (no graph, no other level) need no recording: run the rules on bare arrays.
-        mode = RECORDED if any(is_tracked(x) for pair in split for x in pair) else BARE
+        # Plain values (no graph, no other level) need no recording: run the rules on bare arrays. A
+        # compiled step being recorded runs them as primitives, which it emits as they run.
+        tracked = hooks.executor is not None or any(is_tracked(x) for pair in split for x in pair)
+        mode = RECORDED if tracked else BARE
         ns, args, ans = mode.ns, mode.values(primals), mode.value(primal_out)
+        shared = None
+        if prim.jvp_argnums is not None:  # one rule for all the inputs that carry a tangent
+            given = tuple(i for i, (_, tangent) in enumerate(split)
+                          if tangent is not None and prim.jvps[i] is not None)
+            tangents = tuple(mode.value(split[i][1]) for i in given)
+            terms = prim.jvp_argnums(given, ns, tangents, ans, *args, **params) if given else ()
+            shared = dict(zip(given, terms))
         for i, (_, tangent) in enumerate(split):
             if tangent is None or prim.jvps[i] is None:
                 continue
             tangent = mode.value(tangent)
-            term = prim.jvps[i](ns, tangent, ans, *args, **params)
+            term = prim.jvps[i](ns, tangent, ans, *args, **params) if shared is None else shared[i]
             if hooks.on_jvp is not None:
                 hooks.on_jvp(prim, i, tangent, _full(ns, term, primal_out.shape), inputs, params)
             tangent_out = term if tangent_out is None else tangent_out + term

@@ -27,6 +27,12 @@ class hooks:
             ``tensor`` is ``None`` where library code decides on its inputs' values
             (:func:`decides_on_values`).
         on_module: ``f(module)`` before every module's forward.
+        executor: ``None`` (eager: the reverse walk runs each VJP rule), or the executor of a compiled
+            step being recorded, which runs each rule and emits it as an operation of the program
+            (``vjp``, ``add``, ``accumulate``: see :func:`chainrule.core.reverse.backward`); forward mode
+            then runs its JVP rules as primitives, so each is recorded as the forward is.
+        on_array: ``f(source, array)`` when a tensor or a seed is made by converting an array
+            ``source`` into a new ``array`` (another dtype): a recording follows arguments through it.
     """
     on_forward = None
     on_vjp = None
@@ -35,6 +41,8 @@ class hooks:
     on_call = None
     on_value = None
     on_module = None
+    executor = None
+    on_array = None
 
 
 def chained(first, second):

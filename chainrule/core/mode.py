@@ -8,6 +8,7 @@ own primitives, so what the rules compute is itself recorded and can be differen
 
 from .. import backend
 from ..errors import user_line
+from .graph import hooks
 from .primitive import diff, raw
 from .tensor import Tensor, unwrap
 
@@ -44,7 +45,8 @@ class _Recorded:
 
     @staticmethod
     def value(x):
-        return x
+        # A bare array (a tangent given as one) as a constant tensor, so rules applied to it record.
+        return Tensor._wrap(x, None) if isinstance(x, backend.ndarray) else x
 
     @staticmethod
     def values(xs):
@@ -72,7 +74,10 @@ def seed(value, like, what, keep_tensor):
                         f"real numbers{user_line()}")
     if keep_tensor and isinstance(value, Tensor):
         return value
-    return array.astype(like.dtype, copy=False) if like.dtype.kind == "f" else array
+    result = array.astype(like.dtype, copy=False) if like.dtype.kind == "f" else array
+    if hooks.on_array is not None and result is not unwrap(value):
+        hooks.on_array(unwrap(value), result)
+    return result
 
 
 BARE = _Bare()

@@ -7,6 +7,11 @@ input, as in HIPS autograd's ``defvjp``/``defjvp``::
     exp.defvjp(lambda ns, g, ans, x: g * ans)      # g: cotangent of ans
     exp.defjvp(lambda ns, t, ans, x: t * ans)      # t: tangent of x
 
+A primitive whose inputs' rules share work (a recomputation, a reverse scan) registers instead one
+rule for all of them, as autograd's ``defvjp_argnums`` and JAX's transpose rules do: it is called once
+per node with the positions that need a cotangent and returns theirs (``defvjp_argnums``); likewise
+``defjvp_argnums`` returns the output tangent's term of each input at once.
+
 Rules are written against a namespace ``ns`` that the engine passes in: for a first-order backward pass
 it is :data:`raw` (the forward implementations on bare arrays, no recording); when a gradient must
 itself be differentiable it is :data:`diff` (chainrule's own primitives), so the very same rule is
@@ -55,6 +60,8 @@ class Primitive:
         self.saves_ans = "ans" in saves
         self.vjps = None
         self.jvps = None
+        self.vjp_argnums = None
+        self.jvp_argnums = None
         self.__name__ = name
         self.__doc__ = impl.__doc__
         self.nin, self.param_names = _split_signature(impl)
@@ -90,22 +97,42 @@ class Primitive:
     def defvjp(self, *rules):
         """Register one VJP rule per input, ``rule(ns, g, ans, *inputs, **params)``; ``None`` for an
         input that takes no gradient (labels, conditions)."""
-        self.vjps = rules
+        self.vjps, self.vjp_argnums = rules, None
         return self
 
     def defjvp(self, *rules):
         """Register one JVP rule per input, ``rule(ns, t, ans, *inputs, **params)``."""
-        self.jvps = rules
+        self.jvps, self.jvp_argnums = rules, None
         return self
+
+    def defvjp_argnums(self, rule, argnums):
+        """Register one VJP rule for the inputs at positions ``argnums`` (the others take no gradient),
+        for inputs whose cotangents share work: ``rule(wanted, ns, g, ans, *inputs, **params)`` returns
+        the cotangents of the positions ``wanted`` (a tuple drawn from ``argnums``), in that order. The
+        backward pass calls it once per node; :attr:`vjps` holds its per-input views."""
+        self.vjp_argnums, self.vjps = rule, self._views(_one_vjp, rule, argnums)
+        return self
+
+    def defjvp_argnums(self, rule, argnums):
+        """Register one JVP rule for the inputs at positions ``argnums``: ``rule(given, ns, tangents,
+        ans, *inputs, **params)`` returns the output tangent's term of each position in ``given`` (whose
+        tangents are ``tangents``, in that order); forward mode sums them."""
+        self.jvp_argnums, self.jvps = rule, self._views(_one_jvp, rule, argnums)
+        return self
+
+    def _views(self, one, rule, argnums):
+        """One rule per input that computes only that input's part of a rule for several inputs."""
+        count = self.nin if self.nin is not None else max(argnums) + 1
+        return tuple(functools.partial(one, rule, i) if i in argnums else None for i in range(count))
 
     def defvjp_argnum(self, rule):
         """Register one VJP rule for every input of a variadic primitive: ``rule(argnum, ns, g, ...)``."""
-        self.vjps = _ArgnumRules(rule)
+        self.vjps, self.vjp_argnums = _ArgnumRules(rule), None
         return self
 
     def defjvp_argnum(self, rule):
         """Register one JVP rule for every input of a variadic primitive: ``rule(argnum, ns, t, ...)``."""
-        self.jvps = _ArgnumRules(rule)
+        self.jvps, self.jvp_argnums = _ArgnumRules(rule), None
         return self
 
     def def_elementwise(self, *rules):
@@ -163,6 +190,14 @@ def _split_signature(impl):
         else:
             params.append(parameter.name)
     return inputs, params
+
+
+def _one_vjp(rule, argnum, ns, g, ans, *inputs, **params):
+    return rule((argnum,), ns, g, ans, *inputs, **params)[0]
+
+
+def _one_jvp(rule, argnum, ns, t, ans, *inputs, **params):
+    return rule((argnum,), ns, (t,), ans, *inputs, **params)[0]
 
 
 class _ArgnumRules:

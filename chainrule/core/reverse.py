@@ -1,7 +1,9 @@
 """The backward pass: VJP rules applied in reverse topological order.
 
 Broadcasting in the forward pass is undone here, once, for every primitive: a VJP rule returns its
-cotangent in the output's shape and :func:`unbroadcast` sums it down to the input's shape.
+cotangent in the output's shape and :func:`unbroadcast` sums it down to the input's shape. A primitive
+with one rule for all its inputs (``defvjp_argnums``) has it called once per node, for the inputs that
+need a cotangent.
 """
 
 import sys
@@ -47,6 +49,9 @@ def backward(roots, cotangents, *, targets=None, retain_graph=False, create_grap
             grads[root._node] = cotangent if previous is None else previous + cotangent
     order = toposort(list(grads))
     handed = set() if owned else {id(c) for c in cotangents}
+    if owned and hooks.executor is not None:  # seeds made from shapes alone: the same at every replay
+        for cotangent in cotangents:
+            hooks.executor.constant(cotangent)
     if not create_graph:
         return _run(order, grads, BARE, targets, retain_graph, handed)
     with _SetGradEnabled(True):
@@ -54,7 +59,12 @@ def backward(roots, cotangents, *, targets=None, retain_graph=False, create_grap
 
 
 def _run(order, grads, mode, targets, retain_graph, handed):
+    """The one backward walk. Each rule runs eagerly, or through ``hooks.executor`` while a compiled step
+    is recorded (which runs it and emits it as an operation; rules on recorded tensors are primitives,
+    emitted as they run, so a ``create_graph`` pass needs no executor for them)."""
     ns, on_vjp = mode.ns, hooks.on_vjp
+    executor = hooks.executor
+    rules_run_by = None if mode.records else executor
     needed = None if targets is None else _reaching(order, targets)
     captured = {}
     for node in order:
@@ -65,29 +75,67 @@ def _run(order, grads, mode, targets, retain_graph, handed):
             captured[node] = g
         if type(node) is Leaf:
             if targets is None:
-                _accumulate_leaf(node, g, mode, handed)
+                if executor is not None:
+                    executor.accumulate(node.tensor_ref(), g, mode.records)
+                else:
+                    _accumulate_leaf(node, g, mode, handed)
             continue
         if node.retained is not None and node.retained() is not None:
+            if executor is not None:
+                executor.refuse("retain_grad() inside a compiled step")
             node.retained().grad = g if isinstance(g, Tensor) else Tensor._wrap(g.copy(), None)
         if node.inputs is None:
             raise node.freed_error()
         args, ans = mode.saved(node)
-        rules, params = node.prim.vjps, node.params
+        prim, params = node.prim, node.params
+        rules, shared = prim.vjps, None
+        if prim.vjp_argnums is not None:  # one rule for all the inputs that need a cotangent
+            shared = _shared_vjp(node, needed, ns, g, ans, args, rules_run_by)
         for i, parent in enumerate(node.parents):
             if parent is None or rules[i] is None or (needed is not None and parent not in needed):
                 continue
-            g_full = rules[i](ns, g, ans, *args, **params)
             x = args[i]
-            g_input = g_full if g_full.shape == x.shape else unbroadcast(ns, g_full, x.shape)
-            if g_input.dtype != x.dtype:  # a float64 constant must not upcast a float32 gradient
-                g_input = ns.astype(g_input, dtype=x.dtype)
+            if rules_run_by is None:
+                g_full = rules[i](ns, g, ans, *args, **params) if shared is None else shared.pop(i)
+                g_input = finish(ns, g_full, x)
+            elif shared is None:
+                g_full, g_input = rules_run_by.vjp(node, i, g, ans, args)
+            else:
+                g_full, g_input = shared.pop(i)
             if on_vjp is not None:
                 on_vjp(node, i, g, g_input, broadcast_axes(tuple(g_full.shape), x.shape))
             previous = grads.get(parent)
-            grads[parent] = g_input if previous is None else previous + g_input
+            if previous is None:
+                grads[parent] = g_input
+            elif rules_run_by is None:
+                grads[parent] = previous + g_input
+            else:
+                grads[parent] = rules_run_by.add(previous, g_input)
         if not retain_graph:
             node.inputs = node.values = node.ans = node.ans_tangents = None
     return captured
+
+
+def _shared_vjp(node, needed, ns, g, ans, args, rules_run_by):
+    """The results of ``node``'s rule for several inputs, run once for the inputs that need a
+    cotangent: ``{argnum: g_full}``, or ``{argnum: (g_full, g_input)}`` from an executor."""
+    prim, rules = node.prim, node.prim.vjps
+    wanted = tuple(i for i, parent in enumerate(node.parents) if parent is not None
+                   and rules[i] is not None and (needed is None or parent in needed))
+    if not wanted:
+        return {}
+    if rules_run_by is not None:
+        return rules_run_by.vjps(node, wanted, g, ans, args)
+    return dict(zip(wanted, prim.vjp_argnums(wanted, ns, g, ans, *args, **node.params)))
+
+
+def finish(ns, g_full, x):
+    """A VJP rule's result ``g_full`` (in the output's shape) as the cotangent of input ``x``: summed
+    over broadcast axes, in ``x``'s dtype (a float64 constant must not upcast a float32 gradient)."""
+    g_input = g_full if g_full.shape == x.shape else unbroadcast(ns, g_full, x.shape)
+    if g_input.dtype != x.dtype:
+        g_input = ns.astype(g_input, dtype=x.dtype)
+    return g_input
 
 
 def _reaching(order, targets):
@@ -107,13 +155,18 @@ def _accumulate_leaf(leaf, g, mode, handed):
         g = mode.result(g)
         tensor.grad = g if tensor.grad is None else tensor.grad + g
         return
+    # The same array may reach several leaves (an add passes its cotangent on as it is): copy it then.
+    accumulate(tensor, g, copy=id(g) in handed)
+    handed.add(id(tensor.grad.data))
+
+
+def accumulate(tensor, g, copy):
+    """Add the array ``g`` into ``tensor.grad``, or make it the gradient: a copy when ``copy`` or when
+    ``g`` is a view of an array something else holds (a view whose base nothing else holds, such as a
+    transposed product, is the tensor's own)."""
     if tensor.grad is not None:
         tensor.grad.data += g
         return
-    # The same array may reach several leaves (an add passes its cotangent on as it is), or be a view
-    # of one that does: copy it then. A view whose base nothing else holds (a transposed product) is
-    # the leaf's own.
-    if id(g) in handed or (g.base is not None and sys.getrefcount(g.base) > 2):
+    if copy or (g.base is not None and sys.getrefcount(g.base) > 2):
         g = g.copy(order="K")
-    handed.add(id(g))
     tensor.grad = Tensor._wrap(g, None)

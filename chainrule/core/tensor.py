@@ -6,7 +6,10 @@ from .. import backend
 from ..errors import GraphError, ShapeError
 from ..pytorch_compat import missing_attribute, pytorch_keywords, to_dtype
 from .arrays import Size, numeric_array
-from .graph import Leaf, _GradMode, hooks, replayable
+from .graph import Leaf, _GradMode, hooks
+
+
+_NO_AXIS = object()  # sort()'s axis left out: PyTorch's call
 
 
 class Tensor:
@@ -35,6 +38,8 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         self.data = numeric_array(data, dtype, "tensor" if type(self) is Tensor else type(self).__name__)
+        if hooks.on_array is not None and self.data is not data:
+            hooks.on_array(data, self.data)
         self.grad = None
         self.name = name
         self._node = None
@@ -106,7 +111,6 @@ class Tensor:
         """The same values, cut from the graph and from forward-mode tangents."""
         return Tensor._wrap(self.data, None)
 
-    @replayable
     def backward(self, gradient=None, retain_graph=False, create_graph=False):
         """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on.
 
@@ -149,6 +153,13 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
+
+    def __index__(self):
+        # A 0-d integer tensor indexes and slices (data[i:i + n] with i from randint), as PyTorch's.
+        if self.data.ndim != 0 or self.data.dtype.kind not in "iu":
+            raise TypeError(f"only a 0-d integer tensor can be used as an index, not a {self.dtype} tensor "
+                            f"of shape {self.shape}")
+        return int(self.data)
 
     def item(self):
         """The single element as a Python number."""
@@ -346,10 +357,21 @@ class Tensor:
     def sum(self, axis=None, keepdims=False): return ops.sum(self, axis=axis, keepdims=keepdims)
     @pytorch_keywords
     def mean(self, axis=None, keepdims=False): return ops.mean(self, axis=axis, keepdims=keepdims)
-    @pytorch_keywords
-    def max(self, axis=None, keepdims=False): return ops.max(self, axis=axis, keepdims=keepdims)
-    @pytorch_keywords
-    def min(self, axis=None, keepdims=False): return ops.min(self, axis=axis, keepdims=keepdims)
+    # A dim (x.max(1), x.max(dim=1)) gives PyTorch's (values, indices); axis= gives NumPy's values.
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ordering.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ordering.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def median(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ordering.median(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def sort(self, dim=-1, descending=False, stable=False, *, axis=_NO_AXIS):
+        """PyTorch's ``(values, indices)``; NumPy's sorted values for ``axis=`` (NumPy's ``a.sort()``
+        sorts in place and returns nothing, so no NumPy habit reads the method's result)."""
+        if axis is not _NO_AXIS:
+            return ordering.sort(self, axis=axis)
+        return ordering.sort(self, dim, descending, stable)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return ordering.topk(self, k, dim, largest, sorted)
+    def kthvalue(self, k, dim=-1, keepdim=False): return ordering.kthvalue(self, k, dim, keepdim)
     @pytorch_keywords
     def var(self, axis=None, keepdims=False, ddof=0):
         return ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
@@ -410,10 +432,10 @@ class Tensor:
         return ops.take_along_axis(self, index, axis)
     @pytorch_keywords
     def take(self, indices, axis=None): return ops.take(self, indices, axis)
-    @pytorch_keywords
-    def argmax(self, axis=None): return Tensor._wrap(backend.asarray(self.data.argmax(axis)), None)
-    @pytorch_keywords
-    def argmin(self, axis=None): return Tensor._wrap(backend.asarray(self.data.argmin(axis)), None)
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ordering.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ordering.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     # -- the NumPy vocabulary (chainrule.numpy), as NumPy and PyTorch users call it on arrays ------
 
@@ -474,6 +496,7 @@ def _shape_args(args):
 
 
 from .. import ops  # noqa: E402  (the operations need Tensor defined first)
+from ..ops import ordering  # noqa: E402
 from . import dispatch, mode, reverse  # noqa: E402
 from .primitive import Primitive  # noqa: E402
 

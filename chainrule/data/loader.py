@@ -6,7 +6,9 @@ import numbers
 
 import numpy as np
 
+from chainrule.core.tensor import Tensor
 from chainrule.errors import DataError
+from chainrule.nn.rng import as_generator, default_generator
 
 _UINT64_MASK = (1 << 64) - 1
 
@@ -78,23 +80,30 @@ def _check_dataset(dataset):
 
 
 class DataLoader:
-    """Iterates over a data set in mini-batches, each a tuple of NumPy arrays.
+    """Iterates over a data set in mini-batches, each a tuple of tensors (as PyTorch's loader yields;
+    fields that are not numbers, such as strings, stay NumPy arrays).
 
-    With ``shuffle=True`` every epoch (every ``iter(loader)``) draws a fresh permutation from one
-    generator seeded at construction, so the order of epoch ``k`` depends only on ``(seed, k)``.
+    With ``shuffle=True`` every epoch (every ``iter(loader)``) draws a fresh permutation. By default it
+    is drawn from the shared generator that :func:`chainrule.manual_seed` resets, as PyTorch's loader
+    draws from its global generator, so ``manual_seed(0)`` makes the order reproducible. A ``seed`` or a
+    ``generator`` gives the loader a generator of its own instead: with ``seed=s`` the order of epoch
+    ``k`` depends only on ``(s, k)``.
 
     Args:
         dataset: A :class:`Dataset` (anything with ``__len__`` and ``__getitem__``).
         batch_size: Number of items per batch, between 1 and ``len(dataset)``.
         shuffle: Whether to visit the items in a new random order each epoch.
         drop_last: Whether to skip the final batch when it is smaller than ``batch_size``.
-        seed: Seed of the shuffling generator; ``None`` draws one from the operating system.
+        seed: Seed of the loader's own shuffling generator; ``None`` (with no ``generator``) draws from
+            the shared generator.
+        generator: PyTorch's spelling: a ``numpy.random.Generator`` (used as it is) or an int seed;
+            give ``seed`` or ``generator``, not both.
         num_workers, pin_memory: accepted for PyTorch's signature; batches are always made in this
             process, from arrays already in memory.
     """
 
     def __init__(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=None, num_workers=0,
-                 pin_memory=False):
+                 pin_memory=False, generator=None):
         if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
             raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
@@ -105,6 +114,8 @@ class DataLoader:
         for name, value in (("shuffle", shuffle), ("drop_last", drop_last), ("pin_memory", pin_memory)):
             if not isinstance(value, bool):
                 raise DataError(f"{name} must be True or False, got {value!r}")
+        if seed is not None and generator is not None:
+            raise DataError("DataLoader: give seed or generator, not both")
         _check_dataset(dataset)
         size = len(dataset)
         if size == 0:
@@ -118,7 +129,14 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self._rng = np.random.default_rng(seed)
+        self._own_rng = (np.random.default_rng(seed) if seed is not None
+                         else None if generator is None else as_generator(generator, "generator"))
+
+    @property
+    def _rng(self):
+        """The generator shuffling draws from: the loader's own, or the shared one as it is now (so
+        that a ``manual_seed`` after the loader was made still seeds it)."""
+        return default_generator() if self._own_rng is None else self._own_rng
 
     def __len__(self):
         size = len(self.dataset)
@@ -134,7 +152,8 @@ class DataLoader:
             yield _fetch_batch(self.dataset, order[start : start + self.batch_size])
 
     def state_dict(self):
-        """Return the shuffling generator's state, to resume the same sequence of epochs later.
+        """Return the shuffling generator's state, to resume the same sequence of epochs later (the
+        shared generator's, for a loader without a seed or generator of its own).
 
         Returns:
             ``{"rng_state": uint64 array}``, arrays only so it fits in any checkpoint format.
@@ -169,15 +188,27 @@ class DataLoader:
 
 
 def _fetch_batch(dataset, indices):
-    """Return the items of ``dataset`` at ``indices`` stacked field by field into a tuple of arrays."""
+    """Return the items of ``dataset`` at ``indices`` stacked field by field into a tuple of tensors."""
+    return tuple(_as_tensor(field) for field in _fetch_arrays(dataset, indices))
+
+
+def _fetch_arrays(dataset, indices):
     if isinstance(dataset, TensorDataset):
         return tuple(array[indices] for array in dataset.arrays)
     if isinstance(dataset, Subset):
-        return _fetch_batch(dataset.dataset, dataset.indices[indices])
+        return _fetch_arrays(dataset.dataset, dataset.indices[indices])
     items = [dataset[int(index)] for index in indices]
     if not isinstance(items[0], tuple):
-        return (np.stack(items),)
-    return tuple(np.stack(field) for field in zip(*items))
+        return (np.stack([_values(item) for item in items]),)
+    return tuple(np.stack([_values(item) for item in field]) for field in zip(*items))
+
+
+def _values(item):
+    return item.data if isinstance(item, Tensor) else item
+
+
+def _as_tensor(array):
+    return Tensor(array) if array.dtype.kind in "biufc" else array
 
 
 def random_split(dataset, lengths, seed=0):

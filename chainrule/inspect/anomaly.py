@@ -101,6 +101,8 @@ def _inside_rule():
             # Rules of variadic primitives are one function of the input's position, in ``.rule``.
             functions = [rules.rule] if hasattr(rules, "rule") else rules or ()
             codes.update(f.__code__ for f in functions if hasattr(f, "__code__"))
+        # A rule for several inputs at once (its per-input views in .vjps are partials of it).
+        codes.update(f.__code__ for f in (prim.vjp_argnums, prim.jvp_argnums) if f is not None)
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code in codes:

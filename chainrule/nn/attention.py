@@ -17,7 +17,7 @@ import numpy as np
 from .. import ops
 from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
-from ..ops.attention import attention_weights, causal_mask
+from ..ops.attention import attention_weights, causal_mask, check_mask_dtype
 from . import functional as F
 from . import init
 from .layers import Linear
@@ -54,7 +54,7 @@ class MultiheadAttention(Module):
         if isinstance(embed_dim, bool) or not isinstance(embed_dim, int) or embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim {embed_dim!r} must be divisible by num_heads "
                              f"{num_heads}")
-        F.check_probability(dropout, "MultiheadAttention: dropout")
+        F.check_probability(dropout, "MultiheadAttention", "dropout")
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
         self.dropout, self.batch_first = dropout, batch_first
         self.generator = as_generator(generator)
@@ -146,6 +146,7 @@ class MultiheadAttention(Module):
         name = f"MultiheadAttention({self.embed_dim}, {self.num_heads})"
         bias = None
         if attn_mask is not None:
+            check_mask_dtype(attn_mask, name, "attn_mask", "may not attend")
             shape = np.shape(unwrap(attn_mask))
             allowed = {(length, keys): (length, keys),
                        (n * self.num_heads, length, keys): (n, self.num_heads, length, keys)}
@@ -155,6 +156,7 @@ class MultiheadAttention(Module):
                                  f"{(n * self.num_heads, length, keys)}")
             bias = _additive(attn_mask, self.in_proj_weight.dtype).reshape(allowed[shape])
         if key_padding_mask is not None:
+            check_mask_dtype(key_padding_mask, name, "key_padding_mask", "an ignored key")
             shape = np.shape(unwrap(key_padding_mask))
             expected = (n, keys) if batched else (keys,)
             if shape != expected:

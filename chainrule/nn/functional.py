@@ -333,10 +333,11 @@ def hinge_loss(input, target, margin=1.0, reduction="mean", axis=-1):
 
 # -- helpers --------------------------------------------------------------------------------------
 
-def check_probability(p, where):
-    """Raise unless ``p`` is a number in [0, 1] (see chainrule.validation)."""
+def check_probability(p, where, name="p"):
+    """Raise unless ``p`` is a number in [0, 1] (see chainrule.validation); ``name`` is the argument's
+    name in the message (``dropout`` for a recurrent layer's)."""
     from ..validation import check_number
-    check_number(p, "p", 0, 1, high_open=False, what="a probability", owner=where)
+    check_number(p, name, 0, 1, high_open=False, what="a probability", owner=where)
 
 
 def check_reduction(reduction):

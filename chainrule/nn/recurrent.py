@@ -167,7 +167,7 @@ class _RNNBase(Module):
         self.input_size = _positive_int(input_size, f"{name}: input_size")
         self.hidden_size = _positive_int(hidden_size, f"{name}: hidden_size")
         self.num_layers = _positive_int(num_layers, f"{name}: num_layers")
-        F.check_probability(dropout, name)
+        F.check_probability(dropout, name, "dropout")
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), dropout
         self.bidirectional = bool(bidirectional)
         self.generator = None if generator is None else as_generator(generator)

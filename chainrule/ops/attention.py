@@ -9,7 +9,7 @@ the keys and ``out = p v``:
   ``ouṫ = ṗ v + p v̇``.
 
 The node keeps only the inputs: the ``(..., L, S)`` weights are recomputed in the rules (as
-FlashAttention does), once per node, shared by the rules of its inputs. A row whose keys are all
+FlashAttention does), once per node: one rule serves all the inputs (``defvjp_argnums``). A row whose keys are all
 masked has weights zero, so its output and gradients are zero, not NaN.
 """
 
@@ -20,25 +20,6 @@ from ..core.primitive import diff, primitive, raw
 from ..core.tensor import unwrap
 from ..errors import ShapeError
 from . import stateful
-
-
-class _LastCall:
-    """A one-entry memo: the rules of one node run back to back on the same objects, so the weights
-    and the score cotangent they share are computed once. Entries are compared by identity (the memo
-    holds the objects, so their ids stay theirs)."""
-
-    def __init__(self):
-        self.key, self.value = None, None
-
-    def get(self, key, compute):
-        last = self.key
-        if last is None or len(last) != len(key) or any(a is not b for a, b in zip(last, key)):
-            self.value = compute()
-            self.key = key
-        return self.value
-
-
-_weights_memo, _scores_cotangent_memo = _LastCall(), _LastCall()
 
 
 def _all_true(mask):
@@ -75,13 +56,6 @@ def _compute_weights(ns, query, key, bias, keep, scale, decide=True):
     return weights if decide and _all_true(ns.value(alive)) else weights * alive
 
 
-def _weights(ns, ans, query, key, bias, keep, scale):
-    """``softmax(scale · q kᵀ + bias)`` over kept keys, zero rows where no key is kept, computed once
-    per application of the primitive (``ans``, unique to it, keys the memo)."""
-    return _weights_memo.get((ns, ans, query, key, bias, keep),
-                             lambda: _compute_weights(ns, query, key, bias, keep, scale))
-
-
 def _dropped(weights, dropout):
     return weights if dropout is None else weights * dropout
 
@@ -89,13 +63,6 @@ def _dropped(weights, dropout):
 def _softmax_pushforward(ns, weights, v):
     # J = diag(p) - p pᵀ is symmetric: the same formula pushes tangents forward and pulls cotangents back.
     return weights * (v - ns.sum(weights * v, axis=-1, keepdims=True))
-
-
-def _scores_cotangent(ns, g, ans, query, key, value, bias, keep, dropout, scale):
-    def compute():
-        weights = _weights(ns, ans, query, key, bias, keep, scale)
-        return _softmax_pushforward(ns, weights, _dropped(ns.matmul(g, _transposed(ns, value)), dropout))
-    return _scores_cotangent_memo.get((ns, g, ans, query, key, value, bias, keep, dropout), compute)
 
 
 def _transposed(ns, x):
@@ -107,46 +74,34 @@ def _attention_impl(xp, query, key, value, bias, keep, dropout, scale=1.0):
     return xp.matmul(_dropped(weights, dropout), value)
 
 
-def _vjp_query(ns, g, ans, query, key, value, bias, keep, dropout, scale=1.0):
-    ds = _scores_cotangent(ns, g, ans, query, key, value, bias, keep, dropout, scale)
-    return ns.matmul(ds, key) * scale
+def _vjp(wanted, ns, g, ans, query, key, value, bias, keep, dropout, scale=1.0):
+    """The cotangents of the inputs at positions ``wanted``: the weights recomputed once, and the
+    scores' cotangent ``ds`` once for all of query, key and bias."""
+    weights = _compute_weights(ns, query, key, bias, keep, scale)
+    ds = None
+    if wanted != (2,):
+        ds = _softmax_pushforward(ns, weights, _dropped(ns.matmul(g, _transposed(ns, value)), dropout))
+    cotangents = {
+        0: lambda: ns.matmul(ds, key) * scale,
+        1: lambda: ns.matmul(_transposed(ns, ds), query) * scale,
+        2: lambda: ns.matmul(_transposed(ns, _dropped(weights, dropout)), g),
+        3: lambda: ds,
+    }
+    return tuple(cotangents[i]() for i in wanted)
 
 
-def _vjp_key(ns, g, ans, query, key, value, bias, keep, dropout, scale=1.0):
-    ds = _scores_cotangent(ns, g, ans, query, key, value, bias, keep, dropout, scale)
-    return ns.matmul(_transposed(ns, ds), query) * scale
-
-
-def _vjp_value(ns, g, ans, query, key, value, bias, keep, dropout, scale=1.0):
-    weights = _dropped(_weights(ns, ans, query, key, bias, keep, scale), dropout)
-    return ns.matmul(_transposed(ns, weights), g)
-
-
-def _vjp_bias(ns, g, ans, query, key, value, bias, keep, dropout, scale=1.0):
-    return _scores_cotangent(ns, g, ans, query, key, value, bias, keep, dropout, scale)
-
-
-def _output_tangent(ns, scores_tangent, ans, query, key, value, bias, keep, dropout, scale):
-    weights = _weights(ns, ans, query, key, bias, keep, scale)
-    return ns.matmul(_dropped(_softmax_pushforward(ns, weights, scores_tangent), dropout), value)
-
-
-def _jvp_query(ns, t, ans, query, key, value, bias, keep, dropout, scale=1.0):
-    scores_tangent = ns.matmul(t, _transposed(ns, key)) * scale
-    return _output_tangent(ns, scores_tangent, ans, query, key, value, bias, keep, dropout, scale)
-
-
-def _jvp_key(ns, t, ans, query, key, value, bias, keep, dropout, scale=1.0):
-    scores_tangent = ns.matmul(query, _transposed(ns, t)) * scale
-    return _output_tangent(ns, scores_tangent, ans, query, key, value, bias, keep, dropout, scale)
-
-
-def _jvp_value(ns, t, ans, query, key, value, bias, keep, dropout, scale=1.0):
-    return ns.matmul(_dropped(_weights(ns, ans, query, key, bias, keep, scale), dropout), t)
-
-
-def _jvp_bias(ns, t, ans, query, key, value, bias, keep, dropout, scale=1.0):
-    return _output_tangent(ns, t, ans, query, key, value, bias, keep, dropout, scale)
+def _jvp(given, ns, tangents, ans, query, key, value, bias, keep, dropout, scale=1.0):
+    """The output tangent's term of each input at positions ``given``, the weights recomputed once."""
+    weights = _compute_weights(ns, query, key, bias, keep, scale)
+    terms = []
+    for i, t in zip(given, tangents):
+        if i == 2:
+            terms.append(ns.matmul(_dropped(weights, dropout), t))
+            continue
+        scores_tangent = (ns.matmul(t, _transposed(ns, key)) * scale if i == 0 else
+                          ns.matmul(query, _transposed(ns, t)) * scale if i == 1 else t)
+        terms.append(ns.matmul(_dropped(_softmax_pushforward(ns, weights, scores_tangent), dropout), value))
+    return terms
 
 
 attention = primitive("attention", _attention_impl, saves=("inputs",))
@@ -166,8 +121,8 @@ Args:
 Returns:
     ``(..., L, Ev)``; rows with no kept key are zero.
 """
-attention.defvjp(_vjp_query, _vjp_key, _vjp_value, _vjp_bias, None, None)
-attention.defjvp(_jvp_query, _jvp_key, _jvp_value, _jvp_bias, None, None)
+attention.defvjp_argnums(_vjp, argnums=(0, 1, 2, 3))
+attention.defjvp_argnums(_jvp, argnums=(0, 1, 2, 3))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
@@ -215,6 +170,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {mask_shape} does not "
                              f"broadcast to the attention weights' shape (..., L, S) = {weights_shape}"
                              ) from None
+        check_mask_dtype(attn_mask, "scaled_dot_product_attention", "attn_mask", "may attend")
         if backend.xp.asarray(unwrap(attn_mask)).dtype == bool:
             keep = backend.xp.asarray(unwrap(attn_mask))
         else:
@@ -227,7 +183,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p:
         from ..nn.functional import check_probability
         from ..nn.rng import as_generator
-        check_probability(dropout_p, "scaled_dot_product_attention: dropout_p")
+        check_probability(dropout_p, "scaled_dot_product_attention", "dropout_p")
         dtype = backend.xp.result_type(unwrap(query), unwrap(key))
         dropout = stateful.keep_mask(query, p=dropout_p, shape=weights_shape, dtype=dtype,
                                      generator=as_generator(generator))
@@ -240,6 +196,18 @@ def attention_weights(query, key, bias=None, keep=None, scale=None):
     never stores them). Masks as for :func:`attention`; rows with no kept key are zero."""
     scale = 1 / math.sqrt(backend.xp.shape(unwrap(query))[-1]) if scale is None else scale
     return _compute_weights(diff, query, key, bias, keep, scale, decide=False)
+
+
+def check_mask_dtype(mask, where, name, true_means):
+    """Refuse a mask that is neither boolean nor floating point, as PyTorch does: a 0/1 integer mask
+    would otherwise be added to the scores, and the boolean conventions differ between
+    ``scaled_dot_product_attention`` (``True``: may attend) and ``MultiheadAttention`` (``True``: may
+    not), so guessing would be wrong half the time."""
+    dtype = backend.xp.asarray(unwrap(mask)).dtype
+    if dtype.kind not in "bf":
+        raise TypeError(f"{where}: {name} must be boolean (True: {true_means}) or floating point (added to "
+                        f"the scores, -inf masks), not {dtype}; for a 0/1 mask write mask.astype(bool) or "
+                        f"mask == 1 with that meaning")
 
 
 def causal_mask(length, keys=None):

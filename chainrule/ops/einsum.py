@@ -125,6 +125,11 @@ def _shape(x):
     return tuple(x.shape) if hasattr(x, "shape") else backend.asarray(x).shape
 
 
+def _operand(x):
+    """A tensor or array as it is; a Python number or list as an array (the forward reads shapes)."""
+    return x if hasattr(x, "shape") else backend.asarray(x)
+
+
 def einsum(*args, optimize=True):
     """Einstein summation, as ``numpy.einsum``: ``einsum("ij,jk->ik", a, b)``, with ``...``, implicit
     output, and the interleaved form ``einsum(a, [0, 1], b, [1, 2])``.
@@ -140,6 +145,7 @@ def einsum(*args, optimize=True):
         subscripts, operands = args[0], list(args[1:])
     else:
         subscripts, operands = _from_sublists(args)
+    operands = [_operand(x) for x in operands]
     inputs, output = parse(subscripts, [_shape(x) for x in operands])
     return _einsum(*operands, subscripts=",".join(inputs) + "->" + output)
 
@@ -156,10 +162,15 @@ def _axes_pair(axes, a_ndim):
 def tensordot(a, b, axes=2):
     """Sum products over ``axes`` (an int: the last ``axes`` of ``a`` with the first of ``b``; or a
     pair of axis lists), as ``numpy.tensordot``."""
+    a, b = _operand(a), _operand(b)
     a_ndim, b_ndim = len(_shape(a)), len(_shape(b))
     a_axes, b_axes = _axes_pair(axes, a_ndim)
     if len(a_axes) != len(b_axes):
         raise ShapeError(f"tensordot: axes {a_axes} of a and {b_axes} of b differ in number")
+    for name, axes_of, ndim in (("a", a_axes, a_ndim), ("b", b_axes, b_ndim)):
+        if any(not -ndim <= axis < ndim for axis in axes_of):
+            raise ShapeError(f"tensordot: axes={axes!r} sums over axes {axes_of} of {name}, which has "
+                             f"{ndim} (shapes {_shape(a)} and {_shape(b)}); axes=0 gives the outer product")
     a_letters = list(LETTERS[:a_ndim])
     b_letters = list(LETTERS[a_ndim:a_ndim + b_ndim])
     for i, j in zip(a_axes, b_axes):

@@ -34,12 +34,12 @@ def _pow_d_exponent(ns, g, ans, x, y):
 
 def _pow_d_base(ns, g, ans, x, y):
     # d(x^y)/dx = y x^(y-1), taken as 0 where y = 0: x^0 = 1 is constant even at x = 0, where
-    # x^(y-1) is infinite. A safe exponent there keeps every higher derivative finite too.
+    # x^(y-1) is infinite. Only the base is made safe there (x = 1 where x = y = 0), so that the
+    # derivative in y stays d(y x^(y-1))/dy = x^(y-1) (1 + y log x), 1/x at y = 0 (jax#12033).
     if isinstance(y, (int, float)):
         return g * 0 if y == 0 else g * y * x ** (y - 1)
-    zero = y == 0
-    safe_y = ns.where(zero, 1, y)
-    return g * ns.where(zero, 0, safe_y * x ** (safe_y - 1))
+    safe_x = ns.where((y == 0) & (x == 0), 1, x)
+    return g * (y * safe_x ** (y - 1))
 
 
 pow = primitive("pow", lambda xp, x, y: xp.power(x, y))

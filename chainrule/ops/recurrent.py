@@ -27,8 +27,8 @@ Then ``dW_hh = Σ_t dhw_tᵀ h_{t-1}`` (one product over all steps) and ``db_hh 
 ``Ẇ_hh, ḃ_hh`` enters as ``h_{t-1} Ẇ_hhᵀ + ḃ_hh`` beside ``ẋw``.
 
 ``lengths`` (one per sequence) makes step ``t ≥ length`` copy the state unchanged: padding then never
-reaches a state or a gradient. The reverse scan runs once per node (its four rules share it through a
-one-entry memo). The rules are written on ``ns``, so they serve every order.
+reaches a state or a gradient. The reverse scan runs once per node: one rule gives the cotangents of all
+four inputs (``defvjp_argnums``). The rules are written on ``ns``, so they serve every order.
 """
 
 import functools
@@ -37,12 +37,9 @@ from collections import namedtuple
 from .. import backend
 from ..core.primitive import primitive
 from ..errors import ShapeError
-from .attention import _LastCall
 
 # mode -> (number of gates, width of the state), the widths in units of the hidden size H
 MODES = {"rnn_tanh": (1, 1), "rnn_relu": (1, 1), "lstm": (4, 2), "gru": (3, 1)}
-
-_backward_memo = _LastCall()
 
 Step = namedtuple("Step", "input recurrent carry through")
 """A cell's local derivatives at one step: the factors of the cotangent (or tangent) of ``xw_t`` and of
@@ -237,23 +234,25 @@ def _reverse_scan(ns, g, states, xw, state0, weight_hh, bias_hh, mode, lengths):
     return (dhw_all if mode != "gru" else ns.stack(*dxw, axis=0)), carry, dhw_all
 
 
-def _backward(ns, g, states, xw, state0, weight_hh, bias_hh, mode, lengths):
-    return _backward_memo.get(
-        (ns, g, states, xw, state0, weight_hh, bias_hh),
-        lambda: _reverse_scan(ns, g, states, xw, state0, weight_hh, bias_hh, mode, lengths))
-
-
-def _weight_cotangent(ns, g, states, xw, state0, weight_hh, bias_hh, mode="lstm", lengths=None):
-    _, _, dhw = _backward(ns, g, states, xw, state0, weight_hh, bias_hh, mode, lengths)
-    H = weight_hh.shape[1]
-    h_previous = _hidden_previous(ns, states, state0, H)
-    rows = dhw.shape[0] * dhw.shape[1]
-    return ns.matmul(ns.transpose(ns.reshape(dhw, shape=(rows, dhw.shape[2]))),
-                     ns.reshape(h_previous, shape=(rows, H)))
-
-
-def _bias_cotangent(ns, g, states, xw, state0, weight_hh, bias_hh, mode="lstm", lengths=None):
-    return ns.sum(_backward(ns, g, states, xw, state0, weight_hh, bias_hh, mode, lengths)[2], axis=(0, 1))
+def _vjp(wanted, ns, g, states, xw, state0, weight_hh, bias_hh, mode="lstm", lengths=None):
+    """The cotangents of the inputs at positions ``wanted`` (xw, state0, weight_hh, bias_hh), from one
+    reverse scan."""
+    dxw, dstate0, dhw = _reverse_scan(ns, g, states, xw, state0, weight_hh, bias_hh, mode, lengths)
+    cotangents = []
+    for i in wanted:
+        if i == 0:
+            cotangents.append(dxw)
+        elif i == 1:
+            cotangents.append(dstate0)
+        elif i == 2:
+            H = weight_hh.shape[1]
+            rows = dhw.shape[0] * dhw.shape[1]
+            h_previous = _hidden_previous(ns, states, state0, H)
+            cotangents.append(ns.matmul(ns.transpose(ns.reshape(dhw, shape=(rows, dhw.shape[2]))),
+                                        ns.reshape(h_previous, shape=(rows, H))))
+        else:
+            cotangents.append(ns.sum(dhw, axis=(0, 1)))
+    return tuple(cotangents)
 
 
 def _forward_scan(ns, states, xw, state0, weight_hh, bias_hh, mode, lengths, t_xw=None, t_state0=None,
@@ -315,13 +314,7 @@ Returns:
     ``(T, B, H)`` hidden states (LSTM: ``(T, B, 2H)``, ``[h, c]`` per step). See the module's docstring
     for the rules.
 """
-recurrent_scan.defvjp(
-    lambda ns, g, ans, xw, state0, weight_hh, bias_hh, mode="lstm", lengths=None:
-        _backward(ns, g, ans, xw, state0, weight_hh, bias_hh, mode, lengths)[0],
-    lambda ns, g, ans, xw, state0, weight_hh, bias_hh, mode="lstm", lengths=None:
-        _backward(ns, g, ans, xw, state0, weight_hh, bias_hh, mode, lengths)[1],
-    _weight_cotangent,
-    _bias_cotangent)
+recurrent_scan.defvjp_argnums(_vjp, argnums=(0, 1, 2, 3))
 recurrent_scan.defjvp(
     lambda ns, t, ans, xw, state0, weight_hh, bias_hh, mode="lstm", lengths=None:
         _forward_scan(ns, ans, xw, state0, weight_hh, bias_hh, mode, lengths, t_xw=t),

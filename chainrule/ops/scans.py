@@ -82,6 +82,8 @@ def _prod_impl(xp, x, axis=None, keepdims=False):
 def _others_product(ns, x, axis):
     """For each element, the product of the other elements of its slices over ``axis``: exclusive
     running products from the left times those from the right (no division, exact with zeros)."""
+    if 0 in x.shape:  # no elements: nothing to differentiate (and no slice to scan)
+        return backend.xp.zeros(x.shape, x.dtype)
     axes = normalize_axes(axis, x.ndim)
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = ns.transpose(x, axes=tuple(kept) + axes)

@@ -1,6 +1,8 @@
 """Primitives that move elements without changing them: transpose, reshape, broadcasting, squeezing,
 joining, indexing. All are linear, so their JVP is the primitive applied to the tangent."""
 
+import operator
+
 import numpy as _np
 
 from .. import backend
@@ -170,6 +172,8 @@ def normalize_index(index):
                     "supported; for a per-example label use softmax_cross_entropy or one_hot, or move "
                     "the indexing out of the vmapped function")
             return i.data
+        if isinstance(i, slice) and any(hasattr(end, "_node") for end in (i.start, i.stop, i.step)):
+            return slice(*(None if end is None else operator.index(end) for end in (i.start, i.stop, i.step)))
         if isinstance(i, list):
             return _np.asarray(i)
         return i

@@ -1,8 +1,8 @@
 """Statistics, norms and orderings with NumPy's names: ``std``, ``ptp``, ``average``, ``norm``,
 ``sort``, ``partition``.
 
-All are composites. ``std`` is ``sqrt(var)`` (so, as in NumPy's autograd peers, its derivative is
-infinite where the variance is zero); ``sort`` and ``partition`` gather ``x`` by the permutation that
+All are composites. ``std`` is ``sqrt(var)`` with derivative 0 where the variance is zero (as
+PyTorch's); ``sort`` and ``partition`` gather ``x`` by the permutation that
 orders it, so the gradient goes back through the permutation; ``norm`` reduces with the primitives the
 order calls for (a matrix's 2-norm and nuclear norm through the singular values).
 """
@@ -13,7 +13,7 @@ import numpy as _np
 
 from .. import backend
 from .elementwise import abs as _abs
-from .elementwise import sqrt
+from .elementwise import sqrt, where
 from .reductions import max as _max
 from .reductions import min as _min
 from .reductions import sum as _sum
@@ -31,8 +31,12 @@ def _values(x):
 
 
 def std(x, axis=None, keepdims=False, ddof=0):
-    """The standard deviation, ``sqrt(var(x))`` (``numpy.std``)."""
-    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+    """The standard deviation, ``sqrt(var(x))`` (``numpy.std``); its derivative is 0 where the variance
+    is 0 (a single element, equal elements), as PyTorch's and HIPS autograd's, not ``inf · 0``."""
+    v = var(x, axis=axis, keepdims=keepdims, ddof=ddof)
+    # sqrt is taken of 1 where v = 0, so no branch of the graph meets 1/sqrt(0), at any order.
+    flat = _values(v) == 0
+    return where(flat, 0.0, sqrt(where(flat, 1.0, v)))
 
 
 def ptp(x, axis=None, keepdims=False):

@@ -201,3 +201,29 @@ def test_render_rewrites_the_markdown_from_a_json_run_without_measuring(tmp_path
     text = (tmp_path / "report.md").read_text()
     assert "| `(a*b + a).sum()`, 1 element | 10.0 µs ±10% | missing |" in text
     assert f"wrote {tmp_path / 'report.md'}" in capsys.readouterr().out
+
+
+def test_a_case_that_needs_a_missing_framework_is_reported_missing_in_one_line(monkeypatch):
+    import types
+
+    from benchmarks import worker
+
+    def measure_case(framework, case, budget):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+    fake = types.SimpleNamespace(cases=lambda quick: [{}], measure_case=measure_case)
+    monkeypatch.setitem(worker.WORKLOADS, "recurrent", fake)
+    outcome = worker.run("chainrule", "recurrent", True, 1)
+    assert outcome == {"status": "missing", "reason": "recurrent needs torch here, which is not installed "
+                                                      "(pip install 'chainrule[bench]' installs every framework)"}
+
+
+def test_the_recurrent_chainrule_step_runs_without_pytorch():
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from benchmarks import recurrent\n"
+            "case = recurrent.cases(True)[0] | {'seq': 3, 'batch': 2}\n"
+            "print(recurrent._step('chainrule', case)())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) > 0

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import chainrule as cr
 from chainrule.data import DataLoader, Dataset, Subset, TensorDataset, random_split
 from chainrule.errors import DataError
 
@@ -69,7 +70,7 @@ def test_batches_are_tuples_of_arrays_aligned_across_fields():
     x = np.arange(20, dtype=np.float32).reshape(10, 2)
     y = np.arange(10) * 10
     for x_batch, y_batch in DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True, seed=1):
-        assert isinstance(x_batch, np.ndarray) and x_batch.dtype == np.float32
+        assert isinstance(x_batch, cr.Tensor) and x_batch.dtype == np.float32
         np.testing.assert_array_equal(x_batch[:, 0] * 5, y_batch)
 
 
@@ -190,3 +191,40 @@ def test_loader_over_a_split_uses_the_subset_indices():
 def test_random_split_rejects_bad_lengths(lengths, message):
     with pytest.raises(DataError, match=message):
         random_split(TensorDataset(np.arange(10)), lengths)
+
+
+def _shuffled_labels(**options):
+    return [y.tolist() for _, y in DataLoader(TensorDataset(np.arange(12.0), np.arange(12)), batch_size=5,
+                                              shuffle=True, **options)]
+
+
+def test_manual_seed_seeds_the_default_shuffling_as_pytorchs_global_generator():
+    cr.manual_seed(0)
+    first = _shuffled_labels()
+    cr.manual_seed(0)
+    assert _shuffled_labels() == first
+    cr.manual_seed(1)
+    assert _shuffled_labels() != first
+    cr.manual_seed(0)
+    loader = DataLoader(TensorDataset(np.arange(12.0), np.arange(12)), batch_size=5, shuffle=True)
+    cr.manual_seed(0)  # after the loader was made, as in a PyTorch script: it still counts
+    assert [y.tolist() for _, y in loader] == first
+
+
+def test_an_explicit_generator_or_seed_wins_over_the_shared_generator():
+    for options in ({"generator": 7}, {"seed": 7}):
+        cr.manual_seed(0)
+        first = _shuffled_labels(**options)
+        cr.manual_seed(1)
+        assert _shuffled_labels(**options) == first
+    assert _shuffled_labels(generator=np.random.default_rng(7)) == first
+    with pytest.raises(DataError, match="give seed or generator, not both"):
+        _shuffled_labels(seed=1, generator=1)
+
+
+def test_batches_are_tensors_as_pytorchs():
+    inputs, labels = next(iter(DataLoader(TensorDataset(np.ones((6, 3), np.float32), np.arange(6)),
+                                          batch_size=4)))
+    assert inputs.size(0) == 4 and inputs.size() == (4, 3) and labels.dtype == np.int64
+    (words,) = next(iter(DataLoader(np.array(["a", "b", "c"]), batch_size=2)))
+    assert words.tolist() == ["a", "b"]  # not numbers: stays an array

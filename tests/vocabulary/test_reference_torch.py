@@ -30,7 +30,7 @@ TABLE = {
     "norm_1": (lambda x, y: cr.norm(y, 1), lambda t, x, y: t.linalg.matrix_norm(y, 1)),
     "norm_nuc": (lambda x, y: cr.norm(y, "nuc"), lambda t, x, y: t.linalg.matrix_norm(y, "nuc")),
     "std": (lambda x, y: cr.std(x, axis=0, ddof=1), lambda t, x, y: t.std(x, dim=0)),
-    "sort": (lambda x, y: cr.sort(y, 0), lambda t, x, y: t.sort(y, 0).values),
+    "sort": (lambda x, y: cr.sort(y, 0).values, lambda t, x, y: t.sort(y, 0).values),
     "cross": (lambda x, y: cr.cross(x[:, :3], y[:3]), lambda t, x, y: t.linalg.cross(x[:, :3], y[:3])),
     "diff": (lambda x, y: cr.diff(x, 2), lambda t, x, y: t.diff(x, 2)),
 }
