@@ -186,3 +186,12 @@ def test_backward_inside_vmap_is_refused_by_name():
     w = cr.tensor(np.ones(3), requires_grad=True)
     with pytest.raises(cr.errors.GraphError, match="backward\\(\\) through a vmapped computation"):
         cr.vmap(lambda x: (x * w).sum().backward())(X)
+
+
+def test_a_compiled_function_of_vmap_replays_the_batched_pass():
+    per_example = cr.vmap(cr.grad(lambda w, x: cr.tanh(w @ x).sum()), in_axes=(None, 0))
+    compiled = cr.compile(per_example)
+    expected = per_example(W, X).data
+    for scale in (1.0, 2.0):  # recorded, then replayed with other values
+        np.testing.assert_allclose(compiled(W * scale, X).data, per_example(W * scale, X).data, rtol=1e-12)
+    np.testing.assert_allclose(compiled(W, X).data, expected, rtol=1e-12)
