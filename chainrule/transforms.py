@@ -20,7 +20,7 @@ from .core.reverse import backward
 from .core.tensor import Tensor
 from .errors import ShapeError
 from .ops import identity, reshape
-from .tree import tree_flatten, tree_unflatten
+from .tree import tree_flatten, tree_map, tree_unflatten
 from .vectorize import vmap
 
 
@@ -282,8 +282,11 @@ def jacfwd(f, argnums=0):
             if x.size == 0:
                 per_argument.append(_empty_jacobians(f_n(x), x.shape))
                 continue
-            # The batch axis last: each leaf comes out as out.shape + (x.size,).
-            columns = vmap(lambda t: jvp(f_n, (x,), (t,))[1], out_axes=-1)(_basis(x))
+            # The batch axis last: each leaf comes out as out.shape + (x.size,). A batch of one is one JVP.
+            push = vmap(lambda t: jvp(f_n, (x,), (t,))[1], out_axes=-1) if x.size > 1 else \
+                (lambda basis: tree_map(lambda leaf: reshape(leaf, leaf.shape + (1,)),
+                                        jvp(f_n, (x,), (basis[0],))[1]))
+            columns = push(_basis(x))
             leaves, out_def = tree_flatten(columns)
             per_argument.append(([reshape(leaf, leaf.shape[:-1] + x.shape) for leaf in leaves], out_def))
         return _jacobian_result(per_argument, argnums)
@@ -323,7 +326,8 @@ def jacrev(f, argnums=0):
                               for j, other in enumerate(out_leaves)]
                 return vjp_fn(tree_unflatten(out_def, cotangents))
 
-            rows = vmap(pull)(_basis(leaf))
+            basis = _basis(leaf)
+            rows = vmap(pull)(basis) if leaf.size > 1 else pull(basis[0])  # a batch of one is one VJP
             for k, shape in enumerate(shapes):
                 jacobians[k][i] = reshape(rows[k], leaf.shape + shape)
         return _jacobian_result([(leaves, out_def) for leaves in jacobians], argnums)
