@@ -95,7 +95,9 @@ def bind_batched(prim, inputs, params, level):
             params = prim.keywords(params)
     args, dims, size = [], [], None
     for x in inputs:
-        entry = batch_of(x, level)
+        # The level is a vmap's, so whatever an input holds there is a Batch.
+        tangents = x._tangents if isinstance(x, Tensor) else None
+        entry = tangents.get(level) if tangents else None
         if entry is None:
             args.append(x)
             dims.append(None)
