@@ -43,7 +43,7 @@ def by_jvps(f, x):
     the other (``chainrule.jacfwd`` does the same passes as one batched pass through ``vmap``)."""
     x = np.asarray(x, dtype=np.float64)
     columns = [cr.jvp(f, (x,), (e.reshape(x.shape),))[1].numpy() for e in np.eye(x.size)]
-    return np.stack(columns, axis=-1)
+    return np.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
 
 
 def by_vjps(f, x):
