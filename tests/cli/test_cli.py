@@ -147,8 +147,8 @@ def test_help_lists_the_commands_and_their_flags(capsys):
 def test_rules_prints_the_coverage_table(capsys):
     status, out, _ = run_main(capsys, "rules")
     assert status == 0
-    assert out.splitlines()[0].split() == ["primitive", "vjp", "jvp", "higher-order"]
-    assert re.search(r"^exp\s+yes\s+yes\s+yes", out, re.MULTILINE)
+    assert out.splitlines()[0].split() == ["primitive", "vjp", "jvp", "higher-order", "batching"]
+    assert re.search(r"^exp\s+yes\s+yes\s+yes\s+yes", out, re.MULTILINE)
 
 
 def interrupt_after_epoch(monkeypatch, epoch):
