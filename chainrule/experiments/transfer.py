@@ -221,15 +221,17 @@ def run(out_dir, quick=False, seed=0):
         f"{at_100:.1%} from 100 sentences; bag of words needs {_needed(means['bag of words'], at_100)} and "
         f"the LSTM {_needed(means['LSTM from scratch'], at_100)} to do as well. The goal (at least 72% "
         f"with 100 sentences) is {'met' if best_100 >= 0.72 else 'missed'}"
-        + (f"; fine-tuned on {largest:,} sentences MiniLM reaches {tuned_all:.1%} (goal 80%: "
-           f"{'met' if tuned_all >= 0.80 else 'missed'})." if tuned_all else "."),
+        + (f"; fine-tuned on all {largest:,} sentences MiniLM reaches {tuned_all:.1%} (goal 80%: "
+           f"{'met' if tuned_all >= 0.80 else 'missed'})." if tuned_all and largest == len(train_labels)
+           else "."),
         f"Beside these, as it was measured: {GPT_ROW[0]}: {GPT_ROW[1]}. A character model pre-trained on "
         f"360 kB of news knows too little English to help; MiniLM was pre-trained on over a billion "
         f"sentence pairs.",
-        f"Settings: LSTM 32 units, Adam 3e-3, {1 if quick else 5} epochs (at least 100 steps); frozen: "
+        f"Settings: LSTM 32 units, Adam 3e-3, {1 if quick else 5} epoch(s) (at least 100 steps); frozen: "
         f"logistic regression with C chosen by 5-fold cross-validation on the training sentences; "
-        f"fine-tuned: AdamW 5e-5, batch 16, 4 epochs (at least 60 steps) and 1 epoch on all sentences "
-        f"({finetune_all_seeds} seed there), sentences cut at {MAX_TOKENS} word pieces.",
+        f"fine-tuned: AdamW 5e-5, batch 16, "
+        + ("1 epoch (at least 15 steps; quick mode)" if quick else "4 epochs (at least 60 steps) and 1 epoch "
+           f"on all sentences ({finetune_all_seeds} seed there)") + f", sentences cut at {MAX_TOKENS} word pieces.",
     ]
     notes.insert(1, f"The fine-tuned model on {count:,} sentences says P(positive) = "
                     f"{said['I love this movie']:.3f} for \"I love this movie\" (goal >= 0.9) and "
