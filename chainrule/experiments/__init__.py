@@ -17,13 +17,13 @@ Each experiment is a module with ``NAME``, ``TITLE``, a one-line ``CLAIM`` and
 from pathlib import Path
 
 from . import (attention, classics, convolution, embeddings, learning_rate, momentum, modes, overfitting,
-               perceptron, regularization, seeds, sentiment, softmax, vanishing)
+               perceptron, regularization, seeds, sentiment, softmax, transfer, vanishing)
 from .report import write_report
 from .result import Result, Table
 
 EXPERIMENTS = {module.NAME: module for module in (softmax, perceptron, modes, vanishing, overfitting,
                                                   momentum, regularization, learning_rate, seeds, classics,
-                                                  convolution, sentiment, embeddings, attention)}
+                                                  convolution, sentiment, embeddings, attention, transfer)}
 
 
 def names():
