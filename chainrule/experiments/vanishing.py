@@ -79,9 +79,9 @@ def run(out_dir, quick=False, seed=0):
     """
     epochs = 4 if quick else 15
     data = load_dataset("digits")
-    at_init, recorders, histories = {}, {}, {}
+    at_init, recorders, histories, models = {}, {}, {}, {}
     for config in progress(CONFIGS, "20-layer MLPs"):
-        model = deep_mlp(config, seed)
+        model = models[config] = deep_mlp(config, seed)
         at_init[config] = norms_at_initialisation(model, data.x_train[:256], data.y_train[:256])
         recorders[config] = GradientRecorder(every=4)
         optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -97,6 +97,11 @@ def run(out_dir, quick=False, seed=0):
         "first_epoch_loss": {config: history["loss"][0] for config, history in histories.items()},
         "final_loss": {config: history["loss"][-1] for config, history in histories.items()},
         "test_accuracy": {config: history["val_accuracy"][-1] for config, history in histories.items()},
+        # Recorded steps whose first-layer gradient is exactly 0, and the first layer's ReLU units that
+        # still fire for some training example at the end: the residual net's ratio of 0 is dead units.
+        "zero_first_layer_steps": {config: [step for step, norms in zip(recorder.steps, recorder.norms)
+                                            if norms[0] == 0] for config, recorder in recorders.items()},
+        "first_layer_alive": {config: first_layer_alive(models[config], data.x_train) for config in CONFIGS},
     }
     tables = [
         Table(f"At initialisation: weight-gradient norms of {DEPTH}-layer MLPs (width {WIDTH}) on 256 digits",
@@ -112,7 +117,18 @@ def run(out_dir, quick=False, seed=0):
              "slope is at most 1/4, so every layer shrinks the error about fourfold; weights of std 0.01 "
              "shrink both the signal and the error at every layer; He's std √(2/fan_in) makes each ReLU "
              "layer preserve their size, and a residual connection adds an identity path the error "
-             "flows through untouched. A loss stuck at ln 10 ≈ 2.30 is a network that learned nothing."]
+             "flows through untouched. A loss stuck at ln 10 ≈ 2.30 is a network that learned nothing.",
+             "The residual ReLU net's first/last ratio falls to exactly 0 at some steps (drawn as crosses on "
+             "the bottom edge, 1e-30): that is the network, not a bug. Its 19 residual blocks add up, so its "
+             f"first losses are large (first epoch's mean {metrics['first_epoch_loss']['residual ReLU']:.1f}, "
+             "against ln 10 ≈ 2.30 for a guess) and the first SGD steps are big; they leave most "
+             "first-layer ReLU units dead (negative for every training example; "
+             f"{metrics['first_layer_alive']['residual ReLU']} of {WIDTH} still fire after training), and "
+             "a batch of 64 that fires none of the living ones gives the first layer no gradient at all "
+             f"(steps {_listed(metrics['zero_first_layer_steps']['residual ReLU'])}). The same network "
+             "from the same weights on the same batches in PyTorch loses the same (within 1e-13 over 200 "
+             "steps) and has a zero first-layer gradient at the same steps "
+             "(tests/experiments/test_vanishing.py)."]
 
     figures = [_figure(out_dir, at_init, histories, recorders)]
 
@@ -123,6 +139,17 @@ def run(out_dir, quick=False, seed=0):
                 f"{metrics['final_loss']['sigmoid, Xavier']:.2f} against "
                 f"{metrics['final_loss']['ReLU, He']:.2f} for He.")
     return Result(headline, tables, figures, metrics, notes)
+
+
+def first_layer_alive(model, x):
+    """How many first-layer ReLU units are positive for at least one row of ``x``."""
+    first = next(m for m in model.modules() if isinstance(m, nn.Linear))
+    return int(((x @ first.weight.data.T + first.bias.data) > 0).any(axis=0).sum())
+
+
+def _listed(steps, most=8):
+    shown = ", ".join(map(str, steps[:most]))
+    return (shown + ", ..." if len(steps) > most else shown) or "none in this run"
 
 
 def ratio(norms):
@@ -144,9 +171,13 @@ def _figure(out_dir, at_init, histories, recorders):
     ax_loss.axhline(np.log(10), color="gray", lw=0.8, ls=":")
     ax_loss.set(title="training", xlabel="epoch", ylabel="training loss")
     for config, recorder in recorders.items():
-        ratios = [max(ratio(norms), 1e-30) for norms in recorder.norms]
-        ax_ratio.semilogy(recorder.steps, ratios, lw=1, label=config)
+        ratios = np.array([ratio(norms) for norms in recorder.norms])
+        zero = ratios == 0  # no first-layer gradient at all: a cross on the bottom edge, not a line to 1e-30
+        line, = ax_ratio.semilogy(recorder.steps, np.where(zero, np.nan, ratios), lw=1, label=config)
+        if zero.any():
+            ax_ratio.plot(np.array(recorder.steps)[zero], np.full(zero.sum(), 1e-30), "x", ms=4,
+                          color=line.get_color(), clip_on=False)
     ax_ratio.axhspan(0.1, 10, color="green", alpha=0.08)
-    ax_ratio.set(title="during training", xlabel="step", ylabel="‖∂L/∂W₁‖ / ‖∂L/∂W₂₀‖")
+    ax_ratio.set(title="during training (×: exactly 0)", xlabel="step", ylabel="‖∂L/∂W₁‖ / ‖∂L/∂W₂₀‖")
     fig.tight_layout()
     return save_figure(fig, out_dir, "vanishing")
