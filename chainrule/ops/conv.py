@@ -83,14 +83,18 @@ def _batch_chunks(n, bytes_per_example):
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def _columns(xp, view, groups):
+def _columns(xp, view, groups, examples_inside=False):
     """Copy windows ``(n, C, *out, *k)`` into Chainer's im2col layout ``(n, G, C/G · prod(k), prod(out))``:
     the product with the weight then lands in ``(n, O, *out)`` order, and the copy reads the input in
-    rows."""
+    rows. ``examples_inside`` gives ``(G, C/G · prod(k), n · prod(out))`` instead, the operand of one
+    product over all examples at once."""
     n, channels, d = view.shape[0], view.shape[1], (view.ndim - 2) // 2
     out, kernel = view.shape[2:2 + d], view.shape[2 + d:]
     grouped = view.reshape((n, groups, channels // groups) + out + kernel)
     out_axes, kernel_axes = tuple(range(3, 3 + d)), tuple(range(3 + d, 3 + 2 * d))
+    if examples_inside:
+        cols = xp.ascontiguousarray(grouped.transpose((1, 2) + kernel_axes + (0,) + out_axes))
+        return cols.reshape(groups, -1, n * math.prod(out))
     cols = xp.ascontiguousarray(grouped.transpose((0, 1, 2) + kernel_axes + out_axes))
     return cols.reshape(n, groups, -1, math.prod(out))
 
@@ -112,10 +116,11 @@ def _conv_weight_impl(xp, x, y, *, kernel_size, stride, padding, dilation, group
     view = windows(padded(xp, x, padding), kernel_size, stride, dilation)
     grad = None
     for chunk in _batch_chunks(n, x.shape[1] * math.prod(kernel_size) * math.prod(y.shape[2:]) * x.itemsize):
-        cols = _columns(xp, view[chunk], groups)  # (n, G, C/G·K, P)
-        rows = y[chunk].reshape(cols.shape[0], groups, out_channels // groups, -1)  # (n, G, O/G, P)
-        # One product per example and group, over the long axis P, then the sum over examples.
-        part = xp.matmul(rows, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, O/G, C/G·K)
+        cols = _columns(xp, view[chunk], groups, examples_inside=True)  # (G, C/G·K, n·P)
+        rows = y[chunk].reshape(-1, groups, out_channels // groups, cols.shape[2] // len(y[chunk]))
+        rows = xp.ascontiguousarray(rows.transpose(1, 2, 0, 3)).reshape(groups, out_channels // groups, -1)
+        # One product per group over the long axis n·P: the sum over examples is inside the product.
+        part = xp.matmul(rows, cols.transpose(0, 2, 1))  # (G, O/G, C/G·K)
         grad = part if grad is None else grad + part
     return grad.reshape((out_channels, x.shape[1] // groups) + tuple(kernel_size))
 
@@ -123,18 +128,22 @@ def _conv_weight_impl(xp, x, y, *, kernel_size, stride, padding, dilation, group
 def _conv_transpose_impl(xp, y, weight, *, size, stride, padding, dilation, groups):
     n, out_channels, kernel = y.shape[0], weight.shape[0], weight.shape[2:]
     spans = tuple(d * (k - 1) for k, d in zip(kernel, dilation))
-    if all(s == 1 for s in stride) and all(before <= span and after <= span
-                                           for (before, after), span in zip(padding, spans)):
+    channels = weight.shape[1] * groups
+    if (all(s == 1 for s in stride) and all(before <= span and after <= span
+                                            for (before, after), span in zip(padding, spans))
+            and out_channels * math.prod(size) <= 2 * channels * math.prod(y.shape[2:])):
         # With stride 1 the adjoint is itself a convolution: of y padded by span - padding, with the
         # kernel flipped and its channel axes swapped per group. im2col's copy reads rows, where
-        # col2im's sums would write strided slices.
+        # col2im's sums would write strided slices: worth it unless its columns (O·K per input
+        # position) outnumber col2im's (C·K per output position) more than twice, as when a
+        # convolution widens the channels (LeNet's 6 -> 16: its adjoint would copy 16·25 rows per
+        # pixel where col2im sums 6·25).
         flipped = weight.reshape((groups, out_channels // groups) + weight.shape[1:]).swapaxes(1, 2)
         flipped = flipped[(slice(None),) * 3 + (slice(None, None, -1),) * len(kernel)]
         flipped = flipped.reshape((-1, out_channels // groups) + kernel)
         return _conv_impl(xp, y, flipped, stride=stride, dilation=dilation, groups=groups,
                           padding=tuple((span - before, span - after)
                                         for (before, after), span in zip(padding, spans)))
-    channels = weight.shape[1] * groups
     full = tuple(s + before + after for s, (before, after) in zip(size, padding))
     image = xp.zeros((n, channels) + full, dtype=xp.result_type(y, weight))
     grouped_image = image.reshape((n, groups, channels // groups) + full)

@@ -42,15 +42,19 @@ def _window_sum_impl(xp, x, weights, *, kernel_size, stride, padding, dilation):
 
 def _window_scatter_impl(xp, y, weights, *, size, kernel_size, stride, padding, dilation):
     full = tuple(n + before + after for n, (before, after) in zip(size, padding))
-    image = xp.zeros(y.shape[:2] + full, dtype=xp.result_type(y, weights))
-    part = xp.empty(y.shape, dtype=image.dtype)
-    # Windows that never overlap (pooling's usual stride = kernel) own their pixels: assign, not add.
+    # Windows that never overlap (pooling's usual stride = kernel) own their pixels: each product is
+    # written straight into its pixels, and where they also tile the image nothing needs zeroing.
     disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel_size, stride, dilation))
+    tiled = disjoint and all(s == k and d == 1 and o * s == n for k, s, d, o, n
+                             in zip(kernel_size, stride, dilation, y.shape[2:], full))
+    dtype = xp.result_type(y, weights)
+    image = (xp.empty if tiled else xp.zeros)(y.shape[:2] + full, dtype=dtype)
+    part = None if disjoint else xp.empty(y.shape, dtype=dtype)
     for i, (_, index) in enumerate(offsets(kernel_size, stride, dilation, y.shape[2:])):
-        xp.multiply(y, _weight_at(weights, i), out=part)
         if disjoint:
-            image[index] = part
+            xp.multiply(y, _weight_at(weights, i), out=image[index])
         else:
+            xp.multiply(y, _weight_at(weights, i), out=part)
             image[index] += part
     return image[inner(size, padding)]
 
@@ -58,9 +62,12 @@ def _window_scatter_impl(xp, y, weights, *, size, kernel_size, stride, padding, 
 def _max_pool_impl(xp, x, *, kernel_size, stride, padding, dilation):
     x_pad = padded(xp, x, padding, fill=-xp.inf)
     out = _out(x.shape, kernel_size, stride, padding, dilation)
-    ans = None
-    for _, index in offsets(kernel_size, stride, dilation, out):
-        ans = x_pad[index].copy() if ans is None else xp.maximum(ans, x_pad[index], out=ans)
+    views = [x_pad[index] for _, index in offsets(kernel_size, stride, dilation, out)]
+    if len(views) == 1:
+        return views[0].copy()
+    ans = xp.maximum(views[0], views[1])
+    for view in views[2:]:
+        xp.maximum(ans, view, out=ans)
     return ans
 
 
@@ -69,11 +76,14 @@ def _max_share(ns, ans, x, kernel_size, stride, padding, dilation):
     its maximum, else 0; shape ``(prod(k), N, C, *out)``."""
     x_pad = padded(_np, _np.asarray(ns.value(x)), padding, fill=-_np.inf)
     top = _np.asarray(ns.value(ans))
-    windows = offsets(kernel_size, stride, dilation, top.shape[2:])
-    hits = _np.stack([x_pad[index] == top for _, index in windows])
-    ties = hits.sum(axis=0)
-    share = hits.astype(top.dtype)
-    return share if ties.max(initial=1) == 1 else share / ties
+    windows = list(offsets(kernel_size, stride, dilation, top.shape[2:]))
+    share = _np.empty((len(windows),) + top.shape, dtype=top.dtype)
+    for i, (_, index) in enumerate(windows):
+        _np.equal(x_pad[index], top, out=share[i])  # 1.0 where the element is its window's maximum
+    ties = _np.add.reduce(share, axis=0)
+    if ties.max(initial=1) > 1:
+        share /= ties
+    return share
 
 
 window_sum = primitive("window_sum", _window_sum_impl, saves=("inputs",))

@@ -17,6 +17,9 @@ CONV_CASES = [
     ((2, 4, 7, 8), (4, 1, 3, 3), dict(groups=4, padding="same")),
     ((1, 2, 6, 5), (3, 2, 2, 2), dict(padding="valid", dilation=(2, 1))),
     ((1, 2, 7, 6), (3, 2, 4, 3), dict(padding="same", dilation=(1, 2))),
+    # Widening the channels (LeNet's 6 -> 16): the input gradient sums columns back (col2im) instead
+    # of convolving with the flipped kernel.
+    ((3, 2, 8, 7), (6, 2, 5, 5), dict(padding=1)),
 ]
 
 
