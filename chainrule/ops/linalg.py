@@ -32,7 +32,11 @@ matmul.defbilinear(_matmul_vjp_x, _matmul_vjp_y)
 
 
 def _linear_impl(xp, x, weight, bias):
-    out = xp.matmul(x, weight.T)
+    if x.ndim > 2:  # one product of all rows: a stack of small (L, in) products is ~1.5x slower in BLAS
+        rows = xp.matmul(xp.reshape(x, (-1, x.shape[-1])), weight.T)
+        out = xp.reshape(rows, (*x.shape[:-1], weight.shape[0]))
+    else:
+        out = xp.matmul(x, weight.T)
     out += bias
     return out
 
@@ -40,6 +44,11 @@ def _linear_impl(xp, x, weight, bias):
 def _rows(ns, a):
     """``a`` as a matrix of rows: every leading axis flattened into one."""
     return ns.reshape(a, shape=(-1, a.shape[-1]))
+
+
+def _linear_vjp_x(ns, g, ans, x, weight, bias):
+    # dx = g W, as one product of all rows (see _linear_impl).
+    return ns.reshape(ns.matmul(_rows(ns, g), weight), shape=x.shape)
 
 
 def _linear_vjp_weight(ns, g, ans, x, weight, bias):
@@ -56,6 +65,6 @@ Args:
     bias: shape ``(out_features,)``.
 """
 # dx = g W;  dW = gᵀ x summed over every leading axis;  db = g, summed to b's shape by the engine.
-linear.defbilinear(lambda ns, g, ans, x, weight, bias: ns.matmul(g, weight),
+linear.defbilinear(_linear_vjp_x,
                    _linear_vjp_weight,
                    product=lambda ns, x, weight: ns.matmul(x, ns.transpose(weight)))
