@@ -4,6 +4,11 @@ Every error a user can cause derives from :class:`ChainruleError`, and also from
 exception a Python user would expect (``ValueError``, ``RuntimeError``...), so both ``except`` styles work.
 """
 
+import functools
+import linecache
+import os
+import sys
+
 
 class ChainruleError(Exception):
     """Base class of all chainrule errors."""
@@ -44,6 +49,22 @@ _AT = "\n  at "
 def user_line():
     """The innermost line of code outside chainrule on the current stack, as ``"\n  at file:line:
     code"`` (empty when there is none), for the end of an error message."""
-    from .core.graph import user_site
     site = user_site()
     return f"{_AT}{site[0]}:{site[1]}: {site[2]}" if site else ""
+
+
+@functools.cache
+def _package_dir():
+    return os.path.dirname(os.path.abspath(__file__))  # the chainrule package
+
+
+def user_site(skip_internal=True):
+    """The innermost stack frame outside chainrule: (filename, line number, source line)."""
+    frame = sys._getframe(1)
+    package = _package_dir()
+    while frame is not None and skip_internal and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    return filename, lineno, linecache.getline(filename, lineno).strip()

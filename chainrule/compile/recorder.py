@@ -12,11 +12,11 @@ import operator
 import types
 
 from .. import backend
-from ..core.graph import Unsaved, chained, hooks, user_site
+from ..core.graph import Unsaved, chained, hooks
 from ..core.mode import BARE
 from ..core.reverse import accumulate, finish
 from ..core.tensor import Tensor, unwrap
-from ..errors import ChainruleError, user_line
+from ..errors import ChainruleError, user_line, user_site
 from ..tree import tree_flatten
 from . import fusion
 from .optimize import drop_dead, fold_constants, reuse_buffers

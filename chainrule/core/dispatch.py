@@ -6,8 +6,8 @@ one :class:`~chainrule.core.tensor.Tensor` and, when an input requires a gradien
 """
 
 from .. import backend
-from ..errors import ShapeError, user_line
-from .graph import Node, Unsaved, _GradMode, hooks, unsaved, user_site
+from ..errors import ShapeError, user_line, user_site
+from .graph import Node, Unsaved, _GradMode, hooks, unsaved
 from .tensor import Tensor
 
 

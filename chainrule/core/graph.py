@@ -227,23 +227,3 @@ def toposort(roots):
                 seen.add(parent)
                 stack.append(parent)
     return sorted(seen, key=_creation_order, reverse=True)
-
-
-@functools.cache
-def _package_dir():
-    import os
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def user_site(skip_internal=True):
-    """The innermost stack frame outside chainrule: (filename, line number, source line)."""
-    import linecache
-    import sys
-    frame = sys._getframe(1)
-    package = _package_dir()
-    while frame is not None and skip_internal and frame.f_code.co_filename.startswith(package):
-        frame = frame.f_back
-    if frame is None:
-        return None
-    filename, lineno = frame.f_code.co_filename, frame.f_lineno
-    return filename, lineno, linecache.getline(filename, lineno).strip()

@@ -12,9 +12,9 @@ import contextlib
 import sys
 
 from .. import backend
-from ..core.graph import Unsaved, user_site
+from ..core.graph import Unsaved
 from ..core.primitive import REGISTRY
-from ..errors import AnomalyError
+from ..errors import AnomalyError, user_site
 from ._format import format_site
 from ._observers import observing
 from ._values import array_of, shape_of

@@ -10,7 +10,7 @@ the norms of the vector the rule received and of the one it returned.
 import json
 
 from .. import backend
-from ..core.graph import user_site
+from ..errors import user_site
 from ..core.reverse import broadcast_axes
 from ._format import format_number, format_site, format_table
 from ._observers import observing

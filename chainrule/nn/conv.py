@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ..core.tensor import unwrap
-from ..ops.conv import conv_padding, located
+from ..ops.checks import conv_padding, located
 from ..validation import check_int
 from . import functional_conv as F
 from . import init as initializers

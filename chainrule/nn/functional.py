@@ -26,6 +26,7 @@ from ..pytorch_compat import module_getattr, pytorch_keywords
 from ..validation import check_number
 from .rng import as_generator
 from ..ops import erf
+from ..ops.checks import check_probability
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401  (re-exported)
 from .functional_conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d,  # noqa: F401
                               conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, dropout2d,
@@ -332,13 +333,6 @@ def hinge_loss(input, target, margin=1.0, reduction="mean", axis=-1):
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-def check_probability(p, where, name="p"):
-    """Raise unless ``p`` is a number in [0, 1] (see chainrule.validation); ``name`` is the argument's
-    name in the message (``dropout`` for a recurrent layer's)."""
-    from ..validation import check_number
-    check_number(p, name, 0, 1, high_open=False, what="a probability", owner=where)
-
 
 def check_reduction(reduction):
     """Raise unless ``reduction`` is one of :data:`REDUCTIONS`."""

@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import ops
 from ..core.tensor import unwrap
-from ..ops.conv import convolve, convolve_transpose, located
+from ..ops.checks import check_probability, located
+from ..ops.conv import convolve, convolve_transpose
 from ..ops.pooling import adaptive_avg_pool, avg_pool, max_pool
 from .rng import as_generator
 
@@ -87,7 +88,6 @@ def adaptive_avg_pool2d(input, output_size):
 def dropout2d(input, p=0.5, training=True, generator=None):
     """Zero whole channels of an ``(N, C, *spatial)`` input with probability ``p`` and scale the rest by
     ``1/(1 − p)``: neighbouring pixels are correlated, so dropping single ones regularises little."""
-    from .functional import check_probability
     check_probability(p, "dropout2d")
     if not training or p == 0:
         return input

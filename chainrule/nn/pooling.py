@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import ops
 from ..core.tensor import unwrap
-from ..ops.conv import located
+from ..ops.checks import located
 from . import functional_conv as F
 from .layers import Dropout
 from .module import Module

@@ -20,6 +20,7 @@ from ..core.primitive import diff, primitive, raw
 from ..core.tensor import unwrap
 from ..errors import ShapeError
 from . import stateful
+from .checks import check_probability
 
 
 def _all_true(mask):
@@ -181,7 +182,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         scale = 1 / math.sqrt(width)
     dropout = None
     if dropout_p:
-        from ..nn.functional import check_probability
         from ..nn.rng import as_generator
         check_probability(dropout_p, "scaled_dot_product_attention", "dropout_p")
         dtype = backend.xp.result_type(unwrap(query), unwrap(key))

@@ -30,6 +30,7 @@ import numpy as _np
 from numpy.lib.stride_tricks import as_strided
 
 from ..core.primitive import primitive
+from .checks import check_fits, check_groups, conv_padding, ints, located, positive_ints
 
 IM2COL_LIMIT_BYTES = 8 * 2**20
 """The most memory one im2col buffer may take before the batch is split into chunks. 8 MiB keeps a
@@ -211,9 +212,9 @@ def convolve(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     x_shape, w_shape = _shape(x), _shape(weight)
     spatial = _spatial_axes("conv", x_shape, w_shape)
-    stride = _positive_ints(stride, spatial, "conv", "stride")
-    dilation = _positive_ints(dilation, spatial, "conv", "dilation")
-    groups = _groups("conv", groups, x_shape[1], w_shape[0])
+    stride = positive_ints(stride, spatial, "conv", "stride")
+    dilation = positive_ints(dilation, spatial, "conv", "dilation")
+    groups = check_groups("conv", groups, x_shape[1], w_shape[0])
     if x_shape[1] != w_shape[1] * groups:
         raise located(f"conv: the input has {x_shape[1]} channels but the weight {w_shape} with "
                       f"groups={groups} expects {w_shape[1] * groups}")
@@ -232,14 +233,14 @@ def convolve_transpose(x, weight, bias=None, stride=1, padding=0, output_padding
     """
     x_shape, w_shape = _shape(x), _shape(weight)
     spatial = _spatial_axes("conv_transpose", x_shape, w_shape)
-    stride = _positive_ints(stride, spatial, "conv_transpose", "stride")
-    dilation = _positive_ints(dilation, spatial, "conv_transpose", "dilation")
-    groups = _groups("conv_transpose", groups, w_shape[0])
+    stride = positive_ints(stride, spatial, "conv_transpose", "stride")
+    dilation = positive_ints(dilation, spatial, "conv_transpose", "dilation")
+    groups = check_groups("conv_transpose", groups, w_shape[0])
     if x_shape[1] != w_shape[0]:
         raise located(f"conv_transpose: the input has {x_shape[1]} channels but the weight {w_shape} "
                       f"expects {w_shape[0]}")
     padding = conv_padding("conv_transpose", padding, w_shape[2:], stride, dilation, allow_same=False)
-    extra = _ints(output_padding, spatial, "conv_transpose", "output_padding")
+    extra = ints(output_padding, spatial, "conv_transpose", "output_padding")
     if any(e < 0 or e >= s for e, s in zip(extra, stride)):
         raise located(f"conv_transpose: output_padding must lie in [0, stride) on every axis, got "
                       f"{extra} with stride {stride}")
@@ -253,14 +254,6 @@ def convolve_transpose(x, weight, bias=None, stride=1, padding=0, output_padding
     return out if bias is None else out + _along_channels(bias, len(spatial))
 
 
-def located(message, kind=None):
-    """An error (``ShapeError`` unless ``kind`` is given) whose message ends with the user's line."""
-    from ..errors import ShapeError, user_line
-    if kind is None or kind is ShapeError:
-        return ShapeError(message)  # adds the line itself
-    return kind(message + user_line())
-
-
 def _shape(x):
     return tuple(_np.shape(x.data if hasattr(x, "_node") else x))
 
@@ -270,62 +263,6 @@ def _spatial_axes(where, x_shape, w_shape):
         raise located(f"{where}: expected an input (N, C, *spatial) and a weight with as many axes, got "
                       f"shapes {x_shape} and {w_shape}")
     return range(len(w_shape) - 2)
-
-
-def _ints(value, axes, where, name):
-    values = (value,) * len(axes) if isinstance(value, int) else tuple(value)
-    if len(values) != len(axes) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise located(f"{where}: {name} must be an int or {len(axes)} ints, not {value!r}", ValueError)
-    return values
-
-
-def _positive_ints(value, axes, where, name):
-    values = _ints(value, axes, where, name)
-    if any(v <= 0 for v in values):
-        raise located(f"{where}: {name} must be positive, got {value!r}", ValueError)
-    return values
-
-
-def _groups(where, groups, *channels):
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
-        raise located(f"{where}: groups must be a positive int, not {groups!r}", ValueError)
-    if any(c % groups for c in channels):
-        counts = " and ".join(str(c) for c in channels)
-        raise located(f"{where}: groups={groups} must divide the channel counts ({counts})", ValueError)
-    return groups
-
-
-def conv_padding(where, padding, kernel, stride, dilation, allow_same=True):
-    """``padding`` (int, per axis, per side, ``"valid"``, ``"same"``) as ``(before, after)`` pairs."""
-    if padding == "valid":
-        return ((0, 0),) * len(kernel)
-    if padding == "same" and allow_same:
-        if any(s != 1 for s in stride):
-            raise located(f"{where}: padding='same' needs stride 1, got stride {stride}", ValueError)
-        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
-        return tuple((t // 2, t - t // 2) for t in totals)
-    if isinstance(padding, str):
-        allowed = "'valid', 'same'" if allow_same else "'valid'"
-        raise located(f"{where}: padding must be an int, a tuple, {allowed}; not {padding!r}", ValueError)
-    if isinstance(padding, int) or all(isinstance(p, int) for p in padding):
-        pairs = tuple((p, p) for p in _ints(padding, kernel, where, "padding"))
-    else:
-        pairs = tuple(tuple(_ints(p, range(2), where, "padding")) for p in padding)
-        if len(pairs) != len(kernel):
-            raise located(f"{where}: padding needs one (before, after) pair per spatial axis "
-                          f"({len(kernel)}), got {padding!r}", ValueError)
-    if any(p < 0 for pair in pairs for p in pair):
-        raise located(f"{where}: padding must be non-negative, got {padding!r}", ValueError)
-    return pairs
-
-
-def check_fits(where, size, kernel, padding, dilation):
-    """Raise unless the (dilated) kernel fits inside the padded input on every axis."""
-    padded_size = tuple(n + before + after for n, (before, after) in zip(size, padding))
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    if any(s > n for s, n in zip(span, padded_size)):
-        raise located(f"{where}: the kernel {tuple(kernel)} (spanning {span} with dilation "
-                      f"{tuple(dilation)}) is larger than the padded input {padded_size}")
 
 
 def _along_channels(bias, spatial):

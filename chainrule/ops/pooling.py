@@ -18,7 +18,8 @@ over pixels.
 import numpy as _np
 
 from ..core.primitive import primitive
-from .conv import check_fits, conv_output_size, located, offsets, padded, inner
+from .checks import check_fits, ints, located, positive_ints
+from .conv import conv_output_size, inner, offsets, padded
 
 def _out(shape, kernel_size, stride, padding, dilation):
     return tuple(conv_output_size(n, k, s, p, d)
@@ -195,16 +196,15 @@ def _adaptive_matrix(n, m, dtype):
 def pool_geometry(where, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Checked window geometry: ``kernel_size``, ``stride``, ``dilation`` per axis and ``padding`` as
     ``(before, after)`` pairs, ``after`` grown for ``ceil_mode``'s last window."""
-    from .conv import _ints, _positive_ints
     shape = _np.shape(x.data if hasattr(x, "_node") else x)
     axes = range(len(kernel_size) if isinstance(kernel_size, (tuple, list)) else len(shape) - 2)
     if len(shape) != len(axes) + 2 or not axes:
         raise located(f"{where}: expected an input (N, C, *spatial) with {len(axes)} spatial axes, got "
                       f"shape {shape}")
-    kernel = _positive_ints(kernel_size, axes, where, "kernel_size")
-    stride = kernel if stride is None or stride == [] else _positive_ints(stride, axes, where, "stride")
-    dilation = _positive_ints(dilation, axes, where, "dilation")
-    pads = _ints(padding, axes, where, "padding")
+    kernel = positive_ints(kernel_size, axes, where, "kernel_size")
+    stride = kernel if stride is None or stride == [] else positive_ints(stride, axes, where, "stride")
+    dilation = positive_ints(dilation, axes, where, "dilation")
+    pads = ints(padding, axes, where, "padding")
     if any(p < 0 or 2 * p > k for p, k in zip(pads, kernel)):
         raise located(f"{where}: padding must lie in [0, kernel_size / 2], got {padding!r} for "
                       f"kernel_size {kernel}", ValueError)
