@@ -6,7 +6,7 @@ the framework does not run that case) and ``tables(cases, results)`` (the report
 :class:`~benchmarks.report.Table` objects).
 """
 
-from benchmarks import compiled, epoch, gpt, memory, modes, overhead, recurrent, step, vision
+from benchmarks import compiled, epoch, gpt, memory, modes, overhead, recurrent, step, vision, vmap
 
 WORKLOADS = {"step": step, "overhead": overhead, "compiled": compiled, "modes": modes, "memory": memory,
-             "epoch": epoch, "recurrent": recurrent, "gpt": gpt, "vision": vision}
+             "epoch": epoch, "recurrent": recurrent, "gpt": gpt, "vision": vision, "vmap": vmap}

@@ -38,6 +38,7 @@ from .ops.comparison import allclose, isclose
 from .ops.conv import convolve as conv, convolve_transpose as conv_transpose
 from .ops.pooling import adaptive_avg_pool, avg_pool, max_pool
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .vectorize import vmap
 from .tree import tree_flatten, tree_map, tree_unflatten
 from .coverage import rules
 from .serialization import load, save

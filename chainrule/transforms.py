@@ -1,4 +1,5 @@
-"""Functional transforms in the style of JAX: grad, value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, hvp.
+"""Functional transforms in the style of JAX: grad, value_and_grad, vjp, jvp, jacfwd, jacrev, hessian, hvp
+(and vmap, in :mod:`chainrule.vectorize`, which the Jacobians use).
 
 They nest to any order and mix modes. Reverse mode differentiates with respect to fresh graph nodes
 made for the inputs (so an inner ``grad`` never confuses its variable with an outer one), and forward
@@ -18,8 +19,9 @@ from .core.mode import seed
 from .core.reverse import backward
 from .core.tensor import Tensor
 from .errors import ShapeError
-from .ops import identity, reshape, stack
-from .tree import tree_flatten, tree_unflatten
+from .ops import identity, reshape
+from .tree import tree_flatten, tree_map, tree_unflatten
+from .vectorize import vmap
 
 
 class _TraceStack:
@@ -194,7 +196,9 @@ def vjp(f, *primals, has_aux=False):
         cotangents, _ = tree_flatten(cotangent)
         if len(cotangents) != len(out_leaves):
             raise ShapeError(f"vjp_fn: got {len(cotangents)} cotangents for {len(out_leaves)} outputs")
-        cotangents = [seed(c, o, "vjp_fn: a cotangent", keep_graph)
+        # Batched cotangents (vjp_fn under vmap: jacrev) go through the rules as tensors.
+        records = keep_graph or any(is_tracked(c) for c in cotangents)
+        cotangents = [seed(c, o, "vjp_fn: a cotangent", records)
                       for c, o in zip(cotangents, out_leaves, strict=True)]
         for c, o in zip(cotangents, out_leaves, strict=True):
             if tuple(c.shape) != o.shape:
@@ -202,7 +206,7 @@ def vjp(f, *primals, has_aux=False):
                                  f"{o.shape}")
         with _traces.new_trace():
             captured = backward(out_leaves, cotangents, targets=targets, retain_graph=True,
-                                create_graph=keep_graph, owned=False)
+                                create_graph=records, owned=False)
             return tuple(_cotangents_for(trees, captured))
 
     out = tree_unflatten(out_def, [_result(leaf, keep_graph) for leaf in out_leaves])
@@ -251,13 +255,14 @@ def jvp(f, primals, tangents):
 
 
 def _basis(x):
-    """The standard basis of ``x``'s space, one array of ``x``'s shape each."""
-    eye = backend.xp.eye(x.size, dtype=x.dtype)
-    return [row.reshape(x.shape) for row in eye]
+    """The standard basis of ``x``'s space as one array, ``(x.size,) + x.shape``: the batch of tangents
+    or cotangents a Jacobian pushes through ``vmap``."""
+    return backend.xp.eye(x.size, dtype=x.dtype).reshape((x.size,) + x.shape)
 
 
 def jacfwd(f, argnums=0):
-    """The Jacobian of ``f`` by forward mode: one JVP per input element.
+    """The Jacobian of ``f`` by forward mode: the JVPs of every input direction in one batched pass
+    (``vmap`` of ``jvp`` over the standard basis), as JAX computes it.
 
     Each output leaf's Jacobian has shape ``out.shape + x.shape``; for a pytree of outputs (a tuple...)
     the result has the outputs' structure, and with several ``argnums`` each leaf is a tuple over them,
@@ -277,17 +282,20 @@ def jacfwd(f, argnums=0):
             if x.size == 0:
                 per_argument.append(_empty_jacobians(f_n(x), x.shape))
                 continue
-            columns = [tree_flatten(jvp(f_n, (x,), (e,))[1]) for e in _basis(x)]
-            out_def = columns[0][1]
-            leaves = [reshape(stack([column[0][i] for column in columns], axis=-1), leaf.shape + x.shape)
-                      for i, leaf in enumerate(columns[0][0])]
-            per_argument.append((leaves, out_def))
+            # The batch axis last: each leaf comes out as out.shape + (x.size,). A batch of one is one JVP.
+            push = vmap(lambda t: jvp(f_n, (x,), (t,))[1], out_axes=-1) if x.size > 1 else \
+                (lambda basis: tree_map(lambda leaf: reshape(leaf, leaf.shape + (1,)),
+                                        jvp(f_n, (x,), (basis[0],))[1]))
+            columns = push(_basis(x))
+            leaves, out_def = tree_flatten(columns)
+            per_argument.append(([reshape(leaf, leaf.shape[:-1] + x.shape) for leaf in leaves], out_def))
         return _jacobian_result(per_argument, argnums)
     return wrapped
 
 
 def jacrev(f, argnums=0):
-    """The Jacobian of ``f`` by reverse mode: one VJP per output element.
+    """The Jacobian of ``f`` by reverse mode: the VJPs of every output element in one batched pass
+    (``vmap`` of the VJP over the standard basis).
 
     Shapes and structure as :func:`jacfwd`'s.
     """
@@ -308,14 +316,20 @@ def jacrev(f, argnums=0):
         shapes = [_as_tensor(args[n]).shape for n in positions]
         jacobians = [[None] * len(out_leaves) for _ in positions]
         for i, leaf in enumerate(out_leaves):
-            zeros = [backend.xp.zeros(other.shape, other.dtype) for other in out_leaves]
-            rows = []
-            for e in _basis(leaf):
-                zeros[i] = e
-                rows.append(vjp_fn(tree_unflatten(out_def, list(zeros))))
+            if leaf.size == 0:
+                for k, shape in enumerate(shapes):
+                    jacobians[k][i] = Tensor._wrap(backend.xp.zeros(leaf.shape + shape, leaf.dtype), None)
+                continue
+
+            def pull(e, i=i):
+                cotangents = [e if j == i else backend.xp.zeros(other.shape, other.dtype)
+                              for j, other in enumerate(out_leaves)]
+                return vjp_fn(tree_unflatten(out_def, cotangents))
+
+            basis = _basis(leaf)
+            rows = vmap(pull)(basis) if leaf.size > 1 else pull(basis[0])  # a batch of one is one VJP
             for k, shape in enumerate(shapes):
-                jacobians[k][i] = (reshape(stack([row[k] for row in rows], axis=0), leaf.shape + shape)
-                                   if rows else Tensor._wrap(backend.xp.zeros(leaf.shape + shape, leaf.dtype), None))
+                jacobians[k][i] = reshape(rows[k], leaf.shape + shape)
         return _jacobian_result([(leaves, out_def) for leaves in jacobians], argnums)
     return wrapped
 

@@ -46,13 +46,14 @@ from .. import backend
 from ..core.graph import is_grad_enabled
 from ..core.tensor import Tensor
 from ..tree import tree_flatten, tree_unflatten
+from . import c_backend
 from .program import Program
 from .recorder import CompileError, Recorder, recording
 
 __all__ = ["compile", "Compiled", "CompileError", "Program", "record"]
 
 
-def compile(fn=None, *, max_programs=8):
+def compile(fn=None, *, max_programs=8, exact=False):
     """Compile a step function (also a decorator, with or without arguments).
 
     Args:
@@ -60,13 +61,16 @@ def compile(fn=None, *, max_programs=8):
             numbers, or tuples/lists/dicts of them.
         max_programs: how many signatures to keep recorded programs for; past it the oldest is dropped
             with a warning.
+        exact: replay eager mode's NumPy operations bit for bit; by default runs of elementwise
+            operations and optimiser updates run as fused C kernels (:mod:`chainrule.compile.fusion`),
+            which agree with eager mode to the dtype's rounding.
 
     Returns:
         A :class:`Compiled` callable with ``fn``'s signature.
     """
     if fn is None:
-        return functools.partial(compile, max_programs=max_programs)
-    return Compiled(fn, max_programs)
+        return functools.partial(compile, max_programs=max_programs, exact=exact)
+    return Compiled(fn, max_programs, exact)
 
 
 class Compiled:
@@ -77,7 +81,7 @@ class Compiled:
         recordings: how many times the step was recorded (the first call, new signatures, failed guards).
     """
 
-    def __init__(self, fn, max_programs=8):
+    def __init__(self, fn, max_programs=8, exact=False):
         if not callable(fn):
             raise TypeError(f"chainrule.compile: expected a function, got {type(fn).__name__}")
         if isinstance(max_programs, bool) or not isinstance(max_programs, int) or max_programs < 1:
@@ -85,6 +89,7 @@ class Compiled:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.max_programs = max_programs
+        self.exact = exact
         self.programs = {}
         self.recordings = 0
 
@@ -93,7 +98,7 @@ class Compiled:
         program = self.programs.get(key)
         if program is not None and program.failed_guard() is None:
             return program.run(leaves)
-        result, program = record(self.fn, args, kwargs)
+        result, program = record(self.fn, args, kwargs, exact=self.exact)
         self.programs.pop(key, None)
         if len(self.programs) >= self.max_programs:
             oldest = next(iter(self.programs))
@@ -114,18 +119,32 @@ class Compiled:
         return self.programs[key]
 
 
-def record(fn, args, kwargs=None):
+def record(fn, args, kwargs=None, exact=False):
     """Run ``fn(*args, **kwargs)`` eagerly once, recording it.
 
     Returns:
-        ``(result, program)``: what ``fn`` returned, and the :class:`Program` that replays it.
+        ``(result, program)``: what ``fn`` returned, and the :class:`Program` that replays it (with
+        fused kernels unless ``exact``, or unless no C compiler is found: then one warning says why).
     """
     kwargs = kwargs or {}
     leaves, _ = tree_flatten((args, kwargs))
     recorder = Recorder(leaves, f"the step {getattr(fn, '__name__', 'function')!r}")
     with recording(recorder):
         result = fn(*args, **kwargs)
-    return result, recorder.program(result)
+    return result, recorder.program(result, fuse=not exact and kernels_available())
+
+
+def kernels_available():
+    """Whether fused kernels can be built here; the first time they cannot, one warning says why."""
+    reason = c_backend.unavailable()
+    if reason is not None and not _warned:
+        _warned.append(reason)
+        warnings.warn(f"chainrule.compile: fused kernels are off ({reason}); compiled steps replay "
+                      f"NumPy operations", RuntimeWarning, stacklevel=3)
+    return reason is None
+
+
+_warned = []
 
 
 def _prepared(args, kwargs):

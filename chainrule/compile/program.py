@@ -30,7 +30,7 @@ class Op:
         name: what it does, for the listing (a primitive's name, ``vjp mul[0]``, ``SGD.step``...).
         fn: ``fn(*values) -> array`` (or ``None`` for an effect).
         refs: where each input comes from: ``(code, number_or_object)`` pairs (see the module's table).
-        out: the buffer it writes, or ``None``.
+        out: the buffer it writes, a tuple of them (a fused kernel with several results), or ``None``.
         site: the user's line that caused it, ``(file, line, code)`` or ``None``.
         shape, dtype: of the result while recording (for the listing).
         pure: its result is a function of its inputs alone and it changes nothing else (it may be
@@ -41,7 +41,7 @@ class Op:
     """
 
     __slots__ = ("part", "name", "fn", "refs", "out", "site", "shape", "dtype", "pure", "into", "reuses",
-                 "free")
+                 "free", "kind", "kernel")
 
     def __init__(self, part, name, fn, refs, out, site, result, pure=True, into=None):
         self.part, self.name, self.fn, self.refs, self.out, self.site = part, name, fn, tuple(refs), out, site
@@ -50,6 +50,8 @@ class Op:
         self.shape = getattr(result, "shape", None)
         self.dtype = getattr(result, "dtype", None)
         self.free = ()
+        self.kind = None        # ("forward", primitive), ("vjp", "mul[0]"), ("accumulate", None): for fusion
+        self.kernel = None      # a fused operation's kernel (fusion.Kernel)
 
 
 class Program:
@@ -111,8 +113,14 @@ class Program:
                                         for tensor, value in zip(tensors, values)])
 
     def source(self):
-        """The replay as the straight-line Python function it is compiled to."""
-        return self._source
+        """The replay as the straight-line Python function it is compiled to, then the C source of each
+        fused kernel it calls."""
+        kernels = [op.kernel.source for op in self.ops if op.kernel is not None]
+        return "\n\n".join([self._source] + kernels)
+
+    def kernels(self):
+        """The fused kernels the replay calls (:class:`chainrule.compile.fusion.Kernel`)."""
+        return [op.kernel for op in self.ops if op.kernel is not None]
 
     def _generate(self):
         """Compile the operations into one straight-line Python function: each buffer a local variable,
@@ -136,7 +144,10 @@ class Program:
         for op in self.ops:
             reads = ", ".join(read(code, ref) for code, ref in op.refs)
             call = f"{named(op.name, op.fn)}({reads})"
-            lines.append(f"    b{op.out} = {call}" if op.out is not None else f"    {call}")
+            if isinstance(op.out, tuple):
+                lines.append(f"    {', '.join(f'b{slot}' for slot in op.out)} = {call}")
+            else:
+                lines.append(f"    b{op.out} = {call}" if op.out is not None else f"    {call}")
             if op.free:
                 lines.append(f"    del {', '.join(f'b{slot}' for slot in op.free)}")
         results = [read(code, ref) for code, ref in self.outputs[1]]
@@ -147,15 +158,15 @@ class Program:
 
     def bytes(self):
         """The bytes of the new arrays a replay allocates (not counting those written into a dead input)."""
-        return sum(_nbytes(op) for op in self.ops if op.out is not None and op.reuses is None)
+        return sum(_nbytes(op) * len(_outs(op)) for op in self.ops if op.reuses is None)
 
     def peak_bytes(self):
         """The most bytes held by live buffers at any point of a replay (arguments not counted)."""
-        sizes = {op.out: _nbytes(op) for op in self.ops if op.out is not None}
+        sizes = {slot: _nbytes(op) for op in self.ops for slot in _outs(op)}
         live = peak = 0
         for op in self.ops:
             if op.reuses is None:
-                live += sizes.get(op.out, 0)
+                live += sum(sizes.get(slot, 0) for slot in _outs(op))
             peak = max(peak, live)
             live -= sum(sizes.get(slot, 0) for slot in op.free if slot != op.reuses)
         return peak
@@ -173,7 +184,7 @@ class Program:
             if op.part != part:
                 part = op.part
                 lines.append(f"  -- {part}")
-            target = f"%{op.out}" if op.out is not None else "  "
+            target = ", ".join(f"%{slot}" for slot in _outs(op)) or "  "
             reads = ", ".join(self._describe(code, ref) for code, ref in op.refs)
             kind = f"{op.dtype}{list(op.shape)}" if op.shape is not None else ""
             notes = [f"into %{op.reuses}'s buffer"] if op.reuses is not None else []
@@ -182,6 +193,8 @@ class Program:
             dropped = f"  ({'; '.join(notes)})" if notes else ""
             where = f"  # {op.site[2]}  ({os.path.basename(op.site[0])}:{op.site[1]})" if op.site else ""
             lines.append(f"  {target:>5} = {op.name}({reads}) {kind}{dropped}{where}")
+            if op.kernel is not None:
+                lines.extend(_kernel_lines(op.kernel))
         refs = self.outputs[1]
         lines.append("  return " + ", ".join(self._describe(code, ref) for code, ref in refs))
         return "\n".join(lines)
@@ -197,6 +210,20 @@ class Program:
             return f"unsaved{list(ref.shape)}"
         text = repr(ref)
         return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _outs(op):
+    return op.out if isinstance(op.out, tuple) else () if op.out is None else (op.out,)
+
+
+def _kernel_lines(kernel):
+    """A fused kernel in the listing: bytes, then each operation it computes and the user's line."""
+    lines = [f"          kernel {kernel.name}: reads {_megabytes(kernel.bytes_read)}, writes "
+             f"{_megabytes(kernel.bytes_written)} ({len(kernel.members)} operations in one loop)"]
+    for op in kernel.members:
+        where = f"  # {op.site[2]}  ({os.path.basename(op.site[0])}:{op.site[1]})" if op.site else ""
+        lines.append(f"            %{op.out} = {op.name}{where}")
+    return lines
 
 
 def _nbytes(op):

@@ -18,6 +18,7 @@ from ..core.reverse import accumulate, finish
 from ..core.tensor import Tensor, unwrap
 from ..errors import ChainruleError, user_line
 from ..tree import tree_flatten
+from . import fusion
 from .optimize import drop_dead, fold_constants, reuse_buffers
 from .program import CONSTANT, SLOT, TENSOR, Op, Program
 
@@ -42,6 +43,7 @@ class Recorder:
         self.accumulates = []   # (op, tensor) of every leaf-gradient accumulation
         self.names = {}         # id(tensor) -> its name in the outermost module called (for the listing)
         self.made = []          # arrays the engine made from shapes alone (seeds)
+        self.steps = []         # (op, optimiser) of every optimiser step recorded
         self.arguments = [unwrap(leaf) for leaf in leaves]
         self.arg_slots = [self._new_slot(a) if isinstance(a, backend.ndarray) else None
                           for a in self.arguments]
@@ -134,8 +136,11 @@ class Recorder:
         into = None
         if prim.into is not None and not dynamic:
             into = functools.partial(prim.into, backend.xp, **params)
+        count = len(self.ops)
         self._emit(self.part, prim.name, _forward(prim, params, dynamic), refs, out.data, user_site(),
                    pure=not prim.stateful, into=into)
+        if len(self.ops) > count and not dynamic and not prim.stateful:
+            self.ops[-1].kind = ("forward", prim.name)
 
     def on_value(self, tensor, how):
         if self.depth:
@@ -172,8 +177,10 @@ class Recorder:
             hooks.executor, hooks.on_array = self, self.on_array
         if hasattr(args[0] if args else None, "param_groups") and method.__name__ == "step":
             self.optimizers[id(args[0])] = args[0]
-        self._emit("update", _call_name(method, args), _call(method, args, kwargs), (), None, user_site(),
-                   out=False, run=False)
+        op = self._emit("update", _call_name(method, args), _call(method, args, kwargs), (), None,
+                        user_site(), out=False, run=False)
+        if method.__name__ == "step" and id(args[0]) in self.optimizers and not kwargs and len(args) == 1:
+            self.steps.append((op, args[0]))
         return result
 
     # -- the executor of the engine's reverse walk (core/reverse.py) --------------------------------
@@ -216,13 +223,19 @@ class Recorder:
         fn = _vjp(rule, params, dynamic, x, plain=g_input is g_full)
         if type(g_input) is not backend.ndarray:  # a NumPy scalar (a sum over every axis)
             g_input, fn = backend.asarray(g_input), _as_array(fn)
+        count = len(self.ops)
         slot = self._emit("backward", f"vjp {prim.name}[{i}]", fn, refs, g_input, node.site or user_site())
+        if len(self.ops) > count and not dynamic and g_input is g_full:
+            self.ops[-1].kind = ("vjp", f"{prim.name}[{i}]")
         return g_full, self.values[slot]
 
     def add(self, a, b):
         """Add two cotangents of one value, emitted."""
+        count = len(self.ops)
         slot = self._emit("backward", "add", operator.add, [self.ref(a), self.ref(b)], None, user_site(),
                           into=_add_into)
+        if len(self.ops) > count:
+            self.ops[-1].kind = ("forward", "add")
         return self.values[slot]
 
     def accumulate(self, tensor, g, records):
@@ -235,6 +248,7 @@ class Recorder:
         op = self._emit("backward", f"accumulate {self.names.get(id(tensor), 'grad')}{list(tensor.shape)}",
                         functools.partial(accumulate, tensor, copy=True), [self.ref(g)], None, user_site(),
                         out=False)
+        op.kind = ("accumulate", None)
         self.accumulates.append((op, tensor))
         self.tensors[id(tensor)] = tensor
 
@@ -282,13 +296,16 @@ class Recorder:
     def _read(self, refs):
         return [self.values[r] if c == SLOT else r.data if c == TENSOR else r for c, r in refs]
 
-    def program(self, result):
-        """The finished :class:`Program`, returning the leaves of ``result`` as the step did."""
+    def program(self, result, fuse=False):
+        """The finished :class:`Program`, returning the leaves of ``result`` as the step did; with
+        ``fuse``, optimiser updates and elementwise chains run as fused kernels (:mod:`.fusion`)."""
         leaves, treedef = tree_flatten(result)
         outputs = (treedef, [self._output(leaf) for leaf in leaves],
                    [isinstance(leaf, Tensor) for leaf in leaves])
         keep = {ref for code, ref in outputs[1] if code == SLOT}
         ops = drop_dead(fold_constants(self.ops, self.values, keep, {id(a) for a in self.made}), keep)
+        if fuse:
+            ops = fusion.fuse(ops, self.values, keep | set(self.arg_slots), self.steps)
         reuse_buffers(ops, self.values, keep | set(self.arg_slots))
         readers = {}
         for op in ops:

@@ -10,6 +10,7 @@ levels never mix, so nested derivatives do not confuse their perturbations.
 
 import itertools
 
+from .batching import bind_batched, is_batch_level
 from .graph import _GradMode, hooks
 from .mode import BARE, RECORDED
 from .tensor import Tensor
@@ -55,10 +56,12 @@ def is_tracked(x):
 
 def bind_tangents(prim, inputs, params):
     """Apply ``prim`` to inputs of which some carry tangents, splitting off the highest level."""
+    level = max(max(x._tangents) for x in inputs if isinstance(x, Tensor) and x._tangents)
+    if is_batch_level(inputs, level):  # the newest transform is a vmap
+        return bind_batched(prim, inputs, params, level)
     from .dispatch import bind, new_node, refuse_complex
     if not prim.accepted.issuperset(params):  # the rules take the forward's keywords
         params = prim.keywords(params)
-    level = max(max(x._tangents) for x in inputs if isinstance(x, Tensor) and x._tangents)
     split = [strip(x, level) for x in inputs]
     primals = tuple(p for p, _ in split)
     primal_out = bind(prim, primals, params)

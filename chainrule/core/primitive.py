@@ -283,5 +283,7 @@ diff = _Namespace(lambda prim: prim, _constant_helpers())
 
 from .dispatch import bind  # noqa: E402  (bind needs Primitive's module loaded)
 from .tensor import unwrap  # noqa: E402
+from .batching import stop_gradient  # noqa: E402
 
-raw.value = diff.value = unwrap
+raw.value = unwrap
+diff.value = stop_gradient  # a batched tensor's values stay batched (see core/batching.py)

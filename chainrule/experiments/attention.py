@@ -1,15 +1,16 @@
 """Softmax in attention: what a trained GPT's heads look at, why scores are divided by √d, and the
 causal mask."""
 
+import dataclasses
 import math
 
 import numpy as np
 
 import chainrule as cr
 from chainrule.data.shakespeare import get_batch, load_shakespeare, split
-from chainrule.nn.gpt import GPT
+from chainrule.nn.gpt import GPT, GPTConfig
 from chainrule.ops.attention import attention_weights, causal_mask
-from chainrule.train.lm import LMConfig, build_optimizer, lr_at
+from chainrule.train.lm import lr_at, param_groups
 
 from .report import new_figure, save_figure
 from .result import Result, Table
@@ -45,18 +46,36 @@ def _gradient_through_softmax(width, scaled, rng, draws):
     return float(np.median(norms)), float(np.median(peaks))
 
 
+@dataclasses.dataclass
+class Settings:
+    """The small GPT's sizes and nanoGPT's schedule (``chainrule train --model gpt``'s defaults)."""
+
+    n_layer: int
+    n_head: int
+    n_embd: int
+    block_size: int
+    max_iters: int
+    warmup_iters: int
+    lr_decay_iters: int
+    batch_size: int = 12
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    weight_decay: float = 0.1
+
+
 def _train_small_gpt(quick, seed):
     """A 2-layer GPT trained briefly on the Shakespeare slice (a built-in verse in quick mode)."""
     if quick:
         train_ids, _, vocabulary = split(QUICK_TEXT + VERSE)
-        config = LMConfig(n_layer=1, n_head=2, n_embd=16, block_size=48, batch_size=4, max_iters=20,
-                          warmup_iters=2, lr_decay_iters=20, seed=seed)
+        config = Settings(n_layer=1, n_head=2, n_embd=16, block_size=48, batch_size=4, max_iters=20,
+                          warmup_iters=2, lr_decay_iters=20)
     else:
         train_ids, _, vocabulary = load_shakespeare()
-        config = LMConfig(n_layer=2, n_head=4, n_embd=64, block_size=64, max_iters=600, warmup_iters=50,
-                          lr_decay_iters=600, seed=seed)
-    model = GPT(config.gpt_config(len(vocabulary)), generator=seed)
-    optimizer = build_optimizer(model, config)
+        config = Settings(n_layer=2, n_head=4, n_embd=64, block_size=64, max_iters=600, warmup_iters=50,
+                          lr_decay_iters=600)
+    model = GPT(GPTConfig(block_size=config.block_size, vocab_size=len(vocabulary), n_layer=config.n_layer,
+                          n_head=config.n_head, n_embd=config.n_embd), generator=seed)
+    optimizer = cr.optim.AdamW(param_groups(model, config), lr=config.lr, betas=(0.9, 0.99))
     rng = np.random.default_rng(seed)
     for iteration in range(config.max_iters):
         for group in optimizer.param_groups:
@@ -64,7 +83,7 @@ def _train_small_gpt(quick, seed):
         _, loss = model(*get_batch(train_ids, config.block_size, config.batch_size, rng))
         optimizer.zero_grad()
         loss.backward()
-        cr.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        cr.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
     return model.eval(), vocabulary, config, float(loss.item())
 

@@ -184,7 +184,7 @@ class _Drawing:
             for argnum, parent in enumerate(node.parents):
                 if parent is not None:
                     self.edges.append((self.ids[parent], self.ids[node], (node, argnum)))
-                elif node.inputs is not None:
+                elif node.inputs is not None and node.inputs[argnum] is not None:  # None: an absent option
                     self.edges.append((self._add_constant(node, argnum), self.ids[node], None))
 
     def add_gradients(self, gradients):

@@ -26,6 +26,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d
                       MaxPool2d)
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .stateless import functional_call
 
 __all__ = [
     "functional", "init", "rng", "utils",
@@ -40,4 +41,5 @@ __all__ = [
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
     "LearnedPositionalEmbedding",
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+    "functional_call",
 ]

@@ -1,4 +1,5 @@
-"""Convolutional networks for the bundled data sets, and ``chainrule train --model cnn``.
+"""Convolutional networks for the bundled data sets (``chainrule train --model cnn``: see
+:mod:`chainrule.train.zoo`).
 
 - :class:`CNN1d`, the MNIST-1D paper's CNN (Greydanus, 2020): three ``Conv1d`` layers with ReLU (kernel
   5 then 3, stride 2, padding 1) and a linear classifier on the flattened features.
@@ -13,7 +14,6 @@ Example:
 
 import math
 
-from ..train.models import Setting, register_model
 from . import functional as F
 from .conv import Conv1d, Conv2d
 from .layers import BatchNorm2d, Dropout, Linear
@@ -96,46 +96,3 @@ class CNN2d(Module):
 def parameter_count(model):
     """The number of trained values in ``model``."""
     return sum(math.prod(p.shape) for p in model.parameters())
-
-
-# -- chainrule train --model cnn ------------------------------------------------------------------
-
-def _channels(text):
-    widths = tuple(int(c) for c in str(text).replace(" ", "").strip("()").split(",") if c)
-    if not widths or any(w <= 0 for w in widths):
-        raise ValueError(f"channels must be positive widths such as 16,32, not {text!r}")
-    return widths
-
-
-def _build_cnn(config, info):
-    channels = config.options["channels"]
-    if len(info.input_shape) == 2:
-        return CNN1d(info.input_shape, channels or (25, 25, 25), info.num_outputs, seed=config.seed)
-    if len(info.input_shape) == 3:
-        return CNN2d(info.input_shape, channels or (32, 64), info.num_outputs, hidden=config.hidden[0]
-                     if config.hidden else 128, dropout=config.dropout, batch_norm=config.norm != "none",
-                     seed=config.seed)
-    raise ValueError(f"--model cnn needs examples shaped (C, L) or (C, H, W); this data set gives "
-                     f"{info.input_shape}: use --model mlp")
-
-
-def _describe_cnn(config, info, model):
-    kind = "CNN1d" if isinstance(model, CNN1d) else "CNN2d"
-    widths = ",".join(str(conv.out_channels) for conv in (
-        model.convs if kind == "CNN1d" else (block[0] for block in model.blocks)))
-    return f"{kind} channels {widths} ({parameter_count(model):,} parameters)"
-
-
-register_model(
-    "cnn", _build_cnn, inputs="shaped", describe=_describe_cnn,
-    summary="convolutions: MNIST-1D's three conv1d layers, or conv-pool blocks for images (--channels)",
-    settings={"channels": Setting(None, "convolution widths (default 25,25,25 for 1-D data, 32,64 for "
-                                  "images)", _channels, "C1,C2,...")},
-    defaults={"hidden": (128,), "dropout": 0.25, "norm": "batch", "epochs": 15, "batch_size": 128},
-    data_defaults={
-        # The MNIST-1D paper's Adam at 1e-2, batch 100, ~6000 steps; weight decay 1e-3 keeps the
-        # validation loss falling, so the best epoch by validation loss is a late one.
-        "mnist1d": {"lr": 1e-2, "batch_size": 100, "epochs": 150, "weight_decay": 1e-3},
-        "digits": {"epochs": 40, "batch_size": 32, "weight_decay": 5e-4},
-        "fashion-mnist": {"epochs": 12, "schedule": "cosine"},
-    })

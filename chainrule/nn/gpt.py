@@ -216,19 +216,34 @@ class GPT(Module):
             idx: the prompt's token indices, at most ``block_size`` long.
             max_new_tokens: how many tokens to add.
             temperature: divides the logits; lower is more conservative.
-            top_k: sample only among the ``top_k`` most likely tokens.
+            top_k: sample only among the ``top_k`` most likely tokens (``None``: all of them).
             generator: draws the samples; an int seed makes them reproducible.
 
         Returns:
             ``(B, T + max_new_tokens)`` token indices.
         """
+        idx = np.asarray(idx)
+        return np.concatenate([idx, *self.stream(idx, max_new_tokens, temperature, top_k, generator)], axis=1)
+
+    def stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+        """The tokens :meth:`generate` adds, one ``(B, 1)`` array at a time as they are sampled (a
+        generator; the arguments are checked at once)."""
         rng = as_generator(generator)
         idx = np.asarray(idx)
         if idx.shape[1] > self.config.block_size:
             raise ShapeError(f"GPT.generate: the prompt has {idx.shape[1]} tokens; the model's context "
                              f"(block_size) is {self.config.block_size}")
-        if not temperature > 0:
-            raise ValueError(f"GPT.generate: temperature must be positive, not {temperature!r}")
+        if not temperature > 0 or not math.isfinite(temperature):
+            raise ValueError(f"GPT.generate: temperature must be a positive number, not {temperature!r}")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer))
+                                  or top_k < 1):
+            raise ValueError(f"GPT.generate: top_k must be a positive int or None, not {top_k!r}")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
+                or max_new_tokens < 0:
+            raise ValueError(f"GPT.generate: max_new_tokens must be a non-negative int, not {max_new_tokens!r}")
+        return self._steps(idx, max_new_tokens, temperature, top_k, rng)
+
+    def _steps(self, idx, max_new_tokens, temperature, top_k, rng):
         with no_grad():
             caches = [KVCache() for _ in self.transformer.h]
             step = idx
@@ -238,8 +253,8 @@ class GPT(Module):
                     step = idx[:, -(self.config.block_size // 2):]
                 logits, _ = self(step, caches=caches)
                 step = _sample(logits.data[:, -1, :] / temperature, top_k, rng)
-                idx = np.concatenate([idx, step], axis=1)
-        return idx
+                idx = np.concatenate([idx, step], axis=1)[:, -self.config.block_size:]  # what a rebuild reads
+                yield step
 
 
 class GPTClassifier(Module):

@@ -1,4 +1,4 @@
-"""Sequence classifiers, registered for ``chainrule train --model rnn|lstm|gru|bow``.
+"""Sequence classifiers (``chainrule train --model rnn|lstm|gru|bow``: see :mod:`chainrule.train.zoo`).
 
 - :class:`RecurrentClassifier`: token ids → embeddings (``<pad>`` = 0 is the padding row) → an RNN,
   LSTM or GRU over each sentence's real length → its last hidden state (both directions' when
@@ -17,7 +17,6 @@ from ..core.graph import decides_on_values
 from ..core.tensor import unwrap
 from ..data.text import PAD_ID, sequence_lengths
 from ..errors import ShapeError
-from ..train.models import Setting, register_model
 from .layers import Dropout, Embedding, Linear
 from .module import Module
 from .recurrent import GRU, LSTM, RNN
@@ -108,64 +107,3 @@ class BagOfEmbeddings(Module):
         mask = (ids != PAD_ID)[:, :, None].astype(np.float32)
         average = ops.sum(self.embedding(ids) * mask, axis=1) / lengths[:, None].astype(np.float32)
         return self.classifier(self.dropout(average))
-
-
-def _layers(config, name):
-    hidden = tuple(config.hidden or ())
-    if not hidden or len(set(hidden)) != 1:
-        raise ShapeError(f"--model {name}: --hidden gives the recurrent layers' width, one per layer and all "
-                         f"equal (e.g. 128 or 128,128), not {','.join(map(str, hidden)) or 'none'}")
-    return hidden[0], len(hidden)
-
-
-def _builder(kind):
-    def build(config, info):
-        hidden_size, num_layers = _layers(config, kind)
-        input_size = 1 if len(info.input_shape) == 1 else info.input_shape[0]
-        return RecurrentClassifier(kind, info.num_outputs, vocab_size=info.vocab_size, input_size=input_size,
-                                   embedding_dim=config.options["embedding_dim"], hidden_size=hidden_size,
-                                   num_layers=num_layers, bidirectional=config.options["bidirectional"],
-                                   dropout=config.dropout, generator=config.seed)
-    return build
-
-
-def _build_bow(config, info):
-    if info.vocab_size is None:
-        raise ShapeError("--model bow averages word embeddings: it needs a text data set (--data sentiment)")
-    return BagOfEmbeddings(info.vocab_size, config.options["embedding_dim"], info.num_outputs,
-                           dropout=config.dropout, generator=config.seed)
-
-
-def _flag(text):
-    value = str(text).lower()
-    if value not in ("true", "false", "yes", "no", "1", "0"):
-        raise ValueError(f"expected true or false, not {text!r}")
-    return value in ("true", "yes", "1")
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"expected a positive int, not {text!r}")
-    return value
-
-
-_EMBEDDING = Setting(32, "width of the word embeddings", _positive, "N")
-# Small widths: the 8,454 training sentences reward them, and an epoch takes about a minute on one core.
-_TRAINING = {"optimizer": "adam", "lr": 3e-3, "batch_size": 32, "epochs": 8, "dropout": 0.3,
-             "hidden": (32,), "clip_grad_norm": 5.0}
-
-for _kind, _summary in (("rnn", "an Elman RNN"), ("lstm", "an LSTM"), ("gru", "a GRU")):
-    register_model(
-        _kind, _builder(_kind), inputs="tokens",
-        summary=f"{_summary} over the sentence's words, or a sequence's values (--hidden, --embedding-dim, "
-                f"--bidirectional)",
-        settings={"embedding_dim": _EMBEDDING,
-                  "bidirectional": Setting(False, "also read each sequence from the end", _flag, "BOOL")},
-        defaults=_TRAINING,
-        data_defaults={"mnist1d": {"dropout": 0.0, "lr": 5e-3, "batch_size": 100, "epochs": 60,
-                                   "hidden": (64,)}})
-
-register_model("bow", _build_bow, inputs="tokens", summary="averaged word embeddings (--embedding-dim)",
-               settings={"embedding_dim": _EMBEDDING},
-               defaults={**_TRAINING, "lr": 5e-3, "batch_size": 64, "epochs": 15, "dropout": 0.5})

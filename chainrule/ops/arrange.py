@@ -9,6 +9,7 @@ VJP) need a reversal on the rules' namespace.
 
 import numpy as _np
 
+from ..core.batching import defreducer
 from ..core.primitive import primitive
 from ..errors import ShapeError
 from .elementwise import where
@@ -46,6 +47,7 @@ def flatten(x, start_axis=0, end_axis=-1):
 
 
 _flip = primitive("flip", lambda xp, x, axis=None: xp.flip(x, axis=axis), saves=())
+defreducer(_flip)
 _flip.defvjp(lambda ns, g, ans, x, axis=None: ns.flip(g, axis))  # a reversal is its own transpose
 _flip.defjvp_linear()
 

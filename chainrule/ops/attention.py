@@ -22,13 +22,19 @@ from ..errors import ShapeError
 from . import stateful
 
 
+def _all_true(mask):
+    """Whether every entry of an array is true; ``False`` (mask anyway) for a tensor whose values are
+    not for Python to read (a batched one under vmap)."""
+    return not hasattr(mask, "_node") and bool(mask.all())
+
+
 def _kept_keys(ns, keep, bias, decide):
     """Where a query may look: ``keep`` and the finite entries of an additive mask (``keep`` alone when
     ``decide`` lets it look at the values and none is masked)."""
     if bias is None:
         return keep
     finite = bias > -math.inf  # on a tensor, an operation a compiled step records
-    if decide and ns.value(finite).all():
+    if decide and _all_true(ns.value(finite)):
         return keep
     return finite if keep is None else keep & finite
 
@@ -47,7 +53,7 @@ def _compute_weights(ns, query, key, bias, keep, scale, decide=True):
     lowest = backend.xp.asarray(backend.xp.finfo(scores.dtype).min, dtype=scores.dtype)
     weights = ns.softmax(ns.where(keep, scores, lowest), axis=-1)
     alive = ns.sum(keep, axis=-1, keepdims=True) > 0
-    return weights if decide and ns.value(alive).all() else weights * alive
+    return weights if decide and _all_true(ns.value(alive)) else weights * alive
 
 
 def _dropped(weights, dropout):

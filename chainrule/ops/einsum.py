@@ -12,6 +12,7 @@ the contraction path cached).
 import string
 
 from .. import backend
+from ..core.batching import defbatch
 from ..core.primitive import primitive
 from ..errors import ShapeError
 
@@ -107,6 +108,17 @@ def _einsum_jvp(argnum, ns, t, ans, *operands, subscripts):
 
 _einsum = primitive("einsum", _einsum_impl, saves=("inputs",))
 _einsum.defvjp_argnum(_einsum_vjp).defjvp_argnum(_einsum_jvp)
+
+
+def _einsum_batched(args, dims, size, subscripts):
+    # One more letter for the batch axis, in front of every batched operand's term and of the output.
+    inputs, output = subscripts.split("->")
+    letter = next(c for c in LETTERS if c not in subscripts)
+    terms = [letter + term if d is not None else term for term, d in zip(inputs.split(","), dims)]
+    return _einsum(*args, subscripts=",".join(terms) + "->" + letter + output)
+
+
+defbatch(_einsum, _einsum_batched)
 
 
 def _shape(x):

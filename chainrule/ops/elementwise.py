@@ -3,6 +3,7 @@ its VJP (``g`` a cotangent) and its JVP (``g`` a tangent): see ``Primitive.def_e
 
 import math
 
+from ..core.batching import defbroadcasting, defvectorized
 from ..core.primitive import primitive
 
 add = primitive("add", lambda xp, x, y: xp.add(x, y), saves=())
@@ -162,3 +163,7 @@ def _erf(xp, x):
 erf = primitive("erf", _erf, saves=("inputs",))
 # d erf(x) / dx = 2/√π · e^(−x²)
 erf.def_elementwise(lambda ns, g, ans, x: g * (2 / math.sqrt(math.pi)) * ns.exp(-(x * x)))
+
+defbroadcasting(add, sub, mul, div, pow, maximum, minimum, where)
+defvectorized(neg, exp, log, log1p, expm1, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, clip, identity, astype,
+              erf)

@@ -13,6 +13,7 @@ real inputs (``x``, ``x`` and zeros); a complex input is refused by name.
 import math
 
 from .. import backend
+from ..core.batching import defbroadcasting, defvectorized
 from ..core.primitive import primitive
 from .elementwise import clip as _clip_constant_bounds
 from .elementwise import mul
@@ -20,6 +21,7 @@ from .elementwise import mul
 
 def _unary(name, forward, rule, saves=("inputs",)):
     prim = primitive(name, forward, saves=saves)
+    defvectorized(prim)
     return prim.def_elementwise(rule)
 
 
@@ -89,7 +91,7 @@ def _fchoice_share(ns, x, y, larger):
     xv, yv = ns.value(x), ns.value(y)
     wins = (xv > yv) if larger else (xv < yv)
     share = wins + 0.5 * (xv == yv)
-    return backend.xp.where(backend.xp.isnan(yv) & ~backend.xp.isnan(xv), 1.0, share)
+    return ns.where((yv != yv) & (xv == xv), 1.0, share)  # v != v: v is NaN
 
 
 fmax = primitive("fmax", lambda xp, x, y: xp.fmax(x, y), saves=("inputs",))
@@ -134,9 +136,10 @@ def _nan_to_num_impl(xp, x, nan=0.0, posinf=None, neginf=None):
 
 
 nan_to_num = primitive("nan_to_num", _nan_to_num_impl, saves=("inputs",))
+defvectorized(floor, ceil, trunc, round, nan_to_num)
 # The replaced values are constants: the derivative passes only where x is finite.
 nan_to_num.def_elementwise(lambda ns, g, ans, x, **params:
-                           ns.where(backend.xp.isfinite(ns.value(x)), g, 0))
+                           ns.where(ns.abs(ns.value(x)) < math.inf, g, 0))
 
 
 def square(x):
@@ -196,6 +199,7 @@ def _clip_bounds_impl(xp, x, lower, upper):
 
 
 clip_bounds = primitive("clip_bounds", _clip_bounds_impl, saves=("inputs",))
+defbroadcasting(arctan2, hypot, logaddexp, logaddexp2, fmax, fmin, floor_divide, remainder, fmod, clip_bounds)
 # The derivative goes to x where lower ≤ x ≤ upper (bounds included, as torch.clamp), else to the
 # bound that was taken.
 clip_bounds.def_elementwise(

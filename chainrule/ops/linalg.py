@@ -1,6 +1,9 @@
 """Matrix products: vectors, matrices and stacks of matrices, with NumPy's ``matmul`` semantics."""
 
+from ..core.batching import defbatch, lift
 from ..core.primitive import primitive
+from .elementwise import add
+from .shape import reshape, squeeze, swapaxes, transpose, unsqueeze
 
 
 def _as_matrices(ns, g, x, y):
@@ -68,3 +71,51 @@ Args:
 linear.defbilinear(_linear_vjp_x,
                    _linear_vjp_weight,
                    product=lambda ns, x, weight: ns.matmul(x, ns.transpose(weight)))
+
+
+# -- batching rules (see chainrule.core.batching) ---------------------------------------------------
+
+def _matmul_batched(args, dims, size):
+    x, y = args
+    x_rank, y_rank = (a.ndim - (d is not None) for a, d in zip(args, dims))
+    # One BLAS product where a shared matrix meets the batch (NumPy would loop over stacked products).
+    if dims[1] is None and y_rank == 2:
+        if x_rank == 1:
+            return matmul(x, y)  # (B, k) @ (k, m)
+        rows = matmul(reshape(x, shape=(-1, x.shape[-1])), y)  # every example's rows, one product
+        return reshape(rows, shape=tuple(x.shape[:-1]) + (y.shape[-1],))
+    if dims[0] is None and x_rank == 2 and y_rank == 1:
+        return matmul(y, transpose(x))  # W v for each v: (B, k) @ Wᵀ
+    if dims[0] is None and x_rank == 2 and y_rank == 2:
+        # W Y for each Y: the examples' columns side by side, (k, B·m), in one product.
+        size, k, m = y.shape
+        columns = reshape(transpose(y, axes=(1, 0, 2)), shape=(k, size * m))
+        return transpose(reshape(matmul(x, columns), shape=(x.shape[0], size, m)), axes=(1, 0, 2))
+    # Vectors become a row (x) and a column (y), as matmul promotes them; then every batched operand
+    # gets the examples' full rank, so its batch axis meets the other's leading axes.
+    if x_rank == 1:
+        x = unsqueeze(x, axis=-2)
+    if y_rank == 1:
+        y = unsqueeze(y, axis=-1)
+    rank = max(x_rank, y_rank, 2)
+    x = x if dims[0] is None else lift(x, rank)
+    y = y if dims[1] is None else lift(y, rank)
+    out = matmul(x, y)
+    if y_rank == 1:
+        out = squeeze(out, axis=-1)
+    if x_rank == 1:
+        out = squeeze(out, axis=-2 if y_rank > 1 else -1)
+    return out
+
+
+def _linear_batched(args, dims, size):
+    x, weight, bias = args
+    if dims[1] is None and dims[2] is None:
+        return linear(x, weight, bias)  # leading axes of x are rows of one product
+    out = _matmul_batched([x, swapaxes(weight, axis1=-1, axis2=-2)], dims[:2], size)
+    rank = out.ndim - 1
+    return add(out, bias if dims[2] is None else lift(bias, rank))
+
+
+defbatch(matmul, _matmul_batched)
+defbatch(linear, _linear_batched)

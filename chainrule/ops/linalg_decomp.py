@@ -19,6 +19,7 @@ non-square matrix pass ``full_matrices=False``) and its derivative needs non-zer
 import numpy as _np
 
 from .. import backend
+from ..core.batching import defbatch, defleading, lift, materialize
 from ..core.primitive import primitive
 from ..errors import ShapeError
 
@@ -327,6 +328,21 @@ def _pinv_jvp(ns, t, ans, a, rcond=None):
 
 
 pinv.defvjp(_pinv_vjp).defjvp(_pinv_jvp)
+
+
+def _solve_batched(args, dims, size):
+    # NumPy reads b as a vector only when it has one axis: a batch of vectors goes in as columns.
+    from .shape import squeeze, unsqueeze
+    a, b = (materialize(x, d, size) for x, d in zip(args, dims))
+    vector = b.ndim - 1 == 1
+    b = unsqueeze(b, axis=-1) if vector else b
+    rank = max(a.ndim, b.ndim) - 1  # the stacks' leading axes meet after the batch axis
+    out = solve_matrix(lift(a, rank), lift(b, rank))
+    return squeeze(out, axis=-1) if vector else out
+
+
+defleading(inv, det, logabsdet, cholesky, eigh_packed, svd_packed, qr_packed, pinv)
+defbatch(solve_matrix, _solve_batched)
 
 
 def matrix_power(a, n):

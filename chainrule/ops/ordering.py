@@ -16,6 +16,7 @@ import collections
 import numbers
 
 from .. import backend
+from ..core.batching import defreducer
 from ..core.primitive import primitive
 from .elementwise import maximum as _maximum
 from .elementwise import minimum as _minimum
@@ -48,6 +49,7 @@ def _argsort_impl(xp, x, *, axis, descending=False):
 arg_max = primitive("argmax", _argmax_impl, differentiable=False)
 arg_min = primitive("argmin", _argmin_impl, differentiable=False)
 arg_sort = primitive("argsort", _argsort_impl, differentiable=False)
+defreducer(arg_max, arg_min, arg_sort)
 
 
 def _operand(x):

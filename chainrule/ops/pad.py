@@ -8,6 +8,7 @@ a composite as fast as a primitive would be, differentiable to any order for fre
 
 import numpy as _np
 
+from ..core.batching import defbatch
 from ..core.primitive import primitive
 from ..errors import ShapeError
 from .shape import getitem
@@ -49,6 +50,8 @@ pad_constant.defvjp(lambda ns, g, ans, x, pad_width, constant_values=0:
                     ns.getitem(g, index=_inner_slices(pad_width, x.shape)))
 pad_constant.defjvp(lambda ns, t, ans, x, pad_width, constant_values=0:
                     ns.pad_constant(t, pad_width=pad_width, constant_values=0))
+defbatch(pad_constant, lambda args, dims, size, pad_width, constant_values=0:
+         pad_constant(args[0], pad_width=((0, 0),) + tuple(pad_width), constant_values=constant_values))
 
 
 def _source_index(mode, n, before, after):

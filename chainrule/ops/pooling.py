@@ -70,19 +70,27 @@ def _max_pool_impl(xp, x, *, kernel_size, stride, padding, dilation):
     return ans
 
 
-def _max_share(ns, ans, x, kernel_size, stride, padding, dilation):
+def _max_share_impl(xp, x, ans, *, kernel_size, stride, padding, dilation):
     """Per kernel offset and output, the share of the derivative: 1/#ties where the window's element is
     its maximum, else 0; shape ``(prod(k), N, C, *out)``."""
-    x_pad = padded(_np, _np.asarray(ns.value(x)), padding, fill=-_np.inf)
-    top = _np.asarray(ns.value(ans))
+    x_pad = padded(xp, xp.asarray(x), padding, fill=-xp.inf)
+    top = xp.asarray(ans)
     windows = list(offsets(kernel_size, stride, dilation, top.shape[2:]))
-    share = _np.empty((len(windows),) + top.shape, dtype=top.dtype)
+    share = xp.empty((len(windows),) + top.shape, dtype=top.dtype)
     for i, (_, index) in enumerate(windows):
-        _np.equal(x_pad[index], top, out=share[i])  # 1.0 where the element is its window's maximum
-    ties = _np.add.reduce(share, axis=0)
+        xp.equal(x_pad[index], top, out=share[i])  # 1.0 where the element is its window's maximum
+    ties = xp.add.reduce(share, axis=0)
     if ties.max(initial=1) > 1:
         share /= ties
     return share
+
+
+# A primitive (without derivative) so that under vmap the share is computed on the whole batch.
+max_share = primitive("max_pool_share", _max_share_impl, differentiable=False)
+
+
+def _max_share(ns, ans, x, **p):
+    return ns.max_pool_share(ns.value(x), ns.value(ans), **p)
 
 
 window_sum = primitive("window_sum", _window_sum_impl, saves=("inputs",))

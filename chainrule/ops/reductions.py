@@ -3,6 +3,7 @@
 import math
 
 from .. import backend
+from ..core.batching import defbatch, defreducer, materialize, shift_axis
 from ..core.primitive import primitive
 
 
@@ -217,3 +218,12 @@ softmax_cross_entropy.defjvp(
     lambda ns, t, ans, logits, labels, axis=-1:
         ns.sum(_sce_logits_derivative(ns, logits, labels, axis) * t, axis=axis),
     lambda ns, t, ans, logits, labels, axis=-1: -_weighted_sum(ns, t, ns.log_softmax(logits, axis=axis), axis))
+
+
+def _sce_batched(args, dims, size, axis=-1):
+    logits, labels = (materialize(a, d, size) for a, d in zip(args, dims))
+    return softmax_cross_entropy(logits, labels, axis=shift_axis(axis, logits.ndim - 1))
+
+
+defreducer(sum, mean, max, min, var, logsumexp, softmax, log_softmax, one_hot)
+defbatch(softmax_cross_entropy, _sce_batched)

@@ -10,6 +10,7 @@ differences of slices, composites.
 import numpy as _np
 
 from .. import backend
+from ..core.batching import defreducer
 from ..core.primitive import primitive
 from .reductions import _kept, normalize_axes
 from .shape import concatenate, getitem, reshape
@@ -171,3 +172,6 @@ def _gradient_along(f, axis, ndim, h, edge_order):
         first = (-1.5 * at(slice(0, 1)) + 2 * at(slice(1, 2)) - 0.5 * at(slice(2, 3))) / h
         last = (0.5 * at(slice(-3, -2)) - 2 * at(slice(-2, -1)) + 1.5 * at(slice(-1, None))) / h
     return concatenate([first, inside, last], axis=axis)
+
+
+defreducer(_cumsum, _cumprod, prod)

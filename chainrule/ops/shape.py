@@ -6,6 +6,7 @@ import operator
 import numpy as _np
 
 from .. import backend
+from ..core.batching import batch_of, defbatch, lift, materialize, shift_axis
 from ..core.primitive import primitive
 from ..pytorch_compat import pytorch_keywords
 from .reductions import normalize_axes
@@ -165,6 +166,11 @@ def normalize_index(index):
     """An index with tensors and lists turned into arrays, ready to be a primitive's parameter."""
     def convert(i):
         if hasattr(i, "_node"):
+            if i._tangents and any(batch_of(i, level) for level in i._tangents):
+                raise NotImplementedError(
+                    "vmap: indexing with an index tensor that differs from example to example is not "
+                    "supported; for a per-example label use softmax_cross_entropy or one_hot, or move "
+                    "the indexing out of the vmapped function")
             return i.data
         if isinstance(i, slice) and any(hasattr(end, "_node") for end in (i.start, i.stop, i.step)):
             return slice(*(None if end is None else operator.index(end) for end in (i.start, i.stop, i.step)))
@@ -191,3 +197,86 @@ def take_along_axis(x, indices, axis):
     grids = list(_np.ogrid[tuple(slice(n) for n in indices.shape)])
     grids[axis] = indices
     return getitem(x, index=tuple(grids))
+
+
+# -- batching rules (see chainrule.core.batching): the batch axis stays in front --------------------
+
+def _transpose_batched(args, dims, size, axes=None):
+    x, = args
+    rank = x.ndim - 1
+    axes = tuple(range(rank))[::-1] if axes is None else tuple(a % rank for a in axes)
+    return transpose(x, axes=(0,) + tuple(a + 1 for a in axes))
+
+
+def _squeeze_batched(args, dims, size, axis=None):
+    x, = args
+    if axis is None:
+        axis = tuple(i + 1 for i, n in enumerate(x.shape[1:]) if n == 1)
+    else:
+        axis = shift_axis(axis, x.ndim - 1)
+    return squeeze(x, axis=axis)
+
+
+def _as_shape(shape):
+    return (shape,) if isinstance(shape, (int, _np.integer)) else tuple(shape)
+
+
+def _joined_batched(prim):
+    def rule(args, dims, size, axis=0):
+        return prim(*[materialize(a, d, size) for a, d in zip(args, dims)],
+                    axis=shift_axis(axis, max(_np.ndim(a) if d is None else a.ndim - 1
+                                              for a, d in zip(args, dims))))
+    return rule
+
+
+def _advanced_axes(index):
+    """Where NumPy puts the batch axis of ``x[(slice(None),) + index]``: 0, unless the example's
+    advanced indices (arrays, and ints among them) are separated by a slice, ``None`` or ``...``, when
+    their broadcast axes go first and the batch axis follows them."""
+    kinds = [not isinstance(i, (slice, type(None), type(Ellipsis))) for i in index]
+    arrays = [i for i in index if isinstance(i, _np.ndarray)]
+    if not arrays:
+        return 0
+    first, last = kinds.index(True), len(kinds) - 1 - kinds[::-1].index(True)
+    if all(kinds[first:last + 1]):
+        return 0
+    # A boolean mask stands for one index array of its count of True elements.
+    shapes = [(int(_np.count_nonzero(i)),) if i.dtype == bool else i.shape for i in arrays]
+    return len(_np.broadcast_shapes(*shapes))
+
+
+def _getitem_batched(args, dims, size, index):
+    x, = args
+    index = _as_tuple(index)
+    out = getitem(x, index=(slice(None),) + index)
+    at = _advanced_axes(index)
+    return out if at == 0 else _np_moveaxis(out, at, 0)
+
+
+def _scatter_add_batched(args, dims, size, index, shape):
+    g, = args
+    index = _as_tuple(index)
+    at = _advanced_axes(index)
+    if at:
+        g = _np_moveaxis(g, 0, at)
+    return scatter_add(g, index=(slice(None),) + index, shape=(size,) + tuple(shape))
+
+
+def _np_moveaxis(x, source, destination):
+    order = [a for a in range(x.ndim) if a != source]
+    order.insert(destination, source)
+    return transpose(x, axes=tuple(order))
+
+
+defbatch(transpose, _transpose_batched)
+defbatch(swapaxes, lambda args, dims, size, axis1, axis2:
+         swapaxes(args[0], axis1=shift_axis(axis1, 0), axis2=shift_axis(axis2, 0)))
+defbatch(reshape, lambda args, dims, size, shape: reshape(args[0], shape=(size,) + _as_shape(shape)))
+defbatch(broadcast_to, lambda args, dims, size, shape:
+         broadcast_to(lift(args[0], len(_as_shape(shape))), shape=(size,) + _as_shape(shape)))
+defbatch(squeeze, _squeeze_batched)
+defbatch(unsqueeze, lambda args, dims, size, axis: unsqueeze(args[0], axis=shift_axis(axis, 0)))
+defbatch(_concatenate, _joined_batched(_concatenate))
+defbatch(_stack, _joined_batched(_stack))
+defbatch(getitem, _getitem_batched)
+defbatch(scatter_add, _scatter_add_batched)

@@ -7,6 +7,7 @@ numbers from the same generator and updating the same buffers, instead of freezi
 while it was recorded.
 """
 
+from ..core.batching import defbatch, materialize, refuse
 from ..core.primitive import primitive
 
 
@@ -34,3 +35,18 @@ def _running_update(xp, running, value, decay=1, scale=1):
 
 
 running_update = primitive("running_update", _running_update, differentiable=False, stateful=True)
+
+
+def _keep_mask_batched(args, dims, size, shape=None, dtype=None, generator=None):
+    # A mask of the whole batch's shape: every example draws its own numbers (randomness="different").
+    if dims[1] is not None:
+        raise NotImplementedError("vmap: keep_mask (dropout) with a probability that differs from example "
+                                  "to example is not supported")
+    x = materialize(args[0], dims[0], size)
+    return keep_mask(x, args[1], shape=None if shape is None else (size,) + tuple(shape), dtype=dtype,
+                     generator=generator)
+
+
+defbatch(keep_mask, _keep_mask_batched)
+refuse(running_update, "a running statistic (batch norm in training mode) updated in place from one "
+                       "example at a time has no batched meaning; call the layer in eval() mode under vmap")

@@ -20,14 +20,17 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .curves import plot_history
 from .history import History
 from .metrics import EpochMetrics, accuracy, per_class_accuracy, predicted_classes, rmse
-from .runs import (ConfigError, RunConfig, evaluate_run, load_run, predict_run, resume_run,
-                   train_run)
+from .iterations import IterationTrainer
+from .models import ModelInfo, Setting, register_model
+from .runs import evaluate_run, load_run, predict_run, resume_run, stream_run_text, train_run
+from .settings import ConfigError, RunConfig
 from .trainer import DivergedError, Trainer, evaluate, fit, predict
 
 __all__ = [
-    "Trainer", "fit", "evaluate", "predict", "DivergedError",
+    "Trainer", "IterationTrainer", "fit", "evaluate", "predict", "DivergedError",
     "Callback", "EarlyStopping", "Monitor",
     "History", "plot_history", "save_checkpoint", "load_checkpoint",
     "accuracy", "per_class_accuracy", "predicted_classes", "rmse", "EpochMetrics",
     "RunConfig", "ConfigError", "train_run", "resume_run", "evaluate_run", "predict_run", "load_run",
+    "stream_run_text", "register_model", "Setting", "ModelInfo",
 ]

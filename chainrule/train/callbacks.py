@@ -6,12 +6,19 @@ The callback protocol: any object passed in ``callbacks=`` may define any of
 - ``on_batch_end(trainer, step, logs)``: after each optimiser step; ``step`` counts steps from 1 over the
   whole run, ``logs`` holds ``epoch``, ``loss`` (the batch's mean loss) and ``batch_size``, and the
   parameters' ``.grad`` still hold this batch's gradients (after clipping, when clipping is on);
-- ``on_epoch_end(trainer, epoch, logs)``: after validation; ``logs`` is the epoch's history record;
+- ``on_record(trainer, record)``: after each history record (each epoch of a
+  :class:`~chainrule.train.Trainer`, each evaluation of an :class:`~chainrule.train.IterationTrainer`),
+  once the checkpoints are written: the hook for anything logged per record (TensorBoard files,
+  gradient-flow snapshots...);
+- ``on_epoch_end(trainer, epoch, logs)``: after validation; ``logs`` is the epoch's history record
+  (epoch loops only);
 - ``on_train_end(trainer)``: after the last epoch (after the best weights are restored).
 
-``trainer.model``, ``trainer.optimizer``, ``trainer.history`` and ``trainer.epoch`` are there to read;
-setting ``trainer.stop_training = True`` ends the run after the current epoch. Subclassing
-:class:`Callback` is optional.
+``trainer.model``, ``trainer.optimizer``, ``trainer.history``, ``trainer.step`` and
+``trainer.position`` (epochs or iterations done) are there to read; setting
+``trainer.stop_training = True`` ends the run after the current epoch (or iteration). Subclassing
+:class:`Callback` is optional. ``chainrule.train.train_run(..., callbacks=[...])`` hands callbacks to a
+run's loop.
 """
 
 import math
@@ -24,6 +31,9 @@ class Callback:
         pass
 
     def on_batch_end(self, trainer, step, logs):
+        pass
+
+    def on_record(self, trainer, record):
         pass
 
     def on_epoch_end(self, trainer, epoch, logs):
@@ -43,6 +53,8 @@ class Monitor:
         metric: a key of the epoch records, e.g. ``"val_loss"`` or ``"val_accuracy"``.
         mode: ``"min"``, ``"max"``, or ``"auto"`` (``"max"`` for metrics named like accuracy, else ``"min"``).
         min_delta: how much better than the best so far a value must be to count as an improvement.
+        tiebreak: a metric to minimise among records that tie on ``metric`` (``"val_loss"`` for
+            ``"val_accuracy"``: a small validation set gives many equal accuracies).
 
     Example:
         >>> monitor = Monitor("val_accuracy")
@@ -54,7 +66,7 @@ class Monitor:
 
     restore_best = False
 
-    def __init__(self, metric="val_loss", mode="auto", min_delta=0.0):
+    def __init__(self, metric="val_loss", mode="auto", min_delta=0.0, tiebreak=None):
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, not {mode!r}")
         if not min_delta >= 0:
@@ -62,18 +74,24 @@ class Monitor:
         self.metric = metric
         self.mode = ("max" if "accuracy" in metric else "min") if mode == "auto" else mode
         self.min_delta = min_delta
+        self.tiebreak = tiebreak
         self.best = None
+        self.best_tiebreak = None
         self.best_epoch = None
         self.epochs_since_best = 0
 
     def update(self, epoch, logs):
-        """Record the end of ``epoch``; returns True when ``logs[metric]`` is a new best."""
+        """Record the end of ``epoch`` (or the record at an iteration); returns True when
+        ``logs[metric]`` is a new best."""
         value = logs[self.metric]
+        second = None if self.tiebreak is None else logs.get(self.tiebreak)
         sign = 1 if self.mode == "max" else -1
         improved = math.isfinite(value) and (
-            self.best is None or sign * (value - self.best) > self.min_delta)
+            self.best is None or sign * (value - self.best) > self.min_delta
+            or (value == self.best and second is not None and self.best_tiebreak is not None
+                and second < self.best_tiebreak))
         if improved:
-            self.best, self.best_epoch, self.epochs_since_best = value, epoch, 0
+            self.best, self.best_tiebreak, self.best_epoch, self.epochs_since_best = value, second, epoch, 0
         else:
             self.epochs_since_best += 1
         return improved
@@ -83,11 +101,12 @@ class Monitor:
         return False
 
     def state_dict(self):
-        return {"best": self.best, "best_epoch": self.best_epoch,
+        return {"best": self.best, "best_tiebreak": self.best_tiebreak, "best_epoch": self.best_epoch,
                 "epochs_since_best": self.epochs_since_best}
 
     def load_state_dict(self, state):
         self.best = state["best"]
+        self.best_tiebreak = state.get("best_tiebreak")
         self.best_epoch = state["best_epoch"]
         self.epochs_since_best = state["epochs_since_best"]
 
@@ -110,8 +129,9 @@ class EarlyStopping(Monitor):
         (True, 2)
     """
 
-    def __init__(self, metric="val_loss", patience=10, mode="auto", min_delta=0.0, restore_best=True):
-        super().__init__(metric, mode, min_delta)
+    def __init__(self, metric="val_loss", patience=10, mode="auto", min_delta=0.0, restore_best=True,
+                 tiebreak=None):
+        super().__init__(metric, mode, min_delta, tiebreak)
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience must be a positive integer, not {patience!r}")
         self.patience = patience

@@ -1,6 +1,7 @@
-"""The models ``chainrule train --model NAME`` can build: one registry, filled from any module.
+"""The model families ``chainrule train --model NAME`` can build: one registry, for the command line.
 
-An entry says how a run prepares the data set's features for the model (``inputs``), how to build the
+An entry says how a run prepares the data for the model (``inputs``), how it trains (``loop``: by
+epochs over a data set of examples, or by iterations on random windows of a text), how to build the
 model from the run's settings and the data's description (``build(config, info)``), the defaults it
 changes (``defaults``, per data set in ``data_defaults``) and the settings of its own (``settings``,
 each becoming a ``--flag`` of ``chainrule train`` and a key of ``config.json``'s ``"options"``).
@@ -12,11 +13,14 @@ each becoming a ``--flag`` of ``chainrule train`` and a key of ``config.json``'s
 - ``"shaped"``: standardised the same way, then given the data set's ``input_shape`` (channels
   first: ``(C, L)`` or ``(C, H, W)``) for convolutions.
 - ``"tokens"``: integer token ids used as they are (no standardisation); the entry's ``prepare``
-  may cut or pad them first.
+  may cut or pad them first. Recurrent models also take a data set of float sequences.
+- ``"text"``: a text (``--data shakespeare``, ``news`` or a file) as character ids, trained by
+  iterations on random windows (the GPT language model).
 
-A module registers its models by calling :func:`register_model` when it is imported; the modules
-named in :data:`PROVIDERS` are imported the first time the registry is read, so ``chainrule train
---model cnn`` finds the CNN without the command importing it by hand. Example::
+The families chainrule ships are registered in :mod:`chainrule.train.zoo`; the modules named in
+:data:`PROVIDERS` are imported the first time the registry is read, so a module that registers more
+(append its name to ``PROVIDERS``, or import it before training) needs no change here. Importing
+:mod:`chainrule.nn` registers nothing. Example::
 
     from chainrule.train.models import Setting, register_model
 
@@ -29,17 +33,15 @@ named in :data:`PROVIDERS` are imported the first time the registry is read, so 
 """
 
 import dataclasses
-import math
 from typing import Callable
 
-from .. import nn
 from ..providers import import_providers
 
-INPUTS = ("flat", "shaped", "tokens")
+INPUTS = ("flat", "shaped", "tokens", "text")
+LOOPS = ("epochs", "iterations")
 
 # Modules that register models when imported (an absent one is skipped: it may not be written yet).
-PROVIDERS = ("chainrule.nn.cnn", "chainrule.nn.text_models", "chainrule.nn.gpt", "chainrule.train.lm",
-             "chainrule.train.transfer")
+PROVIDERS = ["chainrule.train.zoo"]
 
 _MODELS = {}
 
@@ -101,6 +103,10 @@ class ModelEntry:
     prepare: Callable | None = None
     loss: Callable | None = None
     describe: Callable | None = None
+    loop: str = "epochs"
+    unused: tuple = ()
+    param_groups: Callable | None = None
+    objective: Callable | None = None
 
     def description(self, config, info, model):
         """One phrase naming the model for the log and the report."""
@@ -111,7 +117,8 @@ class ModelEntry:
 
 
 def register_model(name, build, *, inputs="flat", summary="", settings=None, defaults=None,
-                   data_defaults=None, prepare=None, loss=None, describe=None):
+                   data_defaults=None, prepare=None, loss=None, describe=None, loop="epochs", unused=(),
+                   param_groups=None, objective=None):
     """Make ``--model NAME`` build a model.
 
     Args:
@@ -120,7 +127,7 @@ def register_model(name, build, *, inputs="flat", summary="", settings=None, def
             :class:`~chainrule.train.RunConfig` (the entry's settings are in ``config.options``) and
             ``info`` a :class:`ModelInfo`. It must give the same model (shapes and names) for the same
             arguments: ``evaluate``, ``predict`` and ``--resume`` rebuild it this way.
-        inputs: ``"flat"``, ``"shaped"`` or ``"tokens"`` (see the module's docstring).
+        inputs: ``"flat"``, ``"shaped"``, ``"tokens"`` or ``"text"`` (see the module's docstring).
         summary: one line for ``--help``.
         settings: the model's own settings, names to :class:`Setting`.
         defaults: settings of :class:`~chainrule.train.RunConfig` whose default this model changes,
@@ -132,12 +139,22 @@ def register_model(name, build, *, inputs="flat", summary="", settings=None, def
         loss: ``loss(config, info) -> loss module`` instead of the task's loss (``--loss``).
         describe: ``describe(config, info, model) -> str`` naming the model in the log (default: its
             name and parameter count).
+        loop: ``"epochs"`` (the :class:`~chainrule.train.Trainer`) or ``"iterations"`` (the
+            :class:`~chainrule.train.IterationTrainer`, for ``inputs="text"``).
+        unused: the generic settings the model does not read (``--hidden``...): giving one is refused.
+        param_groups: ``param_groups(model, config) -> list`` of optimiser parameter groups (e.g. weight
+            decay on matrices only); default: all parameters, one group.
+        objective: ``objective(model, x, y) -> loss tensor`` for a model that computes its own loss
+            (the GPT's ``model(idx, targets)``); default: ``loss(model(x), y)``.
     """
     if inputs not in INPUTS:
         raise ValueError(f"register_model({name!r}): inputs must be one of {', '.join(INPUTS)}, "
                          f"not {inputs!r}")
+    if loop not in LOOPS:
+        raise ValueError(f"register_model({name!r}): loop must be one of {', '.join(LOOPS)}, not {loop!r}")
     _MODELS[name] = ModelEntry(name, build, inputs, summary, dict(settings or {}), dict(defaults or {}),
-                               dict(data_defaults or {}), prepare, loss, describe)
+                               dict(data_defaults or {}), prepare, loss, describe, loop, tuple(unused),
+                               param_groups, objective)
 
 
 def available_models():
@@ -162,23 +179,3 @@ def all_settings():
 def _entries():
     import_providers(PROVIDERS)
     return _MODELS
-
-
-# -- the multi-layer perceptron -------------------------------------------------------------------
-
-def _build_mlp(config, info):
-    return nn.MLP(_mlp_sizes(config, info), activation=config.activation, dropout=config.dropout,
-                  norm=None if config.norm == "none" else config.norm, residual=config.residual,
-                  seed=config.seed)
-
-
-def _mlp_sizes(config, info):
-    return [math.prod(info.input_shape), *config.hidden, info.num_outputs]
-
-
-def _describe_mlp(config, info, model):
-    return "MLP " + "-".join(map(str, _mlp_sizes(config, info)))
-
-
-register_model("mlp", _build_mlp, inputs="flat", describe=_describe_mlp,
-               summary="fully connected layers (--hidden, --activation, --dropout, --norm, --residual)")

@@ -1,9 +1,7 @@
 """The training loop: mini-batches, metrics, validation, learning-rate schedules, gradient clipping,
 early stopping, checkpoints and callbacks."""
 
-import math
 import time
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -12,23 +10,14 @@ from ..compile import compile as compile_step
 from ..core.graph import no_grad
 from ..core.tensor import Tensor
 from ..data import DataLoader, TensorDataset
-from ..errors import ChainruleError, CheckpointError
-from ..nn.rng import default_generator
 from ..nn.utils import clip_grad_norm_
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from .callbacks import Monitor
-from .checkpoint import load_checkpoint, save_checkpoint
-from .history import History
+from .loop import BEST, LAST, DivergedError, Loop, _generators, format_record  # noqa: F401 (re-exported)
 from .metrics import SCORE_LABELS, EpochMetrics, per_class_accuracy, score_name
 
-LAST, BEST = "last.safetensors", "best.safetensors"
 
-
-class DivergedError(ChainruleError, FloatingPointError):
-    """The training loss became NaN or infinite."""
-
-
-class Trainer:
+class Trainer(Loop):
     """Trains a model on a data set epoch by epoch, and scores it.
 
     Each epoch visits the training set once in a fresh random order (seeded), taking one optimiser
@@ -46,12 +35,16 @@ class Trainer:
             the monitored metric.
         clip_grad_norm: when set, the gradients' global L2 norm is clipped to at most this.
         early_stopping: an :class:`~chainrule.train.EarlyStopping`; its metric also picks the best
-            checkpoint (without it: ``val_loss``, or ``loss`` when there is no validation set).
+            checkpoint.
+        monitor: a :class:`~chainrule.train.Monitor` picking the best checkpoint when there is no
+            ``early_stopping`` (default: ``val_loss``, or ``loss`` when there is no validation set).
         callbacks: objects following the protocol in :mod:`chainrule.train.callbacks`.
         seed: seeds the shuffling of the training set; with the model's own seed, a run is
             reproducible bit for bit.
         progress: show a progress bar per epoch, with loss, accuracy and speed (only when stderr is
-            a terminal).
+            a terminal); with ``log``, also one line per epoch when no bar is drawn or when standard
+            output is not a terminal.
+        log: called with lines worth showing (``print``), or ``None``.
         checkpoint_dir: where ``last.safetensors`` (each epoch) and ``best.safetensors`` (each new
             best) are saved; needed to resume.
         distributed: a :class:`~chainrule.distributed.DistributedDataParallel` around ``model`` for
@@ -70,32 +63,25 @@ class Trainer:
     """
 
     def __init__(self, model, loss, optimizer, *, batch_size=64, scheduler=None, clip_grad_norm=None,
-                 drop_last=False, early_stopping=None, callbacks=(), seed=0, progress=True,
-                 checkpoint_dir=None, distributed=None, compile=False):
+                 drop_last=False, early_stopping=None, monitor=None, callbacks=(), seed=0, progress=True,
+                 checkpoint_dir=None, distributed=None, compile=False, log=None):
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"clip_grad_norm must be positive or None, not {clip_grad_norm!r}")
-        self.model = model
+        super().__init__(model, optimizer, callbacks=callbacks, progress=progress, checkpoint_dir=checkpoint_dir,
+                         log=log)
         self.loss = loss
-        self.optimizer = optimizer
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.scheduler = scheduler
         self.clip_grad_norm = clip_grad_norm
         self.early_stopping = early_stopping
-        self.callbacks = list(callbacks)
+        self.chosen_monitor = monitor
         self.seed = seed
-        self.progress = progress
-        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.distributed = distributed
         self.compiled_step = compile_step(self._update) if compile else None
-        self.history = History()
         self.task = None
         self.epoch = 0
-        self.step = 0
-        self.stop_training = False
-        self.monitor = None
         self.loader = None
-        self.best_weights = None
 
     # -- training ---------------------------------------------------------------------------------
 
@@ -125,7 +111,8 @@ class Trainer:
                                   drop_last=self.drop_last, seed=self.seed)
         if previous is not None:  # a second fit() continues the first one's sequence of epochs
             self.loader.load_state_dict(previous.state_dict())
-        self.monitor = self.early_stopping or Monitor("val_loss" if val is not None else "loss")
+        self.monitor = self.early_stopping or self.chosen_monitor or Monitor("val_loss" if val is not None
+                                                                             else "loss")
         self._check_monitor(val is not None)
         if resume:
             self._resume()
@@ -164,6 +151,8 @@ class Trainer:
             logs["seconds"] = time.perf_counter() - start
             bar.set_postfix(_short(logs))
         self._end_epoch(logs)
+        if self._wants_lines(bar_shown=not bar.disable):
+            self._say(format_record(logs, "epoch", epochs))
         return logs
 
     def _train_step(self, x, y):
@@ -190,39 +179,14 @@ class Trainer:
         self.optimizer.step()
         return loss, outputs
 
-    def _check_finite(self, value):
-        if not math.isfinite(value):
-            raise DivergedError(self._divergence_message(value))
-
     def _end_epoch(self, logs):
         self.epoch += 1
-        self.history.append(logs)
-        improved = self.monitor.update(self.epoch, logs)
         if self.scheduler is not None:
             if isinstance(self.scheduler, ReduceLROnPlateau):
                 self.scheduler.step(logs[self.monitor.metric])
             else:
                 self.scheduler.step()
-        if improved and self.monitor.restore_best:
-            self.best_weights = self.model.state_dict()
-        if self.monitor.should_stop():
-            self.stop_training = True
-        if self.checkpoint_dir is not None and (self.distributed is None or self.distributed.is_root):
-            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            state = self.state_dict()
-            # Best before last: a kill between the two leaves a best checkpoint one epoch ahead of the
-            # last one, which the resumed run writes again; never a last one naming a best epoch whose
-            # weights were not saved.
-            if improved:
-                save_checkpoint(state, self.checkpoint_dir / BEST)
-            save_checkpoint(state, self.checkpoint_dir / LAST)
-
-    def _divergence_message(self, value):
-        message = (f"training diverged: the loss is {value} at epoch {self.epoch + 1}, step "
-                   f"{self.step + 1}; try a smaller learning rate or gradient clipping")
-        if self.checkpoint_dir is not None and self.epoch > 0:
-            message += f"; the last good checkpoint is {self.checkpoint_dir / LAST} (epoch {self.epoch})"
-        return message
+        self._record(logs, writes=self.distributed is None or self.distributed.is_root)
 
     def _check_monitor(self, has_val):
         score = score_name(self.task)
@@ -230,12 +194,6 @@ class Trainer:
         if self.monitor.metric not in names:
             raise ValueError(f"early stopping watches {self.monitor.metric!r}, which this run does not "
                              f"record; choose one of {names}")
-
-    def _call(self, hook, *args):
-        for callback in self.callbacks:
-            method = getattr(callback, hook, None)
-            if method is not None:
-                method(*args)
 
     # -- scoring ----------------------------------------------------------------------------------
 
@@ -249,70 +207,15 @@ class Trainer:
 
     # -- checkpoints ------------------------------------------------------------------------------
 
-    def state_dict(self):
-        """Everything a resumed run needs: model, optimiser, schedule, epoch and step, the shuffling
-        and dropout random states, the monitor and the history."""
-        return {
-            "epoch": self.epoch,
-            "step": self.step,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "loader": self.loader.state_dict(),
-            "random": {name: generator.bit_generator.state
-                       for name, generator in _generators(self.model).items()},
-            "monitor": self.monitor.state_dict(),
-            "history": self.history.records,
-        }
+    def _loop_state(self):
+        """The schedule and the loader's position (the order of the epoch's batches)."""
+        return {"scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+                "loader": self.loader.state_dict()}
 
-    def load_state_dict(self, state):
-        """Restore what :meth:`state_dict` saved (the data loader must exist: called from ``fit``)."""
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+    def _load_loop_state(self, state):
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.loader.load_state_dict(state["loader"])
-        generators = _generators(self.model)
-        for name, generator_state in state["random"].items():
-            generators[name].bit_generator.state = generator_state
-        self.monitor.load_state_dict(state["monitor"])
-        self.history = History(state["history"])
-        self.epoch, self.step = state["epoch"], state["step"]
-
-    def _resume(self):
-        if self.checkpoint_dir is None:
-            raise ValueError("resume=True needs the checkpoint_dir to resume from")
-        path = self.checkpoint_dir / LAST
-        if not path.is_file():
-            raise CheckpointError(f"cannot resume: no checkpoint at {path}")
-        state = load_checkpoint(path)
-        try:
-            self.load_state_dict(state)
-        except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"{path} does not fit this training run: {error}") from error
-        best = self.best_checkpoint()
-        if self.monitor.restore_best and best is not None:
-            self.best_weights = best["model"]
-        self.stop_training = self.monitor.should_stop()
-
-    def best_checkpoint(self):
-        """The best checkpoint, checked against the best epoch the last checkpoint records (``None``
-        when there is none yet, or when it is ahead of the last checkpoint and will be written again).
-
-        Raises:
-            CheckpointError: when it holds another epoch than the run's best one.
-        """
-        path = self.checkpoint_dir / BEST
-        if not path.is_file():
-            return None
-        best = load_checkpoint(path)
-        if best["epoch"] > self.epoch:
-            return None
-        if best["epoch"] != self.monitor.best_epoch:
-            raise CheckpointError(f"{path} holds epoch {best['epoch']}, but the run's best epoch is "
-                                  f"{self.monitor.best_epoch}: a write was cut short; this run cannot "
-                                  f"name its best weights (train again with --force)")
-        return best
 
 
 def fit(model, loss, optimizer, train_data, val_data=None, epochs=10, *, resume=False, **options):
@@ -382,17 +285,6 @@ def _task(dataset):
     """``"classification"`` for integer targets, ``"regression"`` for float ones."""
     target = np.asarray(dataset[0][1])
     return "classification" if target.dtype.kind in "iub" else "regression"
-
-
-def _generators(model):
-    """The random generators training draws on besides the loader's: the shared default one and any
-    a module holds (dropout's), by module path and attribute."""
-    found = {"default": default_generator()}
-    for module_name, module in model.named_modules():
-        for attribute, value in vars(module).items():
-            if isinstance(value, np.random.Generator):
-                found[f"{module_name}.{attribute}" if module_name else attribute] = value
-    return found
 
 
 def _short(logs):

@@ -15,11 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data.shakespeare import CharVocabulary
-from ..nn.gpt import GPTClassifier
-from .checkpoint import load_checkpoint
-from .lm import LAST, LMConfig, load_lm_run, positive_int
-from .models import Setting, register_model
-from .runs import ConfigError
+from ..nn.gpt import GPTClassifier, GPTConfig
+from .settings import ConfigError
 
 PAD = -1
 
@@ -50,19 +47,29 @@ def _init_dir(config):
     return None if not init else Path(init)
 
 
+def _language_model(init):
+    """The configuration, characters and best model of the language-model run ``init``."""
+    from .lm import run_vocabulary
+    from .runs import load_run
+    _, record, _, model = load_run(init)
+    if record["data"]["task"] != "language-model":
+        raise ConfigError(f"--init {init}: not a language-model run (--model gpt) but {record['model']['kind']}")
+    return model, run_vocabulary(record)
+
+
 def _body(config):
-    """The body's settings and characters: the pre-trained run's, or the flags' (scratch)."""
+    """The body's sizes and characters: the pre-trained run's, or the flags' (scratch)."""
     init = _init_dir(config)
     if init is not None:
-        lm_config, vocabulary, _ = load_lm_run(init)
-        return lm_config, vocabulary
-    options = {name: config.options[name] for name in ("n_layer", "n_head", "n_embd", "block_size")}
-    return LMConfig(**options), None
+        model, vocabulary = _language_model(init)
+        return model.config, vocabulary
+    sizes = {name: config.options[name] for name in ("n_layer", "n_head", "n_embd", "block_size")}
+    return GPTConfig(**sizes), None
 
 
 def prepare(config, split):
     """The split with its sentences as character ids, ``chunks · block_size`` per sentence."""
-    lm_config, vocabulary = _body(config)
+    sizes, vocabulary = _body(config)
     if split.name == "sentiment":  # the sentences as written (case, punctuation), in the split's order
         from ..data.text import sentiment_texts
         train_texts, _, test_texts, _ = sentiment_texts()
@@ -78,7 +85,7 @@ def prepare(config, split):
         x_train, y_train = [train_texts[i] for i in keep], split.y_train[keep]
     if vocabulary is None:
         vocabulary = CharVocabulary("".join(x_train))
-    length = config.options["chunks"] * lm_config.block_size
+    length = config.options["chunks"] * sizes.block_size
     return dataclasses.replace(split, x_train=encode(x_train, vocabulary, length), y_train=y_train,
                                x_test=encode(test_texts, vocabulary, length), feature_shape=(length,),
                                vocabulary=tuple(vocabulary.chars))
@@ -86,12 +93,12 @@ def prepare(config, split):
 
 def build(config, info):
     """A :class:`GPTClassifier`; with ``--init``, its body holds the pre-trained model's weights."""
-    lm_config, _ = _body(config)
-    gpt_config = dataclasses.replace(lm_config.gpt_config(info.vocab_size), dropout=config.dropout)
+    sizes, _ = _body(config)
+    gpt_config = dataclasses.replace(sizes, vocab_size=info.vocab_size, dropout=config.dropout)
     model = GPTClassifier(gpt_config, info.num_outputs, generator=config.seed)
     init = _init_dir(config)
     if init is not None:
-        model.gpt.load_state_dict(load_checkpoint(init / LAST)["model"])
+        model.gpt.load_state_dict(_language_model(init)[0].state_dict())
     return model
 
 
@@ -101,25 +108,3 @@ def describe(config, info, model):
     start = f"fine-tuned from {init}" if init is not None else "from scratch"
     return (f"GPT classifier {body.n_layer} layers, {body.n_head} heads, {body.n_embd} dims, context "
             f"{body.block_size} x {config.options['chunks']} chunks, {start}")
-
-
-def _count(text):
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"must be 0 (all) or a positive int, not {value}")
-    return value
-
-
-_defaults = LMConfig()
-register_model(
-    "transformer", build, inputs="tokens", prepare=prepare, describe=describe,
-    summary="a GPT classifier over characters, from scratch or fine-tuned from a language model run (--init)",
-    settings={"init": Setting(None, "a `chainrule train --model gpt` run whose weights start the body",
-                              str, "RUN_DIR"),
-              "train_sentences": Setting(0, "keep this many labelled training sentences (0: all)", _count, "N"),
-              "chunks": Setting(4, "chunks of block_size characters read per sentence", positive_int, "N"),
-              "n_layer": Setting(_defaults.n_layer, "transformer blocks", positive_int, "N"),
-              "n_head": Setting(_defaults.n_head, "attention heads per block", positive_int, "N"),
-              "n_embd": Setting(_defaults.n_embd, "embedding width", positive_int, "N"),
-              "block_size": Setting(_defaults.block_size, "context length in tokens", positive_int, "N")},
-    defaults={"lr": 1e-3, "dropout": 0.1, "epochs": 10, "batch_size": 32})

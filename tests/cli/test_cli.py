@@ -46,7 +46,7 @@ def test_train_prints_the_test_accuracy_last_and_fills_the_run_directory(trained
     assert 85 < accuracy <= 100
     assert {p.name for p in run.iterdir()} == {
         "config.json", "run.json", "standardizer.safetensors", "last.safetensors", "best.safetensors",
-        "history.json", "history.csv", "curves.png", "report.md"}
+        "history.json", "history.csv", "curves.png", "report.md", "steps.jsonl", "flow.jsonl"}
     config = json.loads((run / "config.json").read_text())
     assert (config["data"], config["hidden"], config["epochs"]) == ("digits", [32], 3)
     assert (config["batch_size"], config["lr"], config["loss"]) == (64, 0.01, "cross-entropy")
@@ -110,7 +110,7 @@ def run_main(capsys, *args):
     (["train", "--resume"], "--resume needs --out RUN_DIR"),
     (["train", "--config", "missing.toml"], "missing.toml: No such file or directory"),
     (["evaluate", "no-such-run"], "no run directory at no-such-run"),
-    (["predict", "no-such-run", "x.npy"], "x.npy: No such file or directory"),
+    (["predict", "no-such-run", "x.npy"], "no run directory at no-such-run"),
 ])
 def test_bad_values_give_one_line_and_status_1(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
@@ -147,8 +147,8 @@ def test_help_lists_the_commands_and_their_flags(capsys):
 def test_rules_prints_the_coverage_table(capsys):
     status, out, _ = run_main(capsys, "rules")
     assert status == 0
-    assert out.splitlines()[0].split() == ["primitive", "vjp", "jvp", "higher-order"]
-    assert re.search(r"^exp\s+yes\s+yes\s+yes", out, re.MULTILINE)
+    assert out.splitlines()[0].split() == ["primitive", "vjp", "jvp", "higher-order", "batching"]
+    assert re.search(r"^exp\s+yes\s+yes\s+yes\s+yes", out, re.MULTILINE)
 
 
 def interrupt_after_epoch(monkeypatch, epoch):
@@ -207,7 +207,7 @@ def test_a_resume_refuses_new_epochs_for_a_schedule_that_depends_on_them(tmp_pat
 
 def test_a_resume_may_change_only_the_epochs(tmp_path, capsys):
     status, _, err = run_main(capsys, "train", "--resume", "--out", tmp_path, "--lr", "0.1")
-    assert status == 1 and "only --epochs may change, not --lr" in err
+    assert status == 1 and "only --epochs (or --max-iters) may change, not --lr" in err
 
 
 def test_a_run_directory_holding_a_run_is_refused_unless_forced(trained, tmp_path, capsys):
@@ -258,7 +258,7 @@ def test_a_config_file_sets_defaults_that_flags_override(tmp_path, capsys):
 def test_an_unknown_setting_in_a_config_file_is_named(tmp_path, capsys):
     (tmp_path / "settings.toml").write_text("epochz = 3\n")
     status, _, err = run_main(capsys, "train", "--config", tmp_path / "settings.toml")
-    assert status == 1 and "unknown setting(s) epochz; known: data, model, hidden" in err
+    assert status == 1 and "unknown setting(s) epochz; known: data, val_fraction, model, hidden" in err
 
 
 def test_a_diverging_run_names_the_epoch_and_step(tmp_path, capsys):
@@ -313,8 +313,9 @@ def test_experiment_list_names_every_experiment(capsys):
 def test_ctrl_c_before_the_first_epoch_says_there_is_nothing_to_resume(tmp_path, capsys, monkeypatch):
     interrupt_after_epoch(monkeypatch, 0)
     status, _, err = run_main(capsys, "train", "--hidden", "8", "--out", tmp_path / "run", "--quiet")
-    assert (status, err) == (130, f"chainrule train: interrupted; no epoch was finished, nothing to resume "
+    assert (status, err) == (130, f"chainrule train: interrupted; nothing was saved yet, nothing to resume "
                                   f"in {tmp_path / 'run'}\n")
+    assert not (tmp_path / "run").exists()  # a failed start leaves nothing that blocks the same command
 
 
 def kill_at_write(monkeypatch, number):

@@ -96,7 +96,9 @@ def test_every_differentiable_primitive_has_both_rules_and_a_spec():
 def test_coverage_table_lists_every_primitive():
     table = {row["primitive"]: row for row in cr.rules()}
     assert set(table) == set(REGISTRY)
-    assert table["exp"] == {"primitive": "exp", "vjp": True, "jvp": True, "higher_order": True}
+    assert table["exp"] == {"primitive": "exp", "vjp": True, "jvp": True, "higher_order": True,
+                            "batching": True}
+    assert all(row["batching"] is True for row in table.values()), "a primitive lacks a batching rule"
     assert table["one_hot"]["vjp"] == "n/a"
 
 

@@ -110,3 +110,25 @@ def test_text_flags_are_refused_for_feature_runs(tmp_path, capsys):
     assert main(["predict", str(run), "--text", "I love this movie"]) == 1
     assert "not on text" in capsys.readouterr().err
     assert cr.nn.Embedding  # the package still exports the layers the models use
+
+
+def test_a_model_that_cannot_compile_fails_in_one_line_and_leaves_no_run(sentiment_archive, capsys):
+    run = sentiment_archive / "nested" / "run"
+    assert main(["train", "--data", "sentiment", "--model", "lstm", *SMALL, "--epochs", "1", "--compile",
+                 "--out", str(run), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule train: error: --compile: lstm (") and err.count("\n") == 1
+    assert "cannot be compiled: RecurrentClassifier: cutting the batch to its longest sentence depends on the " \
+           "values" in err and err.endswith("; train without --compile\n")
+    assert "bin/" not in err and " at " not in err.split("cannot be compiled")[1]
+    assert not (sentiment_archive / "nested").exists()  # the rerun needs no --force
+    assert main(["train", "--data", "sentiment", "--model", "lstm", *SMALL, "--epochs", "1", "--out", str(run),
+                 "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("model", ["cnn", "mlp"])
+def test_a_model_of_feature_values_on_text_names_the_models_that_read_text(sentiment_archive, capsys, model):
+    assert main(["train", "--data", "sentiment", "--model", model, "--out", str(sentiment_archive / "r")]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"chainrule train: error: --model {model} reads feature values, and sentiment is text (token "
+                   f"ids): use --model bow, gru, lstm, rnn, transformer\n")

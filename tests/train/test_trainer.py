@@ -104,10 +104,38 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, scheduler):
             np.testing.assert_array_equal(b["optimizer"]["state"][0][key], value)
 
 
-def test_resume_without_checkpoint_names_the_file(tmp_path):
-    from chainrule.errors import CheckpointError
-    with pytest.raises(CheckpointError, match="last.safetensors"):
-        make_trainer(tmp_path).fit(blobs(), epochs=2, resume=True)
+def test_resume_without_any_checkpoint_starts_from_the_beginning(tmp_path):
+    lines = []
+    resumed = make_trainer(tmp_path / "a", log=lines.append).fit(blobs(), epochs=2, resume=True)
+    straight = make_trainer(tmp_path / "b").fit(blobs(), epochs=2)
+    assert lines == [f"no checkpoint in {tmp_path / 'a'} yet: training from the beginning"]
+    assert resumed["loss"] == straight["loss"]
+
+
+def test_resume_after_a_kill_during_the_first_last_checkpoint_uses_the_best_one(tmp_path, monkeypatch):
+    from chainrule import serialization
+    straight = make_trainer(tmp_path / "straight")
+    straight.fit(blobs(), epochs=3)
+    write, calls = serialization._write, []
+
+    def killed(file, payload):  # best (1st write) then last (2nd): the kill cuts the 2nd short
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        write(file, payload)
+
+    monkeypatch.setattr(serialization, "_write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        make_trainer(tmp_path / "killed").fit(blobs(), epochs=3)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == ["best.safetensors"]
+    lines = []
+    resumed = make_trainer(tmp_path / "killed", log=lines.append)
+    resumed.fit(blobs(), epochs=3, resume=True)
+    assert lines[0] == ("resumed from best.safetensors at epoch 1 (last.safetensors was missing: a kill cut its "
+                        "first write short)")
+    for name, value in straight.model.state_dict().items():
+        np.testing.assert_array_equal(resumed.model.state_dict()[name], value, err_msg=name)
 
 
 def test_early_stopping_stops_and_restores_the_best_weights(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from chainrule.data import DataSplit
 from chainrule.data.shakespeare import CharVocabulary
-from chainrule.train import lm, transfer
+from chainrule.train import RunConfig, train_run, transfer
 from chainrule.train.checkpoint import load_checkpoint
 from chainrule.train.models import ModelInfo
 
@@ -20,10 +20,10 @@ WORDS = ("<pad>", "<unk>", "a", "fine", "film", "dull", "warm", "cold")
 def lm_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("lm")
     (path / "text.txt").write_text(TEXT)
-    config = lm.LMConfig(data=str(path / "text.txt"), n_layer=1, n_head=2, n_embd=8, block_size=8,
-                         batch_size=2, max_iters=2, eval_iters=1, final_eval_iters=1, warmup_iters=1,
-                         lr_decay_iters=2)
-    lm.train_lm(config, path / "run", log=None)
+    config = RunConfig.from_dict({"model": "gpt", "data": str(path / "text.txt"), "n_layer": 1, "n_head": 2,
+                                  "n_embd": 8, "block_size": 8, "batch_size": 2, "max_iters": 2, "eval_iters": 1,
+                                  "final_eval_iters": 1, "warmup_iters": 1, "eval_interval": 1})
+    train_run(config, path / "run", progress=False)
     return path / "run"
 
 
@@ -58,7 +58,7 @@ def test_fine_tuned_body_starts_from_the_language_model_and_ignores_padding(lm_r
     prepared = transfer.prepare(config(init=str(lm_run)), split())
     info = ModelInfo((16,), 2, "classification", len(prepared.vocabulary))
     model = transfer.build(config(init=str(lm_run)), info)
-    saved = load_checkpoint(lm_run / lm.LAST)["model"]
+    saved = load_checkpoint(lm_run / "best.safetensors")["model"]  # the weights the run scored
     for name, value in model.gpt.state_dict().items():
         np.testing.assert_array_equal(value, saved[name], err_msg=name)
     x = prepared.x_train[:3]

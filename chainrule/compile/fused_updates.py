@@ -1,0 +1,135 @@
+"""Optimiser updates as fused kernels: one pass over each parameter instead of NumPy's several.
+
+NumPy's Adam step reads and writes the parameter and its two moments in about ten passes (each
+``exp_avg += (1 - β1) * (grad - exp_avg)`` is two); the kernel here reads ``p, g, m, v`` once and writes
+``p, m, v`` once. The arithmetic is :mod:`chainrule.optim.functional`'s, in the parameter's dtype, so it
+agrees with the eager step to that dtype's rounding (not bit for bit: the compiler may contract
+``a * b + c`` into one fused multiply-add). Hyperparameters are read from the parameter group at every
+replay (a scheduler's ``lr`` is followed) and the optimiser's state stays the truth: the same arrays,
+updated in place, and the same step counts, so a ``state_dict()`` after replay is the eager one.
+
+A step whose state is not made yet (the first one), a parameter in another dtype or not contiguous, and
+the variants without a kernel (AMSGrad) run the optimiser's own ``step()``.
+"""
+
+import ctypes
+
+from .. import backend
+from . import c_backend
+
+_SOURCE = r"""
+#include <math.h>
+#define T {ctype}
+#define SQRT {sqrt}
+
+/* Adam and AdamW (optim/functional.py): g = grad + l2 * p; m += (1 - b1) (g - m);
+   v = b2 v + (1 - b2) g^2; p = decay * p - step_size * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+void adam(long n, T *restrict p, const T *restrict grad, T *restrict m, T *restrict v, double decay,
+          double l2, double b1, double b2, double step_size, double root_bc2, double eps) {{
+    const T d = (T)decay, w = (T)l2, c1 = (T)(1 - b1), b = (T)b2, c2 = (T)(1 - b2), s = (T)step_size,
+            r = (T)root_bc2, e = (T)eps;
+    #pragma omp simd
+    for (long i = 0; i < n; i++) {{
+        T g = grad[i] + w * p[i];
+        T mi = m[i] + c1 * (g - m[i]);
+        T vi = v[i] * b + c2 * (g * g);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = p[i] * d - s * (mi / (SQRT(vi) / r + e));
+    }}
+}}
+
+/* SGD (optim/functional.py): g = grad + l2 p; buf = momentum buf + (1 - dampening) g;
+   p -= lr (nesterov ? g + momentum buf : buf); without momentum p -= lr g. */
+void sgd(long n, T *restrict p, const T *restrict grad, T *restrict buf, double lr, double l2,
+         double momentum, double dampening, int nesterov) {{
+    const T a = (T)lr, w = (T)l2, mu = (T)momentum, keep = (T)(1 - dampening);
+    if (momentum == 0) {{
+        #pragma omp simd
+        for (long i = 0; i < n; i++) p[i] -= a * (grad[i] + w * p[i]);
+    }} else if (nesterov) {{
+        #pragma omp simd
+        for (long i = 0; i < n; i++) {{
+            T g = grad[i] + w * p[i];
+            T b = mu * buf[i] + keep * g;
+            buf[i] = b;
+            p[i] -= a * (g + mu * b);
+        }}
+    }} else {{
+        #pragma omp simd
+        for (long i = 0; i < n; i++) {{
+            T g = grad[i] + w * p[i];
+            T b = mu * buf[i] + keep * g;
+            buf[i] = b;
+            p[i] -= a * b;
+        }}
+    }}
+}}
+"""
+
+_P, _L, _D, _I = ctypes.c_void_p, ctypes.c_long, ctypes.c_double, ctypes.c_int
+
+
+def _library(dtype):
+    ctype, sqrt = ("float", "sqrtf") if dtype == backend.xp.float32 else ("double", "sqrt")
+    library = c_backend.build(_SOURCE.format(ctype=ctype, sqrt=sqrt))
+    library.adam.argtypes = [_L, _P, _P, _P, _P] + [_D] * 7
+    library.adam.restype = None
+    library.sgd.argtypes = [_L, _P, _P, _P, _D, _D, _D, _D, _I]
+    library.sgd.restype = None
+    return library
+
+
+def source(dtype="float32"):
+    """The C source of the update kernels for parameters of ``dtype``."""
+    ctype, sqrt = ("float", "sqrtf") if backend.xp.dtype(dtype) == backend.xp.float32 else ("double", "sqrt")
+    return _SOURCE.format(ctype=ctype, sqrt=sqrt)
+
+
+def fused_step(optimizer):
+    """A function running ``optimizer.step()`` through the update kernels, or ``None`` when the
+    optimiser has none (another type, AMSGrad, parameters of a dtype other than float32/float64)."""
+    from ..optim import SGD, Adam, AdamW
+    kind = {SGD: "sgd", Adam: "adam", AdamW: "adamw"}.get(type(optimizer))
+    if kind is None or any(group.get("amsgrad") for group in optimizer.param_groups):
+        return None
+    dtypes = {p.data.dtype for group in optimizer.param_groups for p in group["params"]}
+    if not dtypes <= {backend.xp.dtype("float32"), backend.xp.dtype("float64")}:
+        return None
+    libraries = {dtype: _library(dtype) for dtype in dtypes}
+    state = optimizer.state
+    pointer = c_backend.pointer
+
+    def ready(p, s, group):
+        arrays = [p.data, p.grad.data] + ([s.get("momentum_buffer")] if kind == "sgd" else
+                                          [s.get("exp_avg"), s.get("exp_avg_sq")])
+        if kind == "sgd" and arrays[2] is None and not group["momentum"]:
+            arrays[2] = p.data  # not read without momentum
+        for a in arrays:
+            if a is None or a.dtype != p.data.dtype or a.shape != p.data.shape or not a.flags.c_contiguous:
+                return None
+        return arrays
+
+    def step():
+        work = []
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                arrays = ready(p, state[p], group)
+                if arrays is None:  # the first step makes the state: the optimiser's own step
+                    return optimizer.step()
+                work.append((group, p, arrays))
+        for group, p, arrays in work:
+            library, n = libraries[p.data.dtype], p.data.size
+            if kind == "sgd":
+                library.sgd(n, *map(pointer, arrays), group["lr"], group["weight_decay"],
+                            group["momentum"], group["dampening"], int(bool(group["nesterov"])))
+                continue
+            s = state[p]
+            s["step"] = t = s.get("step", 0) + 1
+            lr, (b1, b2), wd = float(group["lr"]), group["betas"], float(group["weight_decay"])
+            decay, l2 = (1 - lr * wd, 0.0) if kind == "adamw" else (1.0, wd)
+            library.adam(n, *map(pointer, arrays), decay, l2, b1, b2, lr / (1 - b1 ** t),
+                         (1 - b2 ** t) ** 0.5, group["eps"])
+    return step

@@ -1,0 +1,231 @@
+"""Fused kernels: compiled steps agree with eager mode to float32 rounding over 100 steps for each model
+family, the listing shows each kernel and Program.source() its C, kernels are cached on disk, vector
+math is accurate, and without a C compiler a step replays NumPy after one warning."""
+
+import os
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.compile import c_backend, fusion
+from chainrule.nn import functional as F
+from chainrule.nn.gpt import GPT, GPTConfig
+
+pytestmark = pytest.mark.skipif(c_backend.unavailable() is not None, reason="no C compiler")
+
+RNG = np.random.default_rng(22)
+
+# Tolerances of a fused step against eager mode, float32: one step's values agree to a few ulp
+# (FUSED_RTOL); after 100 steps parameters agree to 1e-4 relative, and to 1e-4 absolute where Adam
+# turns a gradient at rounding level into a step of its sign.
+FUSED_RTOL, STEPS_RTOL, STEPS_ATOL = 1e-6, 1e-4, 1e-4
+
+
+def _train(make, batches, steps, compiled):
+    cr.manual_seed(0)
+    model, optimizer, step = make()
+    if compiled:
+        step = cr.compile(step)
+    losses = [step(*batches[i % len(batches)]).item() for i in range(steps)]
+    return model, losses, step
+
+
+def _step(model, optimizer, loss_fn=F.cross_entropy, clip=None):
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        return loss
+    return step
+
+
+class _Recurrent(nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.rnn = cell(3, 6, batch_first=True)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        output, _ = self.rnn(x)
+        return self.head(F.gelu(output[:, -1]))
+
+
+def _gpt():
+    model = GPT(GPTConfig(vocab_size=11, block_size=6, n_layer=1, n_head=2, n_embd=8, dropout=0.1),
+                generator=0)
+    optimizer = optim.AdamW(model.parameters(), lr=1e-3)
+
+    def step(idx, targets):
+        optimizer.zero_grad()
+        _, loss = model(idx, targets)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        return loss
+    return model, optimizer, step
+
+
+MLP = [(RNG.standard_normal((16, 12)).astype(np.float32), RNG.integers(0, 4, 16)) for _ in range(5)]
+IMAGES = [(RNG.standard_normal((4, 1, 8, 8)).astype(np.float32), RNG.integers(0, 3, 4)) for _ in range(3)]
+SEQUENCES = [(RNG.standard_normal((4, 5, 3)).astype(np.float32), RNG.integers(0, 3, 4)) for _ in range(3)]
+TOKENS = [(RNG.integers(0, 11, (2, 6)), RNG.integers(0, 11, (2, 6))) for _ in range(3)]
+
+FAMILIES = {
+    "mlp-sgd-nesterov": (MLP, lambda: _with(nn.MLP([12, 16, 16, 4], dropout=0.2, norm="batch", seed=0),
+                                            lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True,
+                                                                weight_decay=1e-4))),
+    "mlp-gelu-adam": (MLP, lambda: _with(nn.Sequential(nn.Linear(12, 16), nn.GELU(), nn.Linear(16, 16),
+                                                       nn.Tanh(), nn.Linear(16, 4)),
+                                         lambda p: optim.Adam(p, lr=1e-3))),
+    "mlp-adamw": (MLP, lambda: _with(nn.MLP([12, 16, 16, 4], seed=0), lambda p: optim.AdamW(p, lr=1e-3))),
+    "cnn": (IMAGES, lambda: _with(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                                nn.Linear(36, 3)), lambda p: optim.SGD(p, lr=0.05, momentum=0.9))),
+    "lstm": (SEQUENCES, lambda: _with(_Recurrent(nn.LSTM), lambda p: optim.Adam(p, lr=1e-2), clip=1.0)),
+    "gru": (SEQUENCES, lambda: _with(_Recurrent(nn.GRU), lambda p: optim.AdamW(p, lr=1e-2))),
+    "gpt": (TOKENS, _gpt),
+}
+
+
+def _with(model, make_optimizer, loss_fn=F.cross_entropy, clip=None):
+    optimizer = make_optimizer(model.parameters())
+    return model, optimizer, _step(model, optimizer, loss_fn, clip)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_100_fused_steps_agree_with_100_eager_steps_to_float32_rounding(family):
+    batches, make = FAMILIES[family]
+    eager, eager_losses, _ = _train(make, batches, 100, compiled=False)
+    fused, fused_losses, step = _train(make, batches, 100, compiled=True)
+    assert step.recordings == 1
+    np.testing.assert_allclose(fused_losses[:2], eager_losses[:2], rtol=FUSED_RTOL)
+    np.testing.assert_allclose(fused_losses, eager_losses, rtol=STEPS_RTOL)
+    first, second = eager.state_dict(), fused.state_dict()
+    assert first.keys() == second.keys()
+    for key in first:
+        np.testing.assert_allclose(second[key], first[key], rtol=STEPS_RTOL, atol=STEPS_ATOL, err_msg=key)
+    assert eager_losses[-1] < eager_losses[0]
+
+
+def test_a_gelu_chain_and_its_gradient_become_one_kernel_each_shown_in_the_listing():
+    w = cr.tensor(RNG.standard_normal((5, 7)).astype(np.float32), requires_grad=True)
+
+    def step(x):
+        loss = F.gelu(x @ w).sum()
+        loss.backward()
+        return loss
+    compiled = cr.compile(step)
+    for _ in range(3):
+        x = RNG.standard_normal((4, 5)).astype(np.float32)
+        w.grad = None
+        value = compiled(x).item()
+        gradient, w.grad = w.grad.numpy().copy(), None
+        assert value == pytest.approx(step(x).item(), rel=FUSED_RTOL)
+        np.testing.assert_allclose(gradient, w.grad.numpy(), rtol=1e-5, atol=1e-6)
+    program = compiled.program(x)
+    kernels = program.kernels()
+    assert [[op.name for op in k.members] for k in kernels] == [
+        ["mul", "mul", "erf", "add", "mul"], ["vjp mul[0]", "vjp mul[1]", "vjp erf[0]", "vjp mul[0]",
+                                              "vjp mul[1]", "add"]]
+    assert kernels[0].bytes_read == 4 * 7 * 4 and kernels[0].bytes_written == 4 * 7 * 4 * 4
+    listing = str(program)
+    assert f"kernel {kernels[0].name}: reads 112 B, writes 448 B (5 operations in one loop)" in listing
+    assert "loss = F.gelu(x @ w).sum()  (test_fusion.py:" in listing
+    source = program.source()
+    assert source.startswith("def replay(") and "ERF(v" in source and "#pragma omp simd" in source
+
+
+def test_a_bias_and_per_row_statistics_are_read_by_the_loop():
+    x = RNG.standard_normal((3, 4, 5)).astype(np.float32)
+    bias = RNG.standard_normal(5).astype(np.float32)
+
+    def f(x):
+        t = cr.tensor(x)
+        centred = t - t.mean(axis=-1, keepdims=True)
+        return cr.tanh(centred * 2.0 + bias)
+    compiled = cr.compile(f)
+    np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=FUSED_RTOL, atol=1e-7)
+    np.testing.assert_allclose(compiled(x * 3).numpy(), f(x * 3).numpy(), rtol=FUSED_RTOL, atol=1e-7)
+    [kernel] = compiled.program(x).kernels()
+    assert len(kernel.members) == 4
+
+
+def test_exact_keeps_numpy_operations_and_the_optimisers_own_step():
+    model = nn.MLP([4, 8, 3], seed=0)
+    optimizer = optim.Adam(model.parameters())
+    step = cr.compile(_step(model, optimizer), exact=True)
+    x, y = np.ones((2, 4), np.float32), np.array([0, 2])
+    program = step.program(x, y)
+    assert program.kernels() == [] and "fused" not in str(program)
+
+
+def test_kernels_are_cached_on_disk_under_the_users_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAINRULE_CACHE", str(tmp_path))
+    source = "int chainrule_cache_test(int x) { return 3 * x; }"
+    before = (c_backend.stats.built, c_backend.stats.cached)
+    c_backend._loaded.clear()
+    assert c_backend.build(source).chainrule_cache_test(2) == 6
+    c_backend._loaded.clear()
+    assert c_backend.build(source).chainrule_cache_test(5) == 15
+    assert (c_backend.stats.built, c_backend.stats.cached) == (before[0] + 1, before[1] + 1)
+    files = sorted(os.listdir(tmp_path / "kernels"))
+    assert len(files) == 2 and files[0].endswith(".c") and files[1].endswith(".so")
+    assert open(tmp_path / "kernels" / files[0]).read() == source
+
+
+def test_loading_kernels_leaves_numpys_subnormal_numbers_alone():
+    # Regression: a library linked with -ffast-math set flush-to-zero for the whole process on loading.
+    c_backend.build("float chainrule_ftz_test(float x) { return x * 0.5f; }")
+    cr.compile(lambda t: cr.tanh(t) * 2.0)(np.ones(4, np.float32))
+    assert np.float32(1e-39) * np.float32(1) != 0
+    assert np.spacing(np.float32(2e-34)) > 0
+
+
+def test_a_compiler_error_is_reported_with_its_messages():
+    with pytest.raises(OSError, match="error"):
+        c_backend.build("this is not C")
+
+
+def test_without_a_compiler_steps_replay_numpy_after_one_warning(monkeypatch):
+    compile_module = sys.modules["chainrule.compile"]
+    monkeypatch.setattr(c_backend, "unavailable", lambda: "no C compiler found (test)")
+    monkeypatch.setattr(compile_module, "_warned", [])
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = cr.compile(lambda x: cr.tanh(w * x).sum())
+        g = cr.compile(lambda x: cr.exp(w * x).sum())
+        assert f(np.arange(3.0)).item() == cr.tanh(w * np.arange(3.0)).sum().item()
+        g(np.arange(3.0))
+    messages = [str(c.message) for c in caught if "fused kernels are off" in str(c.message)]
+    assert messages == ["chainrule.compile: fused kernels are off (no C compiler found (test)); compiled "
+                        "steps replay NumPy operations"]
+    assert f.program(np.arange(3.0)).kernels() == []
+
+
+@pytest.mark.parametrize("name, reference, low, high", [
+    ("exp", np.exp, -80.0, 80.0), ("tanh", np.tanh, -10.0, 10.0), ("erf", None, -5.0, 5.0),
+    ("sigmoid", lambda x: 1 / (1 + np.exp(-x)), -30.0, 30.0), ("log", np.log, 1e-3, 1e3)])
+def test_float32_vector_math_in_kernels_is_within_a_few_ulp_of_numpy(name, reference, low, high):
+    if reference is None:
+        scipy = pytest.importorskip("scipy.special")
+        reference = scipy.erf
+    x = np.linspace(low, high, 100_003).astype(np.float32)
+    got = cr.compile(lambda t: getattr(cr, name)(t))(x).numpy()
+    assert cr.compile(lambda t: getattr(cr, name)(t)).program(x).kernels(), name  # really a kernel
+    want = reference(x.astype(np.float64)).astype(np.float32)
+    normal = np.abs(want) > np.finfo(np.float32).tiny  # ulp of normal numbers (subnormals: flushed)
+    ulp = np.abs(got[normal].astype(np.float64) - want[normal]) / np.spacing(np.abs(want[normal]))
+    assert np.max(ulp) <= 4, name
+
+
+def test_kernel_templates_cover_only_registered_primitives():
+    from chainrule.core.primitive import REGISTRY
+    assert set(fusion.FORWARD) <= set(REGISTRY)
+    assert {name.split("[")[0] for name in fusion.VJP} <= set(REGISTRY)
