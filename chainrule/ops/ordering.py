@@ -6,20 +6,23 @@ NumPy's: the values alone. The same rule holds for ``min``, ``sort`` and ``media
 ``kthvalue`` exist only in PyTorch and always return the pair. The values of a pair are gathered at
 the indices, so their gradient goes to the chosen element (ties: the first, as PyTorch's), while
 NumPy's ``max`` shares the gradient between tied elements.
+
+The indices are computed by primitives with no derivative (``argmax``, ``argmin``, ``argsort``), so a
+compiled function records them as operations and recomputes them from each call's input.
 """
 
 import builtins
 import collections
 import numbers
 
-import numpy as _np
-
 from .. import backend
+from ..core.batching import defreducer
+from ..core.primitive import primitive
 from .elementwise import maximum as _maximum
 from .elementwise import minimum as _minimum
 from .reductions import max as _max
 from .reductions import min as _min
-from .shape import reshape, squeeze, take_along_axis
+from .shape import getitem, reshape, squeeze, take_along_axis
 from .statistics import median as _median
 from .statistics import sort as _sort
 
@@ -28,13 +31,34 @@ _PAIRS = {name: collections.namedtuple(name, ("values", "indices"))
 """PyTorch's ``torch.return_types``: a tuple that unpacks as ``values, indices`` and names both."""
 
 
-def _values(x):
-    return x.data if hasattr(x, "_node") else backend.asarray(x)
+def _argmax_impl(xp, x, *, axis, keepdims=False):
+    return xp.astype(xp.argmax(x, axis=axis, keepdims=keepdims), xp.int64)
 
 
-def _indices(array):
-    from ..core.tensor import Tensor
-    return Tensor(backend.asarray(array, dtype="int64"))
+def _argmin_impl(xp, x, *, axis, keepdims=False):
+    return xp.astype(xp.argmin(x, axis=axis, keepdims=keepdims), xp.int64)
+
+
+def _argsort_impl(xp, x, *, axis, descending=False):
+    # A stable sort of -x keeps equal elements in their order, as PyTorch's stable descending sort.
+    return xp.astype(xp.argsort(-x if descending else x, axis=axis, stable=True), xp.int64)
+
+
+# The first of tied elements, as PyTorch's; ``axis`` is an int (None's flattening is done outside, so
+# that a batch axis can be put before it).
+arg_max = primitive("argmax", _argmax_impl, differentiable=False)
+arg_min = primitive("argmin", _argmin_impl, differentiable=False)
+arg_sort = primitive("argsort", _argsort_impl, differentiable=False)
+defreducer(arg_max, arg_min, arg_sort)
+
+
+def _operand(x):
+    return x if hasattr(x, "_node") else backend.asarray(x)
+
+
+def _along(order, axis, start, stop):
+    """``order[start:stop]`` along ``axis``, through the engine (a compiled step recomputes it)."""
+    return getitem(order, index=(slice(None),) * axis + (slice(start, stop),))
 
 
 def _spelling(where, dim, axis, keepdim, keepdims):
@@ -61,20 +85,19 @@ def _pair(name, x, order, axis, keepdim):
     """The named pair of ``x`` gathered at ``order`` (indices along ``axis``, the axis kept)."""
     values = take_along_axis(x, order, axis)
     if not keepdim:
-        values, order = squeeze(values, axis), _np.squeeze(order, axis)
-    return _PAIRS[name](values, _indices(order))
+        values, order = squeeze(values, axis), squeeze(order, axis)
+    return _PAIRS[name](values, order)
 
 
 def _chosen(name, choose, x, dim, keepdim):
-    x_values = _values(x)
-    if x_values.ndim == 0:
+    """The pair of ``x`` at the index ``choose`` (:data:`arg_max`, :data:`arg_min`) picks along ``dim``."""
+    x = _operand(x)
+    if x.ndim == 0:
         x = reshape(x, (1,))
-        x_values = x_values.reshape(1)
-    axis = _axis(name, dim, x_values.ndim)
-    if x_values.shape[axis] == 0:
-        raise ValueError(f"{name}(): axis {axis} of shape {x_values.shape} is empty")
-    # argmax/argmin return the first of tied elements, as PyTorch does.
-    order = _np.expand_dims(choose(x_values, axis=axis), axis)
+    axis = _axis(name, dim, x.ndim)
+    if x.shape[axis] == 0:
+        raise ValueError(f"{name}(): axis {axis} of shape {tuple(x.shape)} is empty")
+    order = choose(x, axis=axis, keepdims=True)
     return _pair(name, x, order, axis, keepdim)
 
 
@@ -96,7 +119,7 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     if not _is_axis(dim):
         return _maximum(x, dim)
     axis, pair, keep = _spelling("max", dim, axis, keepdim, keepdims)
-    return _chosen("max", _np.argmax, x, axis, keep) if pair else _max(x, axis=axis, keepdims=keep)
+    return _chosen("max", arg_max, x, axis, keep) if pair else _max(x, axis=axis, keepdims=keep)
 
 
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -105,20 +128,27 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     if not _is_axis(dim):
         return _minimum(x, dim)
     axis, pair, keep = _spelling("min", dim, axis, keepdim, keepdims)
-    return _chosen("min", _np.argmin, x, axis, keep) if pair else _min(x, axis=axis, keepdims=keep)
+    return _chosen("min", arg_min, x, axis, keep) if pair else _min(x, axis=axis, keepdims=keep)
 
 
 def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """The index of the largest value along ``dim`` (of the flattened ``x`` when ``None``), an int64
     tensor with no derivative; ties give the first."""
-    axis, _, keep = _spelling("argmax", dim, axis, keepdim, keepdims)
-    return _indices(_np.argmax(_values(x), axis=axis, keepdims=keep))
+    return _arg("argmax", arg_max, x, dim, keepdim, axis, keepdims)
 
 
 def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """The index of the smallest value along ``dim`` (of the flattened ``x`` when ``None``)."""
-    axis, _, keep = _spelling("argmin", dim, axis, keepdim, keepdims)
-    return _indices(_np.argmin(_values(x), axis=axis, keepdims=keep))
+    return _arg("argmin", arg_min, x, dim, keepdim, axis, keepdims)
+
+
+def _arg(name, choose, x, dim, keepdim, axis, keepdims):
+    axis, _, keep = _spelling(name, dim, axis, keepdim, keepdims)
+    x = _operand(x)
+    if axis is not None:
+        return choose(x, axis=axis, keepdims=keep)
+    index = choose(reshape(x, (-1,)), axis=0)  # of the flattened x
+    return reshape(index, (1,) * x.ndim) if keep else index
 
 
 _LAST = object()  # NumPy's default axis of sort, -1; axis=None flattens
@@ -133,11 +163,9 @@ def sort(x, dim=None, descending=None, stable=False, *, axis=_LAST):
     if axis is not _LAST:
         raise TypeError("sort(): descending= and dim= are PyTorch's and return (values, indices); axis= is "
                         "NumPy's and returns the values: give dim with descending")
-    axis = _axis("sort", -1 if dim is None else dim, _values(x).ndim)
-    x_values = _values(x)
-    # A stable sort of -x keeps equal elements in their order, as PyTorch's stable descending sort.
-    order = _np.argsort(-x_values if descending else x_values, axis=axis, kind="stable")
-    return _pair("sort", x, order, axis, True)
+    x = _operand(x)
+    axis = _axis("sort", -1 if dim is None else dim, x.ndim)
+    return _pair("sort", x, arg_sort(x, axis=axis, descending=bool(descending)), axis, True)
 
 
 def topk(x, k, dim=-1, largest=True, sorted=True):
@@ -150,28 +178,27 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
         >>> cr.topk(cr.tensor([1.0, 9.0, 3.0, 7.0]), 2).indices.tolist()
         [1, 3]
     """
-    x_values = _values(x)
-    axis = _axis("topk", dim, x_values.ndim)
-    n = x_values.shape[axis] if x_values.ndim else 1
+    x = _operand(x)
+    axis = _axis("topk", dim, x.ndim)
+    n = x.shape[axis] if x.ndim else 1
     if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 0 <= k <= n:
         raise ValueError(f"topk(): k must be an int from 0 to {n} (the length of dim {dim}), not {k!r}")
-    if x_values.ndim == 0:
-        x, x_values = reshape(x, (1,)), x_values.reshape(1)
-    order = _np.argsort(-x_values if largest else x_values, axis=axis, kind="stable")
-    order = _np.take(order, _np.arange(k), axis=axis)
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    order = _along(arg_sort(x, axis=axis, descending=bool(largest)), axis, 0, k)
     return _pair("topk", x, order, axis, True)
 
 
 def kthvalue(x, k, dim=-1, keepdim=False):
     """The ``k``-th smallest element (``k`` from 1) along ``dim`` and its index, as PyTorch's."""
-    x_values = _values(x)
-    axis = _axis("kthvalue", dim, x_values.ndim)
-    n = x_values.shape[axis] if x_values.ndim else 1
+    x = _operand(x)
+    axis = _axis("kthvalue", dim, x.ndim)
+    n = x.shape[axis] if x.ndim else 1
     if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 1 <= k <= n:
         raise ValueError(f"kthvalue(): k must be an int from 1 to {n} (the length of dim {dim}), not {k!r}")
-    if x_values.ndim == 0:
-        x, x_values = reshape(x, (1,)), x_values.reshape(1)
-    order = _np.take(_np.argsort(x_values, axis=axis, kind="stable"), [k - 1], axis=axis)
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    order = _along(arg_sort(x, axis=axis), axis, k - 1, k)
     return _pair("kthvalue", x, order, axis, keepdim)
 
 
@@ -181,12 +208,13 @@ def median(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     axis, pair, keep = _spelling("median", dim, axis, keepdim, keepdims)
     if not pair:
         return _median(x, axis=axis, keepdims=keep)
-    x_values = _values(x)
-    if x_values.ndim == 0:
-        x, x_values = reshape(x, (1,)), x_values.reshape(1)
-    axis = _axis("median", axis, x_values.ndim)
-    n = x_values.shape[axis]
+    x = _operand(x)
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    axis = _axis("median", axis, x.ndim)
+    n = x.shape[axis]
     if n == 0:
-        raise ValueError(f"median(): axis {axis} of shape {x_values.shape} is empty")
-    order = _np.take(_np.argsort(x_values, axis=axis, kind="stable"), [(n - 1) // 2], axis=axis)
+        raise ValueError(f"median(): axis {axis} of shape {tuple(x.shape)} is empty")
+    middle = (n - 1) // 2
+    order = _along(arg_sort(x, axis=axis), axis, middle, middle + 1)
     return _pair("median", x, order, axis, keep)

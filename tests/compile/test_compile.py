@@ -481,3 +481,38 @@ def test_an_embedding_with_padding_idx_masks_each_batch():
 def test_max_programs_must_be_a_positive_int(bad):
     with pytest.raises(ValueError, match="max_programs must be a positive int"):
         compile_exact(lambda: 1, max_programs=bad)
+
+
+        cr.compile(lambda: 1, max_programs=bad)
+
+
+def test_indices_of_max_argmax_sort_and_topk_are_computed_at_every_replay():
+    # (values, indices) pairs and arg-reductions inside a compiled function follow each call's input,
+    # as do the values gathered at those indices and an accuracy counted from them.
+    def fn(outputs, labels):
+        outputs = cr.tensor(outputs)
+        values, predicted = cr.max(outputs, 1)
+        return (predicted, cr.argmax(outputs, 1), cr.argmin(outputs, dim=0), cr.argmax(outputs),
+                cr.topk(outputs, 2).indices, cr.sort(outputs, 1, descending=True).indices,
+                cr.kthvalue(outputs, 2, 1).indices, cr.median(outputs, 1).indices, outputs.min(1).indices,
+                values, cr.topk(outputs, 2).values, (predicted == cr.tensor(labels)).sum())
+    step = cr.compile(fn)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        outputs, labels = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
+        for got, expected in zip(step(outputs, labels), fn(outputs, labels)):
+            np.testing.assert_array_equal(got.data, expected.data)
+    assert step.recordings == 1
+    names = [op.name for op in step.program(outputs, labels).ops]
+    assert {"argmax", "argmin", "argsort"} <= set(names)
+
+
+def test_gradients_through_compiled_max_pairs_follow_each_input():
+    w = cr.tensor(np.ones(4), requires_grad=True)
+
+    def fn(x):
+        return cr.max(w * x, 0).values + cr.topk(w * x, 2).values.sum()
+    step = cr.compile(lambda x: cr.grad(fn)(x))
+    for x in ([1.0, 4.0, 2.0, 3.0], [5.0, 0.0, 1.0, 2.0]):
+        x = np.array(x)
+        np.testing.assert_array_equal(step(x).data, cr.grad(fn)(x).data)
