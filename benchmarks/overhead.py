@@ -8,15 +8,8 @@ by ``.sum()`` and the gradient with respect to every input. PyTorch and chainrul
 compiles each graph into one fused kernel, so its times show dispatch rather than per-operation cost;
 HIPS autograd calls ``autograd.grad``; NumPy applies the derivatives by hand.
 
-Run on its own (``python benchmarks/overhead.py`` or ``python -m benchmarks.overhead``), it measures
-chainrule and PyTorch eager only, each in its own process, and prints the table.
+``python -m benchmarks --only overhead`` runs it alone.
 """
-
-import sys
-from pathlib import Path
-
-if __name__ == "__main__" and not __package__:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
@@ -158,17 +151,3 @@ def tables(all_cases, results, frameworks=FRAMEWORKS):
     note = ("Time per call of forward plus backward (gradients with respect to every input). "
             + report.paragraph(__doc__, 1))
     return [report.Table("Per-operation overhead", note, headers, rows, all_goals)]
-
-
-def main():
-    """Measure chainrule against PyTorch eager on the overhead graphs and print the table."""
-    from benchmarks.report import Results
-    from benchmarks.runner import run_workload
-    frameworks = ("chainrule", "torch")
-    results = Results(run_workload("overhead", frameworks, threads=1, quick=False))
-    table, = tables(cases(quick=False), results, frameworks)
-    print(report.markdown_table(table.headers, table.rows))
-
-
-if __name__ == "__main__":
-    main()

@@ -12,6 +12,8 @@ Example:
 from .core.graph import enable_grad, is_grad_enabled, no_grad
 from .core.primitive import REGISTRY as _REGISTRY
 from .core.tensor import Tensor
+from .ops import tensor_methods as _tensor_methods  # noqa: F401  (attaches its operators and methods)
+from . import numpy as _numpy  # noqa: F401  (attaches Tensor.__array_function__: numpy.sum(t) and so on)
 from .creation import (arange, empty, eye, from_numpy, full, linspace, multinomial, ones, ones_like, rand,
                        randint, randn, randperm, tensor, zeros, zeros_like)
 from .ops import (abs, add, astype, broadcast_to, clamp, concatenate, cos, div, erf, exp,
@@ -46,6 +48,7 @@ from . import data, inspect, nn, optim, testing
 from . import linalg
 from .compile import compile
 from .nn.rng import manual_seed
+from . import pytorch_compat as _pytorch_compat
 from .pytorch_compat import accept_pytorch_keywords as _accept_pytorch_keywords
 from .pytorch_compat import module_getattr as _module_getattr
 from numpy import (complex64, complex128, float16, float32, float64,  # dtype=chainrule.float32, as torch's
@@ -56,6 +59,7 @@ int, long, short = int32, int64, int16  # noqa: A001
 cfloat, cdouble = complex64, complex128
 
 _accept_pytorch_keywords(globals())  # dim=/keepdim= on every function taking an axis, as PyTorch's
+_pytorch_compat.PUBLIC = globals()  # its hints name chainrule's functions
 
 
 def __getattr__(name):

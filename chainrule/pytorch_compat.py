@@ -23,6 +23,7 @@ import functools
 import inspect
 
 from . import backend
+from .core.primitive import Primitive
 
 ALIASES = {"dim": ("axis",), "keepdim": ("keepdims",), "dims": ("axes",), "start_dim": ("start_axis",),
            "end_dim": ("end_axis",), "correction": ("ddof",)}
@@ -154,18 +155,33 @@ INSTEAD = {
 """What to write instead of a PyTorch tensor method that chainrule's Tensor does not have."""
 
 
-def missing_attribute(owner, name):
-    """The message for ``owner`` lacking ``name``: what to write instead, for a PyTorch habit."""
+PUBLIC = {}
+"""chainrule's namespace (the package's ``globals()``), given here by ``chainrule/__init__``, so that a
+hint can name ``chainrule.<name>`` without this module importing the package above it."""
+
+
+def missing_attribute(owner, name, cls=None):
+    """The message for ``owner`` (an instance of ``cls``) lacking ``name``: what to write instead, for a
+    PyTorch habit."""
     message = f"{owner!r} object has no attribute {name!r}"
     if name in INSTEAD:
         return f"{message}; write {INSTEAD[name]}"
-    from .core.tensor import Tensor
-    if name.endswith("_") and callable(getattr(Tensor, name[:-1], None)):  # PyTorch's in-place variants
+    if name.endswith("_") and callable(getattr(cls, name[:-1], None)):  # PyTorch's in-place variants
         return f"{message}; write x = x.{name[:-1]}(...), a new tensor"
-    import chainrule
-    if callable(vars(chainrule).get(name)):  # not getattr: chainrule's own __getattr__ searches for hints
+    if callable(PUBLIC.get(name)):  # not getattr: chainrule's own __getattr__ searches for hints
         return f"{message}; write chainrule.{name}(x, ...)"
     return message
+
+
+def _primitive_keywords(prim, params):
+    """``params`` with PyTorch's ``dim=``/``keepdim=`` renamed ``axis=``/``keepdims=``; a ``TypeError``
+    naming any other keyword the forward does not take, and the accepted ones."""
+    if prim.accepted.issuperset(params):
+        return params
+    return rename(prim.name, params, prim.param_names)
+
+
+Primitive.keywords = _primitive_keywords  # every primitive takes PyTorch's spellings (see Primitive.__call__)
 
 
 def accept_pytorch_keywords(namespace):

@@ -14,7 +14,7 @@ import functools
 from . import backend
 from .core.dispatch import new_node
 from .core.forward import is_tracked, new_level, strip, with_tangent
-from .core.graph import _SetGradEnabled
+from .core.graph import traces as _traces
 from .core.mode import seed
 from .core.reverse import backward
 from .core.tensor import Tensor
@@ -22,26 +22,6 @@ from .errors import ShapeError
 from .ops import identity, reshape
 from .tree import tree_flatten, tree_map, tree_unflatten
 from .vectorize import vmap
-
-
-class _TraceStack:
-    """How many transforms are running, one inside the other (HIPS autograd's trace stack)."""
-
-    def __init__(self):
-        self.top = 0
-
-    @contextlib.contextmanager
-    def new_trace(self):
-        """Run a transform's body, recording; yields whether it runs inside another transform."""
-        self.top += 1
-        try:
-            with _SetGradEnabled(True):
-                yield self.top > 1
-        finally:
-            self.top -= 1
-
-
-_traces = _TraceStack()
 
 
 def _as_tensor(x):

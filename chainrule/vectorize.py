@@ -12,7 +12,7 @@ import inspect
 from . import backend
 from .core.batching import batch_of, batched
 from .core.forward import is_tracked, new_level
-from .core.graph import chained, hooks
+from .core.graph import chained, hooks, traces
 from .core.tensor import Tensor
 from .errors import ShapeError
 from .ops import broadcast_to, moveaxis, unsqueeze
@@ -83,7 +83,7 @@ def vmap(fn, in_axes=0, out_axes=0, axis_size=None, *, in_dims=None, out_dims=No
                      for i, a in enumerate(axes) for j in range(len(a))]
             return names + [f"keyword argument leaf {j}" for j in range(len(kw_leaves))]
         size, all_axes = _batch_size(all_leaves, all_axes, leaf_names, axis_size, fn)
-        keep_graph = _traces().top > 0 or any(is_tracked(leaf) for leaf in all_leaves)
+        keep_graph = traces.top > 0 or any(is_tracked(leaf) for leaf in all_leaves)
         level = new_level()
         mapped = [leaf if axis is None else _to_batched(leaf, axis, level, size)
                   for leaf, axis in zip(all_leaves, all_axes)]
@@ -93,13 +93,6 @@ def vmap(fn, in_axes=0, out_axes=0, axis_size=None, *, in_dims=None, out_dims=No
             out = fn(*args, **kwargs)
         return _unbatched_outputs(out, out_axes, level, size, fn, keep_graph)
     return wrapped
-
-
-@functools.cache
-def _traces():
-    """The transforms' trace stack (in :mod:`chainrule.transforms`, which imports this module)."""
-    from .transforms import _traces
-    return _traces
 
 
 def _one_of(value, alias, name, alias_name, default):
@@ -204,7 +197,7 @@ class _inside_vmap:
     values), and reading a batched tensor's values as Python values is refused by name."""
 
     def __enter__(self):
-        self.traces = _traces()
+        self.traces = traces
         self.traces.top += 1
         self.previous = hooks.on_value
         hooks.on_value = chained(self.previous, _refuse_batched_values)

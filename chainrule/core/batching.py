@@ -26,7 +26,7 @@ from .. import backend
 from ..errors import GraphError, ShapeError
 from . import dispatch
 from .graph import _GradMode
-from .primitive import diff
+from .registry import diff
 from .tensor import Tensor, unwrap
 
 primitive_batchers = {}
@@ -84,7 +84,7 @@ def is_batch_level(inputs, level):
 def bind_batched(prim, inputs, params, level):
     """Apply ``prim`` to ``inputs``, some batched at ``level`` (the highest level among them), by its
     batching rule; record an example-level node for reverse mode."""
-    rule = primitive_batchers.get(prim) or _operator_rule(prim)
+    rule = primitive_batchers.get(prim)
     if rule is None:
         raise NotImplementedError(
             f"vmap: primitive {prim.name!r} has no batching rule; register one with "
@@ -254,10 +254,5 @@ def refuse(prim, reason):
     defbatch(prim, rule)
 
 
-def _operator_rule(prim):
-    """The comparisons and ``& | ~`` (defined with Tensor, after the operations) broadcast."""
-    from .tensor import _OPERATORS
-    if prim in _OPERATORS.values():
-        defbroadcasting(*_OPERATORS.values())
-        return primitive_batchers[prim]
-    return None
+diff.value = stop_gradient  # a batched tensor's values stay batched under higher-order rules
+dispatch.batching = (is_batch_level, bind_batched)

@@ -7,7 +7,9 @@ one :class:`~chainrule.core.tensor.Tensor` and, when an input requires a gradien
 
 from .. import backend
 from ..errors import ShapeError, user_line, user_site
+from .forward import _full, is_tracked, strip
 from .graph import Node, Unsaved, _GradMode, hooks, unsaved
+from .mode import BARE, RECORDED
 from .tensor import Tensor
 
 
@@ -17,7 +19,6 @@ def bind(prim, inputs, params):
     for x in inputs:
         if isinstance(x, Tensor):
             if x._tangents:
-                from .forward import bind_tangents
                 return bind_tangents(prim, inputs, params)
             values.append(x.data)
             node = x._node
@@ -30,8 +31,6 @@ def bind(prim, inputs, params):
     try:
         ans = prim.impl(backend.xp, *values, **params)
     except (ValueError, IndexError, TypeError) as error:
-        if not prim.accepted.issuperset(params):  # checked here, off the hot path: PyTorch's dim=...
-            return bind(prim, inputs, prim.keywords(params))
         raise restated(prim.name, values, params, error) from error
     if type(ans) is not backend.ndarray:
         ans = backend.asarray(ans)
@@ -55,6 +54,59 @@ def new_node(prim, parents, inputs, values, ans, params):
     if hooks.record_site:
         node.site = user_site()
     return node
+
+
+batching = None
+"""``(is_batch_level, bind_batched)``, set by :mod:`core.batching` when it loads (it stands above this
+module: it binds through it)."""
+
+
+def bind_tangents(prim, inputs, params):
+    """Apply ``prim`` to inputs of which some carry tangents, splitting off the highest level."""
+    level = max(max(x._tangents) for x in inputs if isinstance(x, Tensor) and x._tangents)
+    if batching is not None and batching[0](inputs, level):  # the newest transform is a vmap
+        return batching[1](prim, inputs, params, level)
+    split = [strip(x, level) for x in inputs]
+    primals = tuple(p for p, _ in split)
+    primal_out = bind(prim, primals, params)
+    tangent_out = None
+    if prim.differentiable:
+        if primal_out.dtype.kind == "c":
+            refuse_complex(prim, primal_out.data)
+        # Plain values (no graph, no other level) need no recording: run the rules on bare arrays. A
+        # compiled step being recorded runs them as primitives, which it emits as they run.
+        tracked = hooks.executor is not None or any(is_tracked(x) for pair in split for x in pair)
+        mode = RECORDED if tracked else BARE
+        ns, args, ans = mode.ns, mode.values(primals), mode.value(primal_out)
+        shared = None
+        if prim.jvp_argnums is not None:  # one rule for all the inputs that carry a tangent
+            given = tuple(i for i, (_, tangent) in enumerate(split)
+                          if tangent is not None and prim.jvps[i] is not None)
+            tangents = tuple(mode.value(split[i][1]) for i in given)
+            terms = prim.jvp_argnums(given, ns, tangents, ans, *args, **params) if given else ()
+            shared = dict(zip(given, terms))
+        for i, (_, tangent) in enumerate(split):
+            if tangent is None or prim.jvps[i] is None:
+                continue
+            tangent = mode.value(tangent)
+            term = prim.jvps[i](ns, tangent, ans, *args, **params) if shared is None else shared[i]
+            if hooks.on_jvp is not None:
+                hooks.on_jvp(prim, i, tangent, _full(ns, term, primal_out.shape), inputs, params)
+            tangent_out = term if tangent_out is None else tangent_out + term
+        if tangent_out is not None:
+            tangent_out = mode.result(_full(ns, tangent_out, primal_out.shape))
+    out = Tensor._wrap(primal_out.data, primal_out._node)
+    out._tangents = dict(primal_out._tangents or {})
+    if tangent_out is not None:
+        out._tangents[level] = tangent_out
+    out._tangents = out._tangents or None
+    parents = tuple(x._node if isinstance(x, Tensor) else None for x in inputs)
+    if _GradMode.enabled and prim.differentiable and any(p is not None for p in parents):
+        # Reverse mode must see the inputs with every tangent, so a backward pass differentiated
+        # in forward mode (forward-over-reverse) carries them through its own rules.
+        out._node = new_node(prim, parents, tuple(inputs), BARE.values(inputs), primal_out.data, params)
+        out._node.ans_tangents = out._tangents
+    return out
 
 
 def refuse_complex(prim, ans):

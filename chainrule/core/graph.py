@@ -227,3 +227,25 @@ def toposort(roots):
                 seen.add(parent)
                 stack.append(parent)
     return sorted(seen, key=_creation_order, reverse=True)
+
+
+class _TraceStack:
+    """How many transforms are running, one inside the other (HIPS autograd's trace stack)."""
+
+    def __init__(self):
+        self.top = 0
+
+    @contextlib.contextmanager
+    def new_trace(self):
+        """Run a transform's body, recording; yields whether it runs inside another transform."""
+        self.top += 1
+        try:
+            with _SetGradEnabled(True):
+                yield self.top > 1
+        finally:
+            self.top -= 1
+
+
+traces = _TraceStack()
+"""The running transforms (grad, jvp, vmap...), shared by :mod:`chainrule.transforms` and
+:mod:`chainrule.vectorize`."""

@@ -9,7 +9,7 @@ own primitives, so what the rules compute is itself recorded and can be differen
 from .. import backend
 from ..errors import user_line
 from .graph import hooks
-from .primitive import diff, raw
+from .registry import diff, raw
 from .tensor import Tensor, unwrap
 
 

@@ -25,12 +25,8 @@ pass broadcasts it to the output's shape when the rule returns a smaller one.
 import functools
 import inspect
 
-from .. import backend
-from ..pytorch_compat import rename
-
-REGISTRY = {}
-
-
+from .dispatch import bind
+from .registry import REGISTRY, diff, raw  # noqa: F401  (diff, raw: imported from here by the operations)
 class Primitive:
     """An operation with a forward implementation and per-input VJP and JVP rules.
 
@@ -73,7 +69,12 @@ class Primitive:
     def __call__(self, *inputs, **params):
         if self.nin is not None and len(inputs) > self.nin:
             inputs, params = self.fold(inputs, params)
-        return bind(self, inputs, params)
+        try:
+            return bind(self, inputs, params)
+        except TypeError:
+            if self.accepted.issuperset(params):  # checked here, off the hot path
+                raise
+        return bind(self, inputs, self.keywords(params))
 
     def fold(self, args, params):
         """Positional ``args`` split into the inputs and the parameters they stand for, in the
@@ -88,11 +89,12 @@ class Primitive:
         return args[:self.nin], {**params, **dict(zip(self.param_names, extra))}
 
     def keywords(self, params):
-        """``params`` with PyTorch's ``dim=``/``keepdim=`` renamed ``axis=``/``keepdims=``; a
-        ``TypeError`` naming any other keyword the forward does not take, and the accepted ones."""
-        if self.accepted.issuperset(params):
-            return params
-        return rename(self.name, params, self.param_names)
+        """``params``, some of which the forward does not take, as keywords it takes; here a
+        ``TypeError`` naming them and the accepted ones. :mod:`chainrule.pytorch_compat` replaces this
+        method with one that also renames PyTorch's ``dim=``/``keepdim=`` (``axis=``/``keepdims=``)."""
+        unknown = ", ".join(repr(key) for key in params if key not in self.accepted)
+        accepted = ", ".join(self.param_names) or "no keyword arguments"
+        raise TypeError(f"{self.name}() got unexpected keyword arguments {unknown}; it accepts {accepted}")
 
     def defvjp(self, *rules):
         """Register one VJP rule per input, ``rule(ns, g, ans, *inputs, **params)``; ``None`` for an
@@ -227,63 +229,3 @@ def primitive(name, impl, differentiable=True, saves=("inputs", "ans"), stateful
     prim.__init__(name, impl, differentiable, saves, stateful)
     raw.__dict__.pop(name, None)  # its bare-array function was made from the old implementation
     return prim
-
-
-class _Namespace:
-    """The functions rules are written against: primitives by name, plus a few constant helpers."""
-
-    def __init__(self, lookup, helpers):
-        self._lookup = lookup
-        self.__dict__.update(helpers)
-
-    def __getattr__(self, name):
-        try:
-            prim = REGISTRY[name]
-        except KeyError:
-            raise AttributeError(f"no primitive or helper named {name!r}") from None
-        function = self._lookup(prim)
-        setattr(self, name, function)
-        return function
-
-
-def _constant_helpers():
-    xp = backend.xp
-    return {
-        "zeros_like": lambda x: xp.zeros(x.shape, x.dtype),
-        "ones_like": lambda x: xp.ones(x.shape, x.dtype),
-    }
-
-
-def _raw_function(prim):
-    """``prim``'s forward on bare arrays, taking parameters by position too, like ``prim`` itself."""
-    impl, xp, nin = prim.impl, backend.xp, prim.nin
-    if nin is None or not prim.param_names:
-        return functools.partial(impl, xp)
-
-    def call(*inputs, **params):
-        if len(inputs) > nin:
-            inputs, params = prim.fold(inputs, params)
-        return impl(xp, *inputs, **params)
-    return call
-
-
-def _materialized_broadcast(x, shape):
-    # A fresh array rather than NumPy's read-only view: cheaper to make, and safe to own as a gradient.
-    out = backend.xp.empty(shape, dtype=x.dtype)
-    out[...] = x
-    return out
-
-
-raw = _Namespace(_raw_function, {**_constant_helpers(), "broadcast_to": _materialized_broadcast})
-"""Rules' namespace for first-order passes: forward implementations on bare arrays."""
-
-diff = _Namespace(lambda prim: prim, _constant_helpers())
-"""Rules' namespace for higher-order passes: chainrule's primitives, recorded like user code."""
-
-
-from .dispatch import bind  # noqa: E402  (bind needs Primitive's module loaded)
-from .tensor import unwrap  # noqa: E402
-from .batching import stop_gradient  # noqa: E402
-
-raw.value = unwrap
-diff.value = stop_gradient  # a batched tensor's values stay batched (see core/batching.py)

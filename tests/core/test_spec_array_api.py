@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from chainrule.core.graph import hooks
-from chainrule.core.primitive import REGISTRY, _Namespace
+from chainrule.core.registry import REGISTRY, _Namespace
 from chainrule.core.tensor import Tensor, unwrap
 from tests.core.domains import sample
 from tests.core.test_spec_table import SPECS
