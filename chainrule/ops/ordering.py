@@ -168,6 +168,17 @@ def sort(x, dim=None, descending=None, stable=False, *, axis=_LAST):
     return _pair("sort", x, arg_sort(x, axis=axis, descending=bool(descending)), axis, True)
 
 
+def _ranked(name, x, k, lowest, dim):
+    """``x`` as a tensor of at least one dimension and the axis of ``dim``, once ``k`` is checked to be
+    an int from ``lowest`` to the length of that axis."""
+    x = _operand(x)
+    axis = _axis(name, dim, x.ndim)
+    n = x.shape[axis] if x.ndim else 1
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not lowest <= k <= n:
+        raise ValueError(f"{name}(): k must be an int from {lowest} to {n} (the length of dim {dim}), not {k!r}")
+    return (reshape(x, (1,)) if x.ndim == 0 else x), axis
+
+
 def topk(x, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (``largest=False``: smallest) elements along ``dim`` and their indices, as
     PyTorch's ``topk``, always in order (``sorted`` is accepted for PyTorch's signature); the gradient
@@ -178,26 +189,14 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
         >>> cr.topk(cr.tensor([1.0, 9.0, 3.0, 7.0]), 2).indices.tolist()
         [1, 3]
     """
-    x = _operand(x)
-    axis = _axis("topk", dim, x.ndim)
-    n = x.shape[axis] if x.ndim else 1
-    if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 0 <= k <= n:
-        raise ValueError(f"topk(): k must be an int from 0 to {n} (the length of dim {dim}), not {k!r}")
-    if x.ndim == 0:
-        x = reshape(x, (1,))
+    x, axis = _ranked("topk", x, k, 0, dim)
     order = _along(arg_sort(x, axis=axis, descending=bool(largest)), axis, 0, k)
     return _pair("topk", x, order, axis, True)
 
 
 def kthvalue(x, k, dim=-1, keepdim=False):
     """The ``k``-th smallest element (``k`` from 1) along ``dim`` and its index, as PyTorch's."""
-    x = _operand(x)
-    axis = _axis("kthvalue", dim, x.ndim)
-    n = x.shape[axis] if x.ndim else 1
-    if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 1 <= k <= n:
-        raise ValueError(f"kthvalue(): k must be an int from 1 to {n} (the length of dim {dim}), not {k!r}")
-    if x.ndim == 0:
-        x = reshape(x, (1,))
+    x, axis = _ranked("kthvalue", x, k, 1, dim)
     order = _along(arg_sort(x, axis=axis), axis, k - 1, k)
     return _pair("kthvalue", x, order, axis, keepdim)
 
