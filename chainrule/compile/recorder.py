@@ -47,7 +47,8 @@ class Recorder:
         self.arg_slots = [self._new_slot(a) if isinstance(a, backend.ndarray) else None
                           for a in self.arguments]
         # What the step sees of each array argument while recorded (:mod:`.arguments`).
-        self.traced = [trace(a) if slot is not None else None for a, slot in zip(self.arguments, self.arg_slots)]
+        self.traced = [trace(a) if slot is not None else None
+                       for a, slot in zip(self.arguments, self.arg_slots)]
         for slot, view in zip(self.arg_slots, self.traced):
             if view is not None:
                 self.slot_of[id(view)] = slot
@@ -134,9 +135,9 @@ class Recorder:
                     backend.xp.array_equal(array.reshape(-1), argument.reshape(-1)) and
                     not backend.xp.all(argument.reshape(-1) == argument.reshape(-1)[0])):
                 raise CompileError(
-                    f"chainrule.compile: an argument of the step reaches an operation as {what} made from "
-                    f"it outside chainrule's operations (a copy, a conversion or an index made with NumPy), so a "
-                    f"replay would keep the recorded values; pass it to chainrule's operations as it is "
+                    f"chainrule.compile: an argument of the step reaches an operation as {what} made "
+                    f"from it outside chainrule's operations (a copy, a conversion or an index made with "
+                    f"NumPy), so a replay would keep the recorded values; pass it to chainrule's operations as it is "
                     f"(or convert it before calling the step){user_line()}")
 
     def _refuse_derived(self, array, what):
