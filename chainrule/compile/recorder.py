@@ -137,8 +137,8 @@ class Recorder:
                 raise CompileError(
                     f"chainrule.compile: an argument of the step reaches an operation as {what} made "
                     f"from it outside chainrule's operations (a copy, a conversion or an index made with "
-                    f"NumPy), so a replay would keep the recorded values; pass it to chainrule's operations as it is "
-                    f"(or convert it before calling the step){user_line()}")
+                    f"NumPy), so a replay would keep the recorded values; pass it to chainrule's "
+                    f"operations as it is (or convert it before calling the step){user_line()}")
 
     def _refuse_derived(self, array, what):
         """Refuse an array NumPy computed from an argument (a :class:`~.arguments.Traced` copy)."""
