@@ -6,7 +6,8 @@ without one :func:`unavailable` says why in one line, so that callers keep their
 ``-O3 -march=native -ffast-math -fno-finite-math-only -fopenmp-simd`` (NaN and infinities kept;
 linked without ``-ffast-math``, which would set flush-to-zero for the whole process) and the library
 links glibc's vector math library (``-lmvec``), so a loop under ``#pragma omp simd`` calling
-``expf``, ``logf``, ``tanhf`` or ``erff`` calls their vector forms (``_ZGVdN8v_expf``: eight floats a call on AVX2).
+``expf``, ``logf``, ``tanhf`` or ``erff`` calls their vector forms (``_ZGVdN8v_expf``: eight floats a
+call on AVX2).
 
 Built libraries are cached on disk under the user's cache directory (``$CHAINRULE_CACHE``, else
 ``$XDG_CACHE_HOME/chainrule/kernels``, else ``~/.cache/chainrule/kernels``), named by the SHA-256 of the
