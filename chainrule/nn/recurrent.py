@@ -19,8 +19,8 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.graph import decides_on_values
-from ..core.tensor import unwrap
+from ..core.graph import decides_on_values, is_recording
+from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
 from ..ops.recurrent import recurrent_scan
 from . import functional as F
@@ -211,14 +211,19 @@ class _RNNBase(Module):
         steps, batch = np.shape(unwrap(x))[:2]
         lengths = self._lengths(lengths, steps, batch)
         states = self._initial_states(hx, batch, single)
-        mask = None if lengths is None else (np.arange(steps)[:, None] < np.asarray(lengths))[:, :, None]
+        mask, dtype = None, unwrap(x).dtype
+        if isinstance(lengths, np.ndarray):  # lengths of a compiled step: the mask is an operation
+            mask = ops.astype(ops.unsqueeze(ops.unsqueeze(Tensor(lengths), 0) > np.arange(steps)[:, None], -1),
+                              dtype)
+        elif lengths is not None:
+            mask = (np.arange(steps)[:, None] < np.asarray(lengths))[:, :, None].astype(dtype)
         finals = []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self._directions):
                 index = layer * self._directions + direction
                 output, final = self._run(x, layer, direction, states[index], lengths)
-                outputs.append(output if mask is None else output * mask.astype(unwrap(x).dtype))
+                outputs.append(output if mask is None else output * mask)
                 finals.append(final)
             x = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
             if layer < self.num_layers - 1 and self.dropout and self.training:
@@ -264,7 +269,8 @@ class _RNNBase(Module):
     def _lengths(self, lengths, steps, batch):
         if lengths is None:
             return None
-        decides_on_values(f"{self._name()}: lengths")
+        if not is_recording():
+            decides_on_values(f"{self._name()}: lengths")
         values = np.asarray(unwrap(lengths))
         if values.ndim != 1 or values.dtype.kind not in "iu" or len(values) != batch:
             raise ShapeError(f"{self._name()}: lengths must be {batch} integers (one per sequence), got "
@@ -272,6 +278,8 @@ class _RNNBase(Module):
         if values.min() < 1 or values.max() > steps:
             raise ShapeError(f"{self._name()}: lengths must lie in [1, {steps}] (the padded length), got "
                              f"{values.tolist()}")
+        if is_recording():  # an array of the step: every replay reads its own batch's lengths
+            return values
         return tuple(int(n) for n in values)
 
     def _initial_states(self, hx, batch, single):
@@ -310,8 +318,12 @@ def _reverse_in_time(x, lengths):
         return x[::-1]
     steps, batch = np.shape(unwrap(x))[:2]
     time = np.arange(steps)[:, None]
-    lengths = np.asarray(lengths)[None, :]
-    index = np.where(time < lengths, lengths - 1 - time, time)
+    if isinstance(lengths, np.ndarray):  # lengths of a compiled step: the index is an operation
+        lengths = ops.unsqueeze(Tensor(lengths), 0)
+        index = ops.where(lengths > time, lengths - 1 - time, time)
+    else:
+        lengths = np.asarray(lengths)[None, :]
+        index = np.where(time < lengths, lengths - 1 - time, time)
     return x[index, np.arange(batch)[None, :]]
 
 

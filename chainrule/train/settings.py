@@ -36,7 +36,7 @@ DEFAULTS = {"data": "digits", "model": "mlp", "hidden": (256, 256), "activation"
             "norm": "none", "residual": False, "loss": None, "optimizer": "adam", "lr": None,
             "momentum": None, "nesterov": False, "betas": (0.9, 0.999), "weight_decay": 0.0,
             "schedule": "constant", "batch_size": 64, "epochs": 30, "patience": None,
-            "clip_grad_norm": None, "val_fraction": 0.1, "seed": 0, "compile": False,
+            "clip_grad_norm": None, "val_fraction": 0.1, "seed": 0, "compile": True,
             "max_iters": 2000, "eval_interval": 250, "eval_iters": 20, "final_eval_iters": 200,
             "warmup_iters": None, "lr_decay_iters": None, "min_lr": None}
 # The defaults that follow from other settings, in words for --help (applied in RunConfig._derived).
@@ -120,8 +120,9 @@ class RunConfig:
     clip_grad_norm: float | None = _setting("training", "clip the gradients' global norm to MAX", "MAX", float)
     seed: int | None = _setting("training", "seed of the weights, the split, the batches and dropout", "N",
                                 int)
-    compile: bool | None = _setting("training", "record the training step once and replay it "
-                                    "(chainrule.compile): the same weights, less Python per step", None, bool)
+    compile: bool | None = _setting("training", "compile the training step (chainrule.compile: recorded "
+                                    "once, replayed with fused kernels; the same weights to float32 "
+                                    "rounding); --no-compile runs it eagerly", None, bool)
     epochs: int | None = _setting("by epochs", "epochs in all; with --resume, the new total", "N", int)
     patience: int | None = _setting("by epochs", "stop after N epochs without a better validation score",
                                     "N", int)
