@@ -8,8 +8,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 LAYERS = [
     # nn/rng.py is a leaf (NumPy only) that the operations (dropout masks) and creation draw from too.
+    # compile/c_backend.py (builds C with the system compiler; stdlib only) serves the compiled step's
+    # kernels and the convolutions' im2col loops (ops/conv_kernels.py) alike.
     ("base", ["chainrule.backend", "chainrule.errors", "chainrule.validation", "chainrule.providers",
-              "chainrule.nn.rng"]),
+              "chainrule.nn.rng", "chainrule.compile.c_backend"]),
     ("core", ["chainrule.core"]),
     ("ops", ["chainrule.ops", "chainrule.pytorch_compat"]),
     ("facades and transforms", ["chainrule.numpy", "chainrule.linalg", "chainrule.transforms", "chainrule.vectorize",
