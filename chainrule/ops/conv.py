@@ -31,7 +31,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..core.primitive import primitive
 from . import conv_kernels
-from .checks import check_fits, check_groups, conv_padding, ints, located, positive_ints
+from .checks import (check_fits, check_groups, check_output_padding, conv_padding, located,
+                     positive_ints)
 
 IM2COL_LIMIT_BYTES = 8 * 2**20
 """The most memory one im2col buffer may take before the batch is split into chunks. 8 MiB keeps a
@@ -249,10 +250,7 @@ def convolve_transpose(x, weight, bias=None, stride=1, padding=0, output_padding
         raise located(f"conv_transpose: the input has {x_shape[1]} channels but the weight {w_shape} "
                       f"expects {w_shape[0]}")
     padding = conv_padding("conv_transpose", padding, w_shape[2:], stride, dilation, allow_same=False)
-    extra = ints(output_padding, spatial, "conv_transpose", "output_padding")
-    if any(e < 0 or e >= s for e, s in zip(extra, stride)):
-        raise located(f"conv_transpose: output_padding must lie in [0, stride) on every axis, got "
-                      f"{extra} with stride {stride}")
+    extra = check_output_padding("conv_transpose", output_padding, stride)
     size = tuple((n - 1) * s - before - after + d * (k - 1) + e + 1 for n, s, (before, after), d, k, e
                  in zip(x_shape[2:], stride, padding, dilation, w_shape[2:], extra))
     if any(s <= 0 for s in size):
