@@ -22,7 +22,7 @@ import numpy as np
 
 from ..compile import CompileError, c_backend
 from ..compile import compile as compile_step
-from ..data.text import PAD_ID
+from ..nn.text_models import PAD_ID
 
 
 class CompiledStep:
