@@ -13,7 +13,7 @@ make it change nothing either.
 import numpy as np
 
 from .. import ops
-from ..core.graph import decides_on_values, is_recording
+from ..core.graph import is_recording
 from ..core.tensor import Tensor, unwrap
 from ..errors import DataError, ShapeError
 from .layers import Dropout, Embedding, Linear
@@ -53,7 +53,6 @@ def _token_ids(x, vocab_size, where):
         # A compiled step: the batch stays as long as it came (the training loop cuts it to a length
         # bucket); the lengths are operations, so every replay reads its own batch's.
         return ids, ops.sum(Tensor(ids) != PAD_ID, axis=1)
-    decides_on_values(f"{where}: cutting the batch to its longest sentence")
     lengths = sequence_lengths(ids)
     return ids[:, :lengths.max()], lengths
 

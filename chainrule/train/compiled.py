@@ -45,10 +45,20 @@ class CompiledStep:
         self.seconds = 0.0
         self._saved = None
 
+    @property
+    def recordings(self):
+        """How many times the step was recorded (see :class:`chainrule.compile.Compiled`)."""
+        return self.step.recordings
+
+    @property
+    def programs(self):
+        """The recorded programs, by signature."""
+        return self.step.programs
+
     def __call__(self, *args):
         if not self.active:
             return None
-        recordings = self.step.recordings
+        recordings, built, cached = self.step.recordings, c_backend.stats.built, c_backend.stats.cached
         started = time.perf_counter()
         try:
             result = self.step(*args)
@@ -65,10 +75,11 @@ class CompiledStep:
         if recordings == 0:
             program = next(reversed(self.step.programs.values()))
             kernels = len(program.kernels())
-            how = f"{kernels} fused kernels" if kernels else "NumPy replay (no fused kernels)"
+            how = (f"{kernels} fused kernel{'s' * (kernels != 1)}" if kernels
+                   else "NumPy replay (no fused kernels)")
             self.say(f"compile: the training step is compiled ({len(program.ops)} operations, {how}, "
-                     f"{self.seconds:.2f} s; {c_backend.stats.built} kernels built, "
-                     f"{c_backend.stats.cached} from the cache); --no-compile runs it eagerly")
+                     f"{self.seconds:.2f} s; {c_backend.stats.built - built} kernels built, "
+                     f"{c_backend.stats.cached - cached} from the cache); --no-compile runs it eagerly")
         return result
 
     def _snapshot(self):
