@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from ..core.graph import no_grad
 from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
@@ -170,7 +170,7 @@ class GPT(Module):
 
     def features(self, idx, caches=None):
         """The final hidden states ``(B, T, n_embd)`` of token indices ``idx`` ``(B, T)``, after ``ln_f``."""
-        idx = np.asarray(unwrap(idx))
+        idx = backend.asarray(unwrap(idx))
         b, t = idx.shape
         past = 0 if caches is None else caches[0].length
         if past + t > self.config.block_size:
@@ -201,7 +201,7 @@ class GPT(Module):
         if targets is None:
             return self.lm_head(x[:, -1:, :]), None  # (b, 1, vocab_size): only the next token's scores
         logits = self.lm_head(x)  # (b, t, vocab_size)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), np.asarray(targets).reshape(-1),
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), backend.asarray(unwrap(targets)).reshape(-1),
                                ignore_index=-1)
         return logits, loss
 
@@ -222,14 +222,14 @@ class GPT(Module):
         Returns:
             ``(B, T + max_new_tokens)`` token indices.
         """
-        idx = np.asarray(idx)
+        idx = backend.asarray(idx)
         return np.concatenate([idx, *self.stream(idx, max_new_tokens, temperature, top_k, generator)], axis=1)
 
     def stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
         """The tokens :meth:`generate` adds, one ``(B, 1)`` array at a time as they are sampled (a
         generator; the arguments are checked at once)."""
         rng = as_generator(generator)
-        idx = np.asarray(idx)
+        idx = backend.asarray(idx)
         if idx.shape[1] > self.config.block_size:
             raise ShapeError(f"GPT.generate: the prompt has {idx.shape[1]} tokens; the model's context "
                              f"(block_size) is {self.config.block_size}")
