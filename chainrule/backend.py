@@ -65,6 +65,17 @@ def einsum(namespace, subscripts, *operands):
                               f"chainrule.backend.einsum")
 
 
+def special(namespace):
+    """The special functions (``erf``, ``erfc``) for arrays of ``namespace``, which NumPy lacks: SciPy's
+    ``scipy.special`` (whose ufuncs also serve arrays that implement NumPy's ufunc protocol), or
+    ``cupyx.scipy.special`` for CuPy's."""
+    if namespace.__name__ == "cupy":
+        import cupyx.scipy.special
+        return cupyx.scipy.special
+    import scipy.special
+    return scipy.special
+
+
 def scatter_add(namespace, out, index, values):
     """``out[index] += values`` with repeated integer indices accumulating, in place: the transpose of
     advanced indexing, which the array API standard lacks.

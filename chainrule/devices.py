@@ -85,7 +85,7 @@ def device(spec, where="device"):
     DeviceError says why it cannot be."""
     if isinstance(spec, Device):
         return spec
-    name, index = _parse(spec, where)
+    name, index = parse(spec, where)
     key = (name, index)
     found = _made.get(key)
     if found is None:
@@ -94,7 +94,9 @@ def device(spec, where="device"):
     return found
 
 
-def _parse(spec, where):
+def parse(spec, where):
+    """``(type, index)`` of a device's name, checked (an unknown type is a ValueError naming the known
+    ones) without making the device."""
     if hasattr(spec, "type") and not isinstance(spec, str):
         name, index = str(spec.type), getattr(spec, "index", None)
     elif isinstance(spec, str):
@@ -126,7 +128,8 @@ def move(array, target):
     source = device_of(array)
     if source == target:
         return array
-    return target.put(numpy.ascontiguousarray(source.host(array)))
+    host = source.host(array)
+    return target.put(host if host.flags.c_contiguous else host.copy(order="C"))
 
 
 def to_host(array):

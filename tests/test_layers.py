@@ -9,7 +9,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAYERS = [
     # nn/rng.py is a leaf (NumPy only) that the operations (dropout masks) and creation draw from too.
     ("base", ["chainrule.backend", "chainrule.errors", "chainrule.validation", "chainrule.providers",
-              "chainrule.nn.rng"]),
+              "chainrule.nn.rng", "chainrule.devices", "chainrule.fake_device"]),
     ("core", ["chainrule.core"]),
     ("ops", ["chainrule.ops", "chainrule.pytorch_compat"]),
     ("facades and transforms", ["chainrule.numpy", "chainrule.linalg", "chainrule.transforms", "chainrule.vectorize",
