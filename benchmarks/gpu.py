@@ -11,8 +11,10 @@ Three parts, written to one JSON file (and a Markdown summary):
    and batch 64 x 256 with 6 layers of 384), LeNet-5 at batch 512, MLP 784-1024-1024-10 at batch 4096.
 
 Data: MNIST-1D and the Shakespeare characters come from ``--data``, a file written beforehand on a
-machine that has them (``python -m benchmarks.gpu --prepare .gpu/data.npz``), since a lent machine
-fetches nothing; without it, random data of the same shapes (said in the results).
+machine that has them (``python -m benchmarks.gpu --prepare .gpu/data.npz``, which also downloads the
+wheels of the pure-Python packages the GPU machine's image lacks), since a lent machine fetches
+nothing; without it, random data of the same shapes (said in the results). The command for the GPU
+machine is in docs/gpu.md.
 
 On a machine without a GPU, ``--device fake`` runs every part on the fake device (chainrule only) to
 check the script itself.
@@ -42,9 +44,15 @@ TIMINGS = {  # name -> (description, goal: chainrule / PyTorch at most)
 
 # -- data ------------------------------------------------------------------------------------------
 
+WHEELS = ("graphviz",)
+"""Pure-Python packages ``import chainrule`` needs that a lent GPU machine's image lacks: ``--prepare``
+downloads their wheels beside the data, to be installed there with ``pip install --no-index``."""
+
+
 def prepare(path):
-    """Write MNIST-1D's training set and the Shakespeare slice's character ids to ``path`` (here, where
-    the packages and the cache are)."""
+    """Write MNIST-1D's training set and the Shakespeare slice's character ids to ``path``, and the wheels
+    of :data:`WHEELS` to ``wheels/`` beside it (here, where the packages, the cache and PyPI are)."""
+    from importlib.metadata import version
     from chainrule.data.datasets import _mnist1d_arrays
     from chainrule.train.lm import load_corpus
     x_train, y_train, _, _ = _mnist1d_arrays()
@@ -55,6 +63,9 @@ def prepare(path):
     np.savez_compressed(temporary, mnist1d_x=np.asarray(x_train, "float32"), mnist1d_y=np.asarray(y_train),
                         text_ids=np.asarray(train_ids, "int64"), vocab_size=len(vocabulary))
     os.replace(temporary, path)
+    for name in WHEELS:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d",
+                        str(path.parent / "wheels"), f"{name}=={version(name)}"], check=True)
     return path
 
 
@@ -76,6 +87,7 @@ def spec_table(device, rtol, atol):
     from chainrule.testing import check_on_device
     from tests.core.domains import sample
     from tests.core.test_spec_table import CASES
+    from tests.devices.test_spec_on_device import HOST_CONSTANTS
     passed, host, failed = [], [], {}
     for name, i, fn, domains in CASES:
         case = f"{name}-{i}"
@@ -85,7 +97,10 @@ def spec_table(device, rtol, atol):
             check_on_device(fn, args, device, rtol=rtol, atol=atol)
             passed.append(case)
         except DeviceError as error:
-            host.append(case) if "two devices" in str(error) else failed.setdefault(case, str(error)[:300])
+            if case in HOST_CONSTANTS and "two devices" in str(error):  # the spec's own NumPy constant
+                host.append(case)
+            else:
+                failed[case] = f"DeviceError: {str(error).splitlines()[0][:300]}"
         except Exception as error:  # noqa: BLE001  (every failure is reported, none stops the table)
             failed[case] = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
     return {"cases": len(CASES), "passed": passed, "host_constants": host, "failed": failed}
@@ -270,10 +285,10 @@ def time_one(framework, name, device, repeats, warmup):
             "repeats": repeats, "loss": float(step().item())}
 
 
-def timings(device, frameworks, repeats, warmup):
-    """Every workload of :data:`TIMINGS` for each framework, each in its own process."""
+def timings(device, frameworks, repeats, warmup, names=tuple(TIMINGS)):
+    """The workloads ``names`` of :data:`TIMINGS` for each framework, each in its own process."""
     results = {}
-    for name in TIMINGS:
+    for name in names:
         results[name] = {}
         for framework in frameworks:
             command = [sys.executable, "-m", "benchmarks.gpu", "--time-one", framework, name, "--device", device,
@@ -312,8 +327,8 @@ def markdown(run):
     if times:
         lines += ["| step | chainrule | PyTorch CUDA eager | chainrule / PyTorch | goal |", "|---|---|---|---|---|"]
         for name, result in times.items():
-            cells = [f"{result[f]['median_s'] * 1e3:.2f} ms" if "median_s" in result.get(f, {}) else "error"
-                     for f in ("chainrule", "torch")]
+            cells = [f"{result[f]['median_s'] * 1e3:.2f} ms" if "median_s" in result.get(f, {}) else
+                     "error" if f in result else "not run" for f in ("chainrule", "torch")]
             ratio = f"{result['ratio']:.2f}x" if "ratio" in result else "—"
             lines.append(f"| {TIMINGS[name][0]} | {cells[0]} | {cells[1]} | {ratio} | <= {TIMINGS[name][1]}x |")
     return "\n".join(lines) + "\n"
@@ -344,6 +359,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=20, help="timed steps per workload")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     parser.add_argument("--parts", default="spec,losses,timings", help="which parts, comma-separated")
+    parser.add_argument("--timings", default=",".join(TIMINGS), help="which step timings, comma-separated")
     parser.add_argument("--out", default="benchmarks/results/gpu.json", help="the results file (JSON)")
     parser.add_argument("--markdown", help="also write the summary tables here")
     parser.add_argument("--time-one", nargs=2, metavar=("FRAMEWORK", "WORKLOAD"), help=argparse.SUPPRESS)
@@ -384,7 +400,7 @@ def main(argv=None):
                   flush=True)
     if "timings" in parts:
         frameworks = ("chainrule",) if args.device == "fake" else ("chainrule", "torch")
-        run["timings"] = timings(args.device, frameworks, args.repeats, args.warmup)
+        run["timings"] = timings(args.device, frameworks, args.repeats, args.warmup, args.timings.split(","))
         save()
     print(markdown(run))
 

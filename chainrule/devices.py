@@ -184,8 +184,14 @@ def _cuda(index):
     return Device("cuda", index, cupy, cupy.ndarray, put, cupy.asnumpy)
 
 
+_cuda_by_id = {}
+
+
 def _cuda_device_of(array):
-    return device(f"cuda:{array.device.id}")
+    found = _cuda_by_id.get(array.device.id)  # on every operation of a GPU: no string parsed
+    if found is None:
+        found = _cuda_by_id[array.device.id] = device(f"cuda:{array.device.id}")
+    return found
 
 
 def _register_cuda():

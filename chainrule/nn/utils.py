@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import backend, devices
 from ..core.graph import replayable
 from ..core.tensor import Tensor
 
@@ -41,10 +41,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not grads:
         return Tensor(np.zeros(()))
     xp = backend.namespace_of(grads[0].data)
-    if xp is not np:  # on a device: one reduction and one copy to the host, not one per gradient
-        parts = xp.stack([xp.max(xp.abs(g.data)) if norm_type == math.inf else
-                          xp.sum(xp.abs(g.data).astype(xp.float64) ** norm_type) for g in grads])
-        total = float(xp.max(parts)) if norm_type == math.inf else float(xp.sum(parts)) ** (1 / norm_type)
+    if xp is not np:  # on a device: one copy to the host of every gradient's part, then as on the CPU
+        parts = devices.to_host(xp.stack([xp.max(xp.abs(g.data)) if norm_type == math.inf else
+                                          xp.sum(xp.abs(g.data) ** norm_type) for g in grads])).tolist()
+        total = max(parts) if norm_type == math.inf else sum(parts) ** (1 / norm_type)
     elif norm_type == math.inf:
         total = max(float(np.max(np.abs(g.data), initial=0)) for g in grads)
     else:

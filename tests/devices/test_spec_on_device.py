@@ -1,6 +1,6 @@
 """The spec table on a device: every case's value, VJP and JVP computed on the fake device (NumPy behind a
 distinct array type that refuses NumPy arrays, as CuPy does; see ``chainrule.fake_device``) must equal
-the CPU's exactly and stay on the device. ``benchmarks/gpu.py`` runs the same check on CuPy.
+the CPU's (to 1e-12: off NumPy, ``einsum`` contracts in another order) and stay on the device. ``benchmarks/gpu.py`` runs the same check on CuPy.
 
 Cases whose spec mixes in a NumPy constant of its own (a mask, labels, weights) must raise the
 DeviceError that mixing devices raises; cases whose rules or forward still make NumPy arrays are listed
@@ -58,9 +58,9 @@ def test_value_vjp_and_jvp_on_a_device_equal_the_cpu(case, i, fn, domains):
     args = tuple(sample(kind, shape, rng) for kind, shape in domains)
     if case in HOST_CONSTANTS:
         with pytest.raises(DeviceError, match="two devices, .*fake:0"):
-            check_on_device(fn, args, "fake", rtol=0, atol=0)
+            check_on_device(fn, args, "fake", rtol=1e-12, atol=1e-14)
         return
-    check_on_device(fn, args, "fake", rtol=0, atol=0)
+    check_on_device(fn, args, "fake", rtol=1e-12, atol=1e-14)
 
 
 def test_the_lists_name_only_cases_of_the_table():
