@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .. import backend, ops
+from .. import backend, devices, ops
 from ..core.graph import no_grad
 from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
@@ -73,7 +73,8 @@ class CausalSelfAttention(Module):
                                                dropout_p=self.dropout if self.training else 0.0)
         else:
             k, v = cache.extend(k, v)  # (B, nh, past + T, hs)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=_causal_after(T, k.shape[-2]))
+            mask = devices.move(_causal_after(T, k.shape[-2]), devices.device_of(q.data))  # where q is
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         y = y.swapaxes(1, 2).reshape(B, T, C)  # re-assemble the heads side by side
         return self.resid_dropout(self.c_proj(y))
 
@@ -252,7 +253,8 @@ class GPT(Module):
                     caches = [KVCache() for _ in self.transformer.h]
                     step = idx[:, -(self.config.block_size // 2):]
                 logits, _ = self(step, caches=caches)
-                step = _sample(logits.data[:, -1, :] / temperature, top_k, rng)
+                # sampled on the host (the same tokens as on the CPU for a seed)
+                step = _sample(devices.to_host(logits.data[:, -1, :]) / temperature, top_k, rng)
                 idx = np.concatenate([idx, step], axis=1)[:, -self.config.block_size:]  # what a rebuild reads
                 yield step
 

@@ -174,8 +174,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                              f"broadcast to the attention weights' shape (..., L, S) = {weights_shape}"
                              ) from None
         check_mask_dtype(attn_mask, "scaled_dot_product_attention", "attn_mask", "may attend")
-        if backend.xp.asarray(unwrap(attn_mask)).dtype == bool:
-            keep = backend.xp.asarray(unwrap(attn_mask))
+        if backend.asarray(unwrap(attn_mask)).dtype == bool:
+            keep = backend.asarray(unwrap(attn_mask))  # on its own device: mixing devices is refused later
         else:
             bias = attn_mask
     elif is_causal:
@@ -205,7 +205,7 @@ def check_mask_dtype(mask, where, name, true_means):
     would otherwise be added to the scores, and the boolean conventions differ between
     ``scaled_dot_product_attention`` (``True``: may attend) and ``MultiheadAttention`` (``True``: may
     not), so guessing would be wrong half the time."""
-    dtype = backend.xp.asarray(unwrap(mask)).dtype
+    dtype = backend.asarray(unwrap(mask)).dtype
     if dtype.kind not in "bf":
         raise TypeError(f"{where}: {name} must be boolean (True: {true_means}) or floating point (added to "
                         f"the scores, -inf masks), not {dtype}; for a 0/1 mask write mask.astype(bool) or "

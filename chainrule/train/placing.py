@@ -2,8 +2,8 @@
 model's parameters (``chainrule train --device cuda``), copied once per batch; what is scored comes
 back to the host."""
 
-from .. import devices
-from ..core.tensor import Tensor
+from .. import backend, devices
+from ..core.tensor import Tensor, unwrap
 
 
 def placer(model):
@@ -11,7 +11,7 @@ def placer(model):
     place = next((devices.device_of(p.data) for p in model.parameters()), devices.CPU)
     if place is devices.CPU:
         return Tensor
-    return lambda array: Tensor(devices.move(getattr(array, "data", array), place))
+    return lambda array: Tensor(devices.move(backend.asarray(unwrap(array)), place))
 
 
 def on_host(tensor):

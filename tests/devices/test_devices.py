@@ -235,3 +235,29 @@ def test_the_cpu_path_never_looks_at_types_until_an_array_leaves_it():
     assert backend.placed is True
     assert backend.namespace_of(np.ones(2)) is np
     assert backend.namespace_of(cr.ones(2, device="fake").data) is fake_device.namespace
+
+
+def test_a_gpt_on_a_device_samples_the_cpus_tokens_through_its_cache():
+    # the cache's causal mask is made on the host and must follow the queries to their device; the
+    # samples are drawn on the host, so a seed gives the same tokens on either device
+    from chainrule.nn.gpt import GPT, GPTConfig
+    model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8))
+    model.eval()
+    prompt = np.array([[1, 2, 3]])
+    on_cpu = model.generate(prompt, 12, top_k=5, generator=5)  # 12 tokens: the cache is rebuilt twice
+    on_fake = model.to("fake").generate(prompt, 12, top_k=5, generator=5)
+    assert type(on_fake) is np.ndarray and on_fake.shape == (1, 15)
+    np.testing.assert_array_equal(on_fake, on_cpu)
+    with pytest.raises(DeviceError, match="attention: its inputs are on two devices, fake:0 and cpu"):
+        q = cr.ones(1, 2, 4, device="fake")
+        F.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((2, 2), dtype=bool))
+
+
+def test_batches_are_placed_where_the_model_is_from_arrays_and_tensors():
+    from chainrule.train.placing import on_host, placer
+    put = placer(_mlp().to("fake"))
+    for batch in (np.arange(6.0).reshape(2, 3), cr.tensor(np.arange(6.0).reshape(2, 3)), [[0, 1, 2], [3, 4, 5]]):
+        placed = put(batch)
+        assert placed.device == "fake"
+        np.testing.assert_array_equal(on_host(placed), np.arange(6.0).reshape(2, 3))
+    assert placer(_mlp()) is cr.Tensor  # on the CPU: no copy

@@ -22,7 +22,6 @@ HOST_CONSTANTS = {"where-0", "softmax_cross_entropy-0", "attention-1", "attentio
 
 NOT_YET_ON_DEVICE = {
     "window_sum-0": "avg_pool's count_include_pad=False weights are made with NumPy",
-    "attention-4": "a mask broadcast with NumPy",
     "einsum-1": "the diagonal's rules build an index with NumPy",
     "einsum-4": "the diagonal's rules build an index with NumPy",
     "prod-0": "rules build arrays with NumPy", "prod-1": "rules build arrays with NumPy",
