@@ -182,25 +182,24 @@ class RunConfig:
         _refuse_unused(self, entry)
         data = self.data or entry.defaults.get("data") or DEFAULTS["data"]
         check_data(data, entry)
-        layered = _layered(entry, data)
-        filled = {name: layered[name] for name in DEFAULTS
-                  if getattr(self, name) is None and name != "batch_size" and _reads(entry, name)}
-        config = dataclasses.replace(self, **{**filled, "model": entry.name, "data": data})
-        config = config._derived()
         unknown = sorted(set(self.options) - set(entry.settings))
         if unknown:
             raise ConfigError(f"the model {entry.name} has no setting(s) {', '.join(unknown)}; its "
                               f"settings: {', '.join(entry.settings) or 'none'}")
         options = {name: _parse_option(name, setting, self.options.get(name, setting.default))
                    for name, setting in entry.settings.items()}
-        config = dataclasses.replace(config, options=options)
+        layered = _layered(entry, data, options)
+        filled = {name: layered[name] for name in DEFAULTS
+                  if getattr(self, name) is None and name != "batch_size" and _reads(entry, name)}
+        config = dataclasses.replace(self, **{**filled, "model": entry.name, "data": data, "options": options})
+        config = config._derived()
         config._check(entry)
         return config
 
     def for_data(self, task, size):
         """A copy with the defaults that follow from the data: the loss for ``task`` and the batch
         size for a training part of ``size`` examples (windows, for a language model)."""
-        default = _layered(model_entry(self.model), self.data)["batch_size"]
+        default = _layered(model_entry(self.model), self.data, self.options)["batch_size"]
         if task not in LOSSES:  # a language model: windows drawn at random, any number of them
             return dataclasses.replace(self, batch_size=self.batch_size or default)
         if self.loss is not None:
@@ -340,6 +339,9 @@ def describe_default(name):
         if name in entry.defaults or per_data:
             value = _format_value(entry.defaults[name]) if name in entry.defaults else "as above"
             special.append(f"--model {model}: {value}" + (f" ({', '.join(per_data)})" if per_data else ""))
+        special += [f"--model {model} --{option.replace('_', '-')} {_format_value(value).lower()}: "
+                    f"{_format_value(values[name])}" for option, per_value in entry.option_defaults.items()
+                    for value, values in per_value.items() if name in values]
     return text + "".join(f"; {item}" for item in special)
 
 
@@ -350,9 +352,13 @@ def applies_to(name):
 
 # -- helpers --------------------------------------------------------------------------------------
 
-def _layered(entry, data):
-    """The plain defaults for ``entry`` on ``data``, the later tables winning."""
-    return {**DEFAULTS, **DATA_DEFAULTS.get(data, {}), **entry.defaults, **entry.data_defaults.get(data, {})}
+def _layered(entry, data, options=None):
+    """The plain defaults for ``entry`` on ``data`` with its own settings ``options``, the later tables
+    winning."""
+    layered = {**DEFAULTS, **DATA_DEFAULTS.get(data, {}), **entry.defaults, **entry.data_defaults.get(data, {})}
+    for name, per_value in entry.option_defaults.items():
+        layered.update(per_value.get((options or {}).get(name), {}))
+    return layered
 
 
 def _reads(entry, name):
