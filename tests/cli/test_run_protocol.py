@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule import cli
+from chainrule.cli import threads as blas_threads
 from chainrule.cli import main
 from chainrule.train import Monitor, RunConfig
 from chainrule.train.build import best_metric
@@ -98,9 +98,9 @@ def test_a_log_gets_one_line_per_epoch_and_a_resume_says_where_it_resumed(tmp_pa
 @pytest.mark.parametrize("cores, busy, threads", [(2, 0.05, 2), (2, 0.97, 1), (2, 1.9, 1), (4, 1.0, 3),
                                                   (2, None, 2), (1, 0.0, 1)])
 def test_blas_threads_default_to_the_cores_others_leave_idle(monkeypatch, cores, busy, threads):
-    monkeypatch.setattr(cli, "usable_cores", lambda: cores)
-    monkeypatch.setattr(cli, "busy_cores", lambda seconds: busy)
-    assert cli.default_threads() == threads
+    monkeypatch.setattr(blas_threads, "usable_cores", lambda: cores)
+    monkeypatch.setattr(blas_threads, "busy_cores", lambda seconds: busy)
+    assert blas_threads.default_threads() == threads
 
 
 def test_busy_cores_sees_a_process_spinning_on_a_core():
@@ -111,7 +111,7 @@ def test_busy_cores_sees_a_process_spinning_on_a_core():
     try:
         import time
         time.sleep(0.3)
-        busy = cli.busy_cores(0.3)
+        busy = blas_threads.busy_cores(0.3)
     finally:
         spinner.kill()
         spinner.wait()
@@ -120,5 +120,6 @@ def test_busy_cores_sees_a_process_spinning_on_a_core():
 
 def test_the_threads_default_is_one_per_rank_with_distributed(monkeypatch):
     args = type("Args", (), {"distributed": True, "command": "train"})()
-    assert cli._default_threads(args) == 1
-    np.testing.assert_equal(cli._default_threads(type("Args", (), {"command": "rules"})()), cli.usable_cores())
+    assert blas_threads.threads_for(args) == 1
+    rules = type("Args", (), {"command": "rules"})()
+    np.testing.assert_equal(blas_threads.threads_for(rules), blas_threads.usable_cores())
