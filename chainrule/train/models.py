@@ -46,6 +46,16 @@ PROVIDERS = ["chainrule.train.zoo"]
 _MODELS = {}
 
 
+def boolean(text):
+    """A setting's value as True or False (a setting parsed by it is a switch: its bare flag means true)."""
+    if isinstance(text, bool):
+        return text
+    value = str(text).lower()
+    if value not in ("true", "false", "yes", "no", "1", "0"):
+        raise ValueError(f"expected true or false, not {text!r}")
+    return value in ("true", "yes", "1")
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     """A setting of one model, given as ``--NAME VALUE`` or as a key of the config file.
@@ -54,7 +64,8 @@ class Setting:
         default: the value when the setting is not given.
         help: one line for ``chainrule train --help``.
         parse: turns the command line's text (or a config file's value) into the value, e.g. ``int``;
-            raise ValueError for a value that is not allowed.
+            raise ValueError for a value that is not allowed. With :func:`boolean` the setting is a
+            switch: ``--NAME`` alone means true, ``--NAME false`` false.
         metavar: the placeholder shown in the help.
     """
 

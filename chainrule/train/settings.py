@@ -339,7 +339,7 @@ def describe_default(name):
         if name in entry.defaults or per_data:
             value = _format_value(entry.defaults[name]) if name in entry.defaults else "as above"
             special.append(f"--model {model}: {value}" + (f" ({', '.join(per_data)})" if per_data else ""))
-        special += [f"--model {model} --{option.replace('_', '-')} {_format_value(value).lower()}: "
+        special += [f"--model {model} {_option_flag(option, value)}: "
                     f"{_format_value(values[name])}" for option, per_value in entry.option_defaults.items()
                     for value, values in per_value.items() if name in values]
     return text + "".join(f"; {item}" for item in special)
@@ -394,6 +394,11 @@ def _parse_option(name, setting, value):
         return setting.parse(value)
     except ValueError as error:
         raise ConfigError(f"--{name.replace('_', '-')}: {error}") from None
+
+
+def _option_flag(name, value):
+    """``--freeze`` for a switch's true value, else ``--name value``."""
+    return flag(name) + ("" if value is True else f" {_format_value(value).lower()}")
 
 
 def _format_value(value):

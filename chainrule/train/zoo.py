@@ -11,7 +11,7 @@ from ..errors import ShapeError
 from ..nn.cnn import CNN1d, CNN2d, parameter_count
 from ..nn.text_models import BagOfEmbeddings, RecurrentClassifier
 from . import encoders, lm, transfer
-from .models import Setting, register_model
+from .models import Setting, boolean, register_model
 from .settings import ConfigError
 
 
@@ -29,14 +29,6 @@ def count(text):
     if value < 0:
         raise ValueError(f"must be 0 (all) or a positive int, not {value}")
     return value
-
-
-def boolean(text):
-    """A flag's value as True or False."""
-    value = str(text).lower()
-    if value not in ("true", "false", "yes", "no", "1", "0"):
-        raise ValueError(f"expected true or false, not {text!r}")
-    return value in ("true", "yes", "1")
 
 
 def widths(text):

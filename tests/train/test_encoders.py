@@ -133,3 +133,23 @@ def test_bad_settings_are_named(sentiment_archive, tiny):
         train_run(_config(tiny, data="digits"), sentiment_archive / "d", progress=False)
     with pytest.raises(ConfigError, match="--model minilm does not read --hidden"):
         _config(tiny, hidden="8").resolved()
+
+
+def test_the_command_line_freezes_with_a_bare_flag_and_scores_and_draws_the_run(sentiment_archive, tiny,
+                                                                                 capsys):
+    run = sentiment_archive / "cli"
+    assert main(["train", "--model", "minilm", "--encoder", str(tiny), "--max-tokens", "12", "--freeze",
+                 "--train-sentences", "10", "--epochs", "2", "--out", str(run), "--quiet"]) == 0
+    trained = capsys.readouterr().out
+    config = json.loads((run / "config.json").read_text())
+    assert config["options"]["freeze"] is True and config["options"]["train_sentences"] == 10
+    assert config["lr"] == 1e-2  # --freeze's default
+    assert main(["evaluate", str(run)]) == 0
+    accuracy = trained.strip().splitlines()[-1].split()[-1]
+    assert accuracy in capsys.readouterr().out
+    assert main(["graph", str(run), "--examples", "2", "--out", str(sentiment_archive / "g.dot.svg")]) in (0, 1)
+    assert (sentiment_archive / "g.dot.dot").read_text().startswith("digraph")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--freeze [BOOL]" in help_text and "--model minilm --freeze: 0.01" in help_text
