@@ -42,6 +42,8 @@ class SentenceClassifier(Module):
         self._frozen = {}  # a sentence's token ids (bytes) -> its vector, while the encoder is frozen
         if self.freeze:
             encoder.requires_grad_(False)
+        if getattr(encoder, "pooler", None) is not None:  # the [CLS] pooler is not read: nothing to train
+            encoder.pooler.requires_grad_(False)
 
     def features(self, input_ids, attention_mask=None):
         """The sentence vectors ``(N, hidden)``: the mean of the token states over the real tokens,

@@ -111,11 +111,15 @@ def build(config, info):
 
 
 def param_groups(model, config):
-    """The trained parameters (the head alone with ``--freeze``); weight decay on the matrices, not on
-    biases and LayerNorms (as BERT was trained)."""
-    trained = [p for p in model.parameters() if p.requires_grad]
-    return [{"params": [p for p in trained if p.ndim >= 2], "weight_decay": config.weight_decay},
-            {"params": [p for p in trained if p.ndim < 2], "weight_decay": 0.0}]
+    """The trained parameters (the head alone with ``--freeze``), the head's at ``--head-lr`` (default
+    ``--lr``); weight decay on the matrices, not on biases and LayerNorms (as BERT was trained)."""
+    head_lr = config.options["head_lr"] or config.lr
+    groups = []
+    for part, lr in ((model.encoder, config.lr), (model.head, head_lr)):
+        trained = [p for p in part.parameters() if p.requires_grad]
+        groups += [{"params": [p for p in trained if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
+                   {"params": [p for p in trained if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
+    return [group for group in groups if group["params"]]
 
 
 def describe(config, info, model):

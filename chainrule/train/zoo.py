@@ -23,6 +23,14 @@ def positive_int(text):
     return value
 
 
+def positive_float(text):
+    """A flag's value as a positive float."""
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"must be a positive number, not {value}")
+    return value
+
+
 def count(text):
     """A flag's value as 0 (all) or a positive int."""
     value = int(text)
@@ -196,6 +204,7 @@ register_model(
                                 boolean, "BOOL"),
               "normalize": Setting(True, "scale each sentence vector to unit length before the head",
                                    boolean, "BOOL"),
+              "head_lr": Setting(None, "learning rate of the head (default --lr)", positive_float, "RATE"),
               "max_tokens": Setting(64, "word pieces kept per sentence, [CLS] and [SEP] included",
                                     positive_int, "N"),
               "train_sentences": _TRAIN_SENTENCES},

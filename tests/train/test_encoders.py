@@ -153,3 +153,26 @@ def test_the_command_line_freezes_with_a_bare_flag_and_scores_and_draws_the_run(
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--freeze [BOOL]" in help_text and "--model minilm --freeze: 0.01" in help_text
+
+
+def test_the_head_learns_at_its_own_rate_and_biases_are_not_decayed(tiny):
+    from chainrule.train.build import build_optimizer
+    config = _config(tiny, head_lr="0.003").resolved()
+    model = build_model_for(config)
+    groups = build_optimizer(config, model).param_groups
+    head = {id(p) for p in model.head.parameters()}
+    for group in groups:
+        inside = {id(p) in head for p in group["params"]}
+        assert len(inside) == 1 and group["lr"] == (3e-3 if inside == {True} else 5e-5)
+        assert group["weight_decay"] == (0.01 if group["params"][0].ndim >= 2 else 0.0)
+    pooler = {id(p) for p in model.encoder.pooler.parameters()}
+    assert sum(len(group["params"]) for group in groups) == len(list(model.parameters())) - len(pooler)
+    assert not pooler & {id(p) for group in groups for p in group["params"]}
+    frozen = _config(tiny, freeze=True).resolved()
+    assert [len(g["params"]) for g in build_optimizer(frozen, build_model_for(frozen)).param_groups] == [1, 1]
+
+
+def build_model_for(config):
+    from chainrule.train.models import ModelInfo
+    from chainrule.train.runs import build_model
+    return build_model(config, ModelInfo((12,), 2, "classification"))
