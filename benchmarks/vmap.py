@@ -11,7 +11,7 @@ the tiny graph's vmap ≥ 10x faster than the loop.
 
 import numpy as np
 
-from benchmarks import models, timing
+from benchmarks import models, modes, timing
 from benchmarks.report import FRAMEWORK_NAMES, Goal, Table, format_ratio, overall_status
 
 FRAMEWORKS = ("chainrule", "jax", "torch")
@@ -42,47 +42,9 @@ def _total(out):
     return float(sum(np.sum(np.asarray(getattr(leaf, "data", leaf), dtype=np.float64)) for leaf in leaves))
 
 
-def _jacobian_problem():
-    rng = np.random.default_rng(3)
-    w = (rng.standard_normal((SIZE, SIZE)) / np.sqrt(SIZE)).astype(np.float32)
-    u, x = (rng.standard_normal(SIZE, dtype=np.float32) for _ in range(2))
-    return w, u, x, np.float32(0.5)
-
-
-def _chainrule_jacobians():
-    import chainrule as cr
-    w, u, x, s = _jacobian_problem()
-    w, u = cr.tensor(w), cr.tensor(u)
-
-    def many_in(v):
-        return cr.tanh(w @ v).sum()
-
-    def many_out(t):
-        return cr.tanh(w @ (u * t))
-    return {"jacfwd_many_in": (lambda: cr.jacfwd(many_in)(x), _total),
-            "jacrev_many_in": (lambda: cr.jacrev(many_in)(x), _total),
-            "jacfwd_many_out": (lambda: cr.jacfwd(many_out)(s), _total),
-            "jacrev_many_out": (lambda: cr.jacrev(many_out)(s), _total)}
-
-
-def _jax_jacobians():
-    import jax
-    import jax.numpy as jnp
-    w, u, x, s = map(jnp.asarray, _jacobian_problem())
-
-    def many_in(v):
-        return jnp.tanh(w @ v).sum()
-
-    def many_out(t):
-        return jnp.tanh(w @ (u * t))
-
-    def blocking(jacobian, arg):
-        compiled = jax.jit(jacobian)
-        return lambda: compiled(arg).block_until_ready()
-    return {"jacfwd_many_in": (blocking(jax.jacfwd(many_in), x), _total),
-            "jacrev_many_in": (blocking(jax.jacrev(many_in), x), _total),
-            "jacfwd_many_out": (blocking(jax.jacfwd(many_out), s), _total),
-            "jacrev_many_out": (blocking(jax.jacrev(many_out), s), _total)}
+def _jacobians(framework):
+    """The Jacobian problems of ``benchmarks.modes`` at n = m = SIZE (one definition for both benchmarks)."""
+    return lambda: modes.JACOBIAN_BUILDERS[framework](*modes.jacobian_problem(SIZE))
 
 
 def _mlp_problem():
@@ -135,7 +97,7 @@ def _chainrule_tiny():
     return {"vmap": (lambda: batched(a, b), _total), "loop": (loop, _total)}
 
 
-BUILDERS = {"jacobians": {"chainrule": _chainrule_jacobians, "jax": _jax_jacobians},
+BUILDERS = {"jacobians": {"chainrule": _jacobians("chainrule"), "jax": _jacobians("jax")},
             "per_example": {"chainrule": _chainrule_per_example, "torch": _torch_per_example},
             "tiny": {"chainrule": _chainrule_tiny}}
 

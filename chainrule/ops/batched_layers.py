@@ -36,27 +36,17 @@ def _channels_ungrouped(y, size):
     return moveaxis(y, 1, 0)
 
 
-def _stacked_kernels(w):
-    """``(B, O, C/g, *k)`` as ``(B·O, C/g, *k)``."""
-    return _fold(w)
-
-
-def _conv_batched(args, dims, size, groups, **p):
-    x, weight = args
-    if dims[1] is None:
-        return _unfold(conv(_fold(x), weight, groups=groups, **p), size)
-    x = materialize(x, dims[0], size)
-    out = conv(_channels_grouped(x), _stacked_kernels(weight), groups=size * groups, **p)
-    return _channels_ungrouped(out, size)
-
-
-def _conv_transpose_batched(args, dims, size, /, groups, **p):  # p holds the primitive's own size
-    y, weight = args
-    if dims[1] is None:
-        return _unfold(conv_transpose(_fold(y), weight, groups=groups, **p), size)
-    y = materialize(y, dims[0], size)
-    out = conv_transpose(_channels_grouped(y), _stacked_kernels(weight), groups=size * groups, **p)
-    return _channels_ungrouped(out, size)
+def _kernel_batched(op):
+    """The batching rule of ``conv`` or ``conv_transpose`` (their operand, then the kernels): the examples
+    fold into the batch axis, or, when the kernels are batched too, into the channels as groups."""
+    def rule(args, dims, size, /, groups, **p):  # p may hold conv_transpose's own `size`
+        operand, weight = args
+        if dims[1] is None:
+            return _unfold(op(_fold(operand), weight, groups=groups, **p), size)
+        operand = materialize(operand, dims[0], size)
+        out = op(_channels_grouped(operand), _fold(weight), groups=size * groups, **p)
+        return _channels_ungrouped(out, size)
+    return rule
 
 
 def _conv_weight_batched(args, dims, size, groups, **p):
@@ -114,8 +104,8 @@ def _recurrent_scan_batched(args, dims, size, mode="lstm", lengths=None):
     return moveaxis(reshape(states, (steps, size, n, states.shape[-1])), 1, 0)
 
 
-defbatch(conv, _conv_batched)
-defbatch(conv_transpose, _conv_transpose_batched)
+defbatch(conv, _kernel_batched(conv))
+defbatch(conv_transpose, _kernel_batched(conv_transpose))
 defbatch(conv_weight, _conv_weight_batched)
 defbatch(window_sum, _window_sum_batched)
 defbatch(window_scatter, _window_scatter_batched)

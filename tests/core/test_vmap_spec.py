@@ -116,6 +116,15 @@ def _scalarized(fn, examples):
     return loss
 
 
+def _scalar_case(name, fn, domains, seed, unbatched):
+    """Examples, a scalar loss of them, and in_axes batching every argument but ``unbatched`` (when
+    there are several) and those the primitive needs unbatched."""
+    examples = _examples(domains, seed)
+    n, fixed = len(domains), UNBATCHED.get(name, ())
+    axes = tuple(None if (j == unbatched and n > 1) or j in fixed else 0 for j in range(n))
+    return examples, _scalarized(fn, examples), axes
+
+
 def _second_order(loss, n):
     first = cr.grad(loss, argnums=tuple(range(n)))
 
@@ -126,11 +135,8 @@ def _second_order(loss, n):
 
 @pytest.mark.parametrize("name,i,fn,domains", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
 def test_vmap_of_grad_to_second_order_equals_a_loop(name, i, fn, domains):
-    examples = _examples(domains, 200 + i)
+    examples, loss, axes = _scalar_case(name, fn, domains, 200 + i, unbatched=0)
     n = len(domains)
-    loss = _scalarized(fn, examples)
-    fixed = UNBATCHED.get(name, ())
-    axes = tuple(None if (j == 0 and n > 1) or j in fixed else 0 for j in range(n))
     for order, f in ((1, loss), (2, _second_order(loss, n))):
         per_example = cr.grad(f, argnums=tuple(range(n)))
         got = _leaves(cr.vmap(per_example, in_axes=axes)(*_batched_inputs(examples, axes)))
@@ -139,11 +145,8 @@ def test_vmap_of_grad_to_second_order_equals_a_loop(name, i, fn, domains):
 
 @pytest.mark.parametrize("name,i,fn,domains", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
 def test_grad_of_vmap_equals_summed_per_example_gradients(name, i, fn, domains):
-    examples = _examples(domains, 300 + i)
+    examples, loss, axes = _scalar_case(name, fn, domains, 300 + i, unbatched=len(domains) - 1)
     n = len(domains)
-    loss = _scalarized(fn, examples)
-    fixed = UNBATCHED.get(name, ())
-    axes = tuple(None if (j == n - 1 and n > 1) or j in fixed else 0 for j in range(n))
     nums = tuple(range(n))
     for f in (loss, _second_order(loss, n)):
         total = cr.grad(lambda *args: cr.vmap(f, in_axes=axes)(*args).sum(), argnums=nums)

@@ -103,8 +103,12 @@ def test_killing_rank_0_leaves_whole_checkpoints_and_resume_is_exact(tmp_path):
      "from rank 0 ([0].arrays[0][2]: '"),
 ])
 def test_ranks_that_disagree_stop_at_the_start(processes, statement, expected):
-    code = ("import numpy as np\nfrom chainrule import distributed as dist, nn\n"
-            f"from chainrule.data import TensorDataset\ndist.init()\n{statement}\n")
+    # Each rank reports its error in one write: tracebacks written piecewise by several ranks at once
+    # interleave in mpiexec's merged stderr.
+    code = ("import sys\nimport numpy as np\nfrom chainrule import distributed as dist, nn\n"
+            "from chainrule.data import TensorDataset\ndist.init()\n"
+            f"try:\n    {statement}\nexcept Exception as error:\n"
+            "    sys.stderr.write(f'{type(error).__name__}: {error}\\n')\n    sys.exit(1)\n")
     result = mpiexec(processes, sys.executable, "-c", code, timeout=60)
     assert result.returncode != 0
     assert expected in result.stderr
