@@ -13,6 +13,7 @@ seed. ``chainrule predict RUN --text ...`` tokenises new sentences the same way 
 """
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +43,6 @@ def encoder_directory(config):
 
 def tokenizer(config):
     """The encoder's tokenizer, cutting at ``--max-tokens`` word pieces (with [CLS] and [SEP])."""
-    import json
-
     from ..pretrained.tokenizer import Tokenizer
     directory = encoder_directory(config)
     settings = json.loads((directory / "config.json").read_text()) if (directory / "config.json").is_file() else {}
