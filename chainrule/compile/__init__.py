@@ -48,6 +48,7 @@ from ..core.tensor import Tensor
 from ..tree import tree_flatten, tree_unflatten
 from . import c_backend
 from .program import Program
+from .arguments import plain
 from .recorder import CompileError, Recorder, recording
 
 __all__ = ["compile", "Compiled", "CompileError", "Program", "record"]
@@ -127,11 +128,37 @@ def record(fn, args, kwargs=None, exact=False):
         fused kernels unless ``exact``, or unless no C compiler is found: then one warning says why).
     """
     kwargs = kwargs or {}
-    leaves, _ = tree_flatten((args, kwargs))
+    leaves, treedef = tree_flatten((args, kwargs))
     recorder = Recorder(leaves, f"the step {getattr(fn, '__name__', 'function')!r}")
-    with recording(recorder):
-        result = fn(*args, **kwargs)
+    # The step sees its array arguments (and its tensor arguments' arrays) as traced views, so that
+    # values NumPy computes from them are refused (chainrule/compile/arguments.py).
+    seen, swapped = list(leaves), []
+    for k, (leaf, view) in enumerate(zip(leaves, recorder.traced)):
+        if view is None:
+            continue
+        if isinstance(leaf, Tensor):
+            swapped.append((leaf, leaf.data, view))
+            leaf.data = view
+        else:
+            seen[k] = view
+    args, kwargs = tree_unflatten(treedef, seen)
+    try:
+        with recording(recorder):
+            result = fn(*args, **kwargs)
+    finally:
+        for tensor, data, view in swapped:
+            if tensor.data is view:
+                tensor.data = data
+    originals = {id(view): leaf for leaf, view in zip(leaves, recorder.traced) if view is not None}
+    result = tree_unflatten(*_untraced(result, originals))
     return result, recorder.program(result, fuse=not exact and kernels_available())
+
+
+def _untraced(result, originals):
+    """``(treedef, leaves)`` of ``result`` with each traced argument given back as the argument."""
+    leaves, treedef = tree_flatten(result)
+    return treedef, [originals.get(id(leaf), plain(leaf)) if isinstance(leaf, backend.ndarray) else leaf
+                     for leaf in leaves]
 
 
 def kernels_available():

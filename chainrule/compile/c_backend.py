@@ -3,10 +3,11 @@ ctypes (tinygrad's and TorchInductor's route on the CPU).
 
 Nothing is added to the install: the compiler is found at run time (``$CC``, else ``cc``/``gcc``), and
 without one :func:`unavailable` says why in one line, so that callers keep their NumPy path. Flags are
-``-O3 -march=native -ffast-math -fopenmp-simd`` (linked without ``-ffast-math``, which would set
-flush-to-zero for the whole process) and the library links glibc's vector math library
-(``-lmvec``), so a loop under ``#pragma omp simd`` calling ``expf``, ``logf``, ``tanhf`` or ``erff``
-calls their vector forms (``_ZGVdN8v_expf``: eight floats a call on AVX2).
+``-O3 -march=native -ffast-math -fno-finite-math-only -fopenmp-simd`` (NaN and infinities kept;
+linked without ``-ffast-math``, which would set flush-to-zero for the whole process) and the library
+links glibc's vector math library (``-lmvec``), so a loop under ``#pragma omp simd`` calling
+``expf``, ``logf``, ``tanhf`` or ``erff`` calls their vector forms (``_ZGVdN8v_expf``: eight floats a
+call on AVX2).
 
 Built libraries are cached on disk under the user's cache directory (``$CHAINRULE_CACHE``, else
 ``$XDG_CACHE_HOME/chainrule/kernels``, else ``~/.cache/chainrule/kernels``), named by the SHA-256 of the
@@ -36,8 +37,13 @@ import subprocess
 import tempfile
 import time
 
-FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC")
+FLAGS = ("-O3", "-march=native", "-ffast-math", "-fno-finite-math-only", "-D__FAST_MATH__", "-fopenmp-simd",
+         "-fPIC")
 LIBRARIES = ("-lmvec", "-lm")
+# -fno-finite-math-only keeps NaN and infinities meaning what they mean to NumPy (a NaN input to
+# maximum or relu gives NaN; -ffinite-math-only lets the compiler assume there are none). GCC defines
+# __FAST_MATH__ only under all of -ffast-math, and glibc declares the vector forms of expf, tanhf...
+# (libmvec) only when it is defined, so it is defined by hand.
 # Compiled with FLAGS, then linked without -ffast-math: linking with it adds gcc's crtfastmath.o, whose
 # constructor sets the CPU's flush-to-zero mode for the whole process when the library is loaded, so
 # NumPy would then flush subnormal numbers to zero everywhere.

@@ -36,8 +36,13 @@ VJP = {
     "div[1]": "(-{g} * {a} / {x1})", "neg[0]": "(-{g})", "exp[0]": "({g} * {a})", "log[0]": "({g} / {x0})",
     "log1p[0]": "({g} / ((T)1 + {x0}))", "expm1[0]": "({g} * ({a} + (T)1))", "sqrt[0]": "({g} / ((T)2 * {a}))",
     "sin[0]": "({g} * COS({x0}))", "cos[0]": "(-{g} * SIN({x0}))", "tanh[0]": "({g} * ((T)1 - {a} * {a}))",
-    "sigmoid[0]": "({g} * {a} * ((T)1 - {a}))", "relu[0]": "({a} > 0 ? {g} : (T)0)",
+    "sigmoid[0]": "({g} * {a} * ((T)1 - {a}))", "relu[0]": "({g} * (T)({a} > 0))",
     "erf[0]": "({g} * (T)1.1283791670955126 * EXP(-({x0} * {x0})))",
+    # Ties split the derivative equally, as in ops/elementwise.py.
+    "maximum[0]": "({g} * ((T)({x0} > {x1}) + (T)0.5 * (T)({x0} == {x1})))",
+    "maximum[1]": "({g} * ((T)({x1} > {x0}) + (T)0.5 * (T)({x0} == {x1})))",
+    "minimum[0]": "({g} * ((T)({x0} < {x1}) + (T)0.5 * (T)({x0} == {x1})))",
+    "minimum[1]": "({g} * ((T)({x1} < {x0}) + (T)0.5 * (T)({x0} == {x1})))",
 }
 TRANSCENDENTAL = ("EXP", "LOG", "TANH", "ERF", "SIN", "COS", "EXPM1", "LOG1P")
 
@@ -53,8 +58,9 @@ _PRELUDE = """#include <math.h>
 #define SIN {f}sin{s}
 #define COS {f}cos{s}
 #define FABS {f}fabs{s}
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
+/* NumPy's maximum and minimum: a NaN on either side gives NaN. */
+static inline T MAX(T a, T b) {{ return a > b || a != a ? a : b; }}
+static inline T MIN(T a, T b) {{ return a < b || a != a ? a : b; }}
 """
 
 
@@ -136,9 +142,25 @@ def _form(op, values):
         code, exponent = op.refs[1]
         if code == CONSTANT and isinstance(exponent, (int, float)) and exponent in (1, 2, 3):
             template = "*".join(["{0}"] * int(exponent))
+    if name in ("clip", "clip[0]"):
+        template = _clip(kind, op.params or {})
     if template is None:
         return None
     return (value.shape, value.dtype.name), template
+
+
+def _clip(kind, params):
+    """``clip``'s forward or VJP with its bounds (numbers or ``None``) written into the source."""
+    bounds = [params.get("min"), params.get("max")]
+    if not all(b is None or isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds):
+        return None
+    low, high = (None if b is None else f"((T){float(b)!r})".replace("inf", "INFINITY") for b in bounds)
+    if kind == "forward":
+        template = "{0}" if low is None else f"MAX({{0}}, {low})"
+        return template if high is None else f"MIN({template}, {high})"
+    inside = [f"({{x0}} >= {low})" if low else "", f"({{x0}} <= {high})" if high else ""]
+    inside = " && ".join(i for i in inside if i) or "1"
+    return f"({{g}} * (T)({inside}))"
 
 
 class _Group:

@@ -74,8 +74,9 @@ def reuse_buffers(ops, values, keep):
 
 
 def _root(array):
-    """The array that owns the memory ``array`` views."""
-    while isinstance(array.base, backend.ndarray):
+    """What owns the memory ``array`` views (through NumPy's ``as_strided``, whose base is a holder of
+    the viewed array's interface, not an array)."""
+    while getattr(array, "base", None) is not None:
         array = array.base
     return array
 

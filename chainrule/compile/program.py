@@ -41,7 +41,7 @@ class Op:
     """
 
     __slots__ = ("part", "name", "fn", "refs", "out", "site", "shape", "dtype", "pure", "into", "reuses",
-                 "free", "kind", "kernel")
+                 "free", "kind", "kernel", "params")
 
     def __init__(self, part, name, fn, refs, out, site, result, pure=True, into=None):
         self.part, self.name, self.fn, self.refs, self.out, self.site = part, name, fn, tuple(refs), out, site
@@ -52,6 +52,7 @@ class Op:
         self.free = ()
         self.kind = None        # ("forward", primitive), ("vjp", "mul[0]"), ("accumulate", None): for fusion
         self.kernel = None      # a fused operation's kernel (fusion.Kernel)
+        self.params = None      # the primitive's parameters (clip's bounds), for fusion
 
 
 class Program:

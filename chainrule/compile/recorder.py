@@ -16,15 +16,12 @@ from ..core.graph import Unsaved, chained, hooks
 from ..core.mode import BARE
 from ..core.reverse import accumulate, finish
 from ..core.tensor import Tensor, unwrap
-from ..errors import ChainruleError, user_line, user_site
+from ..errors import user_line, user_site
 from ..tree import tree_flatten
 from . import fusion
+from .arguments import CompileError, Traced, derived, describe, plain, trace
 from .optimize import drop_dead, fold_constants, reuse_buffers
 from .program import CONSTANT, SLOT, TENSOR, Op, Program
-
-
-class CompileError(ChainruleError, RuntimeError):
-    """Something in a step that a recorded program cannot replay faithfully."""
 
 
 class Recorder:
@@ -44,9 +41,17 @@ class Recorder:
         self.names = {}         # id(tensor) -> its name in the outermost module called (for the listing)
         self.made = []          # arrays the engine made from shapes alone (seeds)
         self.steps = []         # (op, optimiser) of every optimiser step recorded
+        self.views = set()      # buffers that view an argument's memory
+        self.proxies = []       # results that are a leaf's gradient (_GradOf)
         self.arguments = [unwrap(leaf) for leaf in leaves]
         self.arg_slots = [self._new_slot(a) if isinstance(a, backend.ndarray) else None
                           for a in self.arguments]
+        # What the step sees of each array argument while recorded (:mod:`.arguments`).
+        self.traced = [trace(a) if slot is not None else None
+                       for a, slot in zip(self.arguments, self.arg_slots)]
+        for slot, view in zip(self.arg_slots, self.traced):
+            if view is not None:
+                self.slot_of[id(view)] = slot
 
     # -- buffers and references -------------------------------------------------------------------
 
@@ -64,19 +69,25 @@ class Recorder:
             return SLOT, slot
         if isinstance(x, Tensor):
             # Parameters may equal an argument by chance; a constant tensor equal to one was made from it.
-            self._check_not_derived(array, "a tensor made from it", compare=not x.requires_grad)
+            self._check_not_derived(array, "a tensor", compare=not x.requires_grad)
             self.tensors[id(x)] = x
             return TENSOR, x
         if isinstance(array, backend.ndarray):
-            self._check_not_derived(array, "an array computed from it")
+            self._check_not_derived(array, "an array")
         return CONSTANT, x
 
     def _slot(self, array):
         """The buffer holding ``array``: an operation's result, an argument, or a view of an argument
         (``Tensor(x)``, ``targets.reshape(-1)``: recorded as a view operation of the argument)."""
         slot = self.slot_of.get(id(array))
-        if slot is not None or type(array) is not backend.ndarray or array.base is None:
+        if slot is not None:
             return slot
+        if isinstance(array, Traced):
+            if derived(array, self.arguments):
+                return None
+            array = plain(array)  # a view of an argument
+        if type(array) is not backend.ndarray or array.base is None:
+            return None
         address = array.__array_interface__["data"][0]
         for slot, argument in zip(self.arg_slots, self.arguments):
             if slot is None or not argument.flags.c_contiguous or argument.dtype != array.dtype:
@@ -86,7 +97,9 @@ class Recorder:
                 if offset == 0 and argument.shape == array.shape and argument.strides == array.strides:
                     return slot
                 view = _view(offset // array.itemsize, array.shape, array.strides)
-                return self._emit(self.part, "view", view, [(SLOT, slot)], view(argument), None)
+                slot = self._emit(self.part, "view", view, [(SLOT, slot)], view(argument), None)
+                self.views.add(slot)
+                return slot
         return None
 
     def _params(self, name, params):
@@ -97,7 +110,7 @@ class Recorder:
         for key, value in params.items():
             items = value if isinstance(value, tuple) else (value,)
             for position, item in enumerate(items):
-                if isinstance(item, backend.ndarray) and item.ndim:
+                if isinstance(item, backend.ndarray) and (item.ndim or isinstance(item, Traced)):
                     slot = self._slot(item)
                     if slot is not None:
                         dynamic.append((key, position if isinstance(value, tuple) else None, (SLOT, slot)))
@@ -112,6 +125,7 @@ class Recorder:
         was made with NumPy. As a net for NumPy copies (``np.asarray(x, np.float32)``), ``compare``
         also refuses a constant holding exactly an argument's values when those are not all one value:
         a fill (an all-zero batch beside a zeros constant) is no evidence of a copy."""
+        self._refuse_derived(array, what)
         for slot, argument in zip(self.arg_slots, self.arguments):
             if slot is None:
                 continue
@@ -121,10 +135,19 @@ class Recorder:
                     backend.xp.array_equal(array.reshape(-1), argument.reshape(-1)) and
                     not backend.xp.all(argument.reshape(-1) == argument.reshape(-1)[0])):
                 raise CompileError(
-                    f"chainrule.compile: an argument of the step reaches an operation as {what} outside "
-                    f"chainrule's operations (a copy, a conversion or an index made with NumPy), so a "
-                    f"replay would keep the recorded values; pass it to chainrule's operations as it is "
-                    f"(or convert it before calling the step){user_line()}")
+                    f"chainrule.compile: an argument of the step reaches an operation as {what} made "
+                    f"from it outside chainrule's operations (a copy, a conversion or an index made with "
+                    f"NumPy), so a replay would keep the recorded values; pass it to chainrule's "
+                    f"operations as it is (or convert it before calling the step){user_line()}")
+
+    def _refuse_derived(self, array, what):
+        """Refuse an array NumPy computed from an argument (a :class:`~.arguments.Traced` copy)."""
+        if derived(array, self.arguments):
+            raise CompileError(
+                f"chainrule.compile: an argument of the step reaches an operation as {what} that NumPy "
+                f"computed from it ({describe(array)}), so a replay would keep the recorded values; "
+                f"use chainrule's operations, which take arrays (cr.concatenate, cr.where, x * 2 on a "
+                f"tensor), or compute it before calling the step{user_line()}")
 
     # -- the engine's hooks -----------------------------------------------------------------------
 
@@ -140,7 +163,7 @@ class Recorder:
         self._emit(self.part, prim.name, _forward(prim, params, dynamic), refs, out.data, user_site(),
                    pure=not prim.stateful, into=into)
         if len(self.ops) > count and not dynamic and not prim.stateful:
-            self.ops[-1].kind = ("forward", prim.name)
+            self.ops[-1].kind, self.ops[-1].params = ("forward", prim.name), params
 
     def on_value(self, tensor, how):
         if self.depth:
@@ -195,7 +218,7 @@ class Recorder:
     def vjps(self, node, wanted, g, ans, args):
         """Run ``node``'s rule for several inputs once for the positions ``wanted`` and emit it, then
         each input's cotangent taken from its results: ``{argnum: (g_full, g_input)}``."""
-        prim, params = node.prim, node.params
+        prim, params, args = node.prim, node.params, [plain(a) for a in args]
         refs, dynamic = self._rule_operands(node, g, ans)
         rule = functools.partial(prim.vjp_argnums, wanted)
         results = rule(BARE.ns, g, ans, *args, **params)
@@ -215,7 +238,8 @@ class Recorder:
 
     def vjp(self, node, i, g, ans, args):
         """Run VJP rule ``i`` of ``node`` on bare arrays and emit it: ``(g_full, g_input)``."""
-        prim, params, x = node.prim, node.params, args[i]
+        prim, params, args = node.prim, node.params, [plain(a) for a in args]
+        x = args[i]
         refs, dynamic = self._rule_operands(node, g, ans)
         rule = prim.vjps[i]
         g_full = rule(BARE.ns, g, ans, *args, **params)
@@ -226,7 +250,7 @@ class Recorder:
         count = len(self.ops)
         slot = self._emit("backward", f"vjp {prim.name}[{i}]", fn, refs, g_input, node.site or user_site())
         if len(self.ops) > count and not dynamic and g_input is g_full:
-            self.ops[-1].kind = ("vjp", f"{prim.name}[{i}]")
+            self.ops[-1].kind, self.ops[-1].params = ("vjp", f"{prim.name}[{i}]"), params
         return g_full, self.values[slot]
 
     def add(self, a, b):
@@ -266,6 +290,10 @@ class Recorder:
         argument or a value of the step, the conversion is an operation of the program."""
         if not isinstance(source, backend.ndarray):
             return
+        if isinstance(source, Traced):
+            self._refuse_derived(source, "a tensor")
+            if array.dtype == source.dtype and backend.xp.shares_memory(array, source):
+                return  # a view of an argument: followed by its memory (_slot)
         slot = self._slot(source)
         if slot is not None:
             dtype = array.dtype
@@ -312,7 +340,7 @@ class Recorder:
             for code, ref in op.refs:
                 if code == SLOT:
                     readers[ref] = readers.get(ref, 0) + 1
-        arguments = set(self.arg_slots)
+        arguments = set(self.arg_slots) | self.views
         for op, tensor in self.accumulates:
             # A gradient becomes the tensor's own array unless other operations still read it (an add
             # passes it on as it is), or it is an argument or a constant that every replay shares.
@@ -320,12 +348,19 @@ class Recorder:
             op.fn = functools.partial(accumulate, tensor,
                                       copy=code != SLOT or ref in arguments or readers[ref] > 1)
         return Program(ops, self.arg_slots, outputs, len(self.values), self._guards(),
-                       {id(t): self.names[id(t)] for t in self.tensors.values() if id(t) in self.names})
+                       {id(t): self.names[id(t)] for t in (*self.tensors.values(), *self.proxies)
+                        if id(t) in self.names})
 
     def _output(self, leaf):
         """Where a returned leaf comes from. An array that no operation of the step made was computed
         outside chainrule (NumPy on an argument): a replay could only return the recorded value."""
         if isinstance(leaf, Tensor):
+            for _, tensor in self.accumulates:
+                if tensor.grad is leaf:  # a replay makes a new gradient tensor: return that one's array
+                    proxy = _GradOf(tensor)
+                    self.names[id(proxy)] = f"{self.names.get(id(tensor), 'tensor')}.grad"
+                    self.proxies.append(proxy)
+                    return TENSOR, proxy
             return self.ref(leaf)
         if isinstance(leaf, (backend.ndarray, backend.xp.generic)):
             slot = self._slot(leaf) if isinstance(leaf, backend.ndarray) else None
@@ -353,6 +388,21 @@ class Recorder:
             guards.append((f"{type(optimizer).__name__}'s settings other than lr are unchanged",
                            _optimizer_unchanged(optimizer)))
         return guards
+
+
+class _GradOf:
+    """A step's result that is a leaf's ``.grad``: its array at each replay (where the gradient is
+    accumulated anew)."""
+
+    __slots__ = ("tensor",)
+    requires_grad = False
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    @property
+    def data(self):
+        return self.tensor.grad.data
 
 
 def _forward(prim, params, dynamic):

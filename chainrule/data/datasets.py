@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule.data.generated import cached_arrays
 from chainrule.data.idx import read_idx
 from chainrule.data.preprocess import Standardizer
 from chainrule.errors import DataError
@@ -181,6 +182,14 @@ def _digits():
 
 @functools.lru_cache(maxsize=1)
 def _mnist1d_arrays():
+    """The generated arrays, from the disk cache after the first run (see :mod:`.generated`): keyed by
+    the mnist1d package's version, whose ``get_dataset_args()`` fixes the arguments and the seed."""
+    arrays = cached_arrays("mnist1d", ["mnist1d", _package_version("mnist1d"),
+                                       "make_dataset(get_dataset_args())"], _generate_mnist1d)
+    return arrays["x"], arrays["y"], arrays["x_test"], arrays["y_test"]
+
+
+def _generate_mnist1d():
     from mnist1d.data import get_dataset_args, make_dataset
 
     numpy_state, python_state = np.random.get_state(), random.getstate()
@@ -189,7 +198,15 @@ def _mnist1d_arrays():
     finally:
         np.random.set_state(numpy_state)
         random.setstate(python_state)
-    return generated["x"], generated["y"], generated["x_test"], generated["y_test"]
+    return {key: generated[key] for key in ("x", "y", "x_test", "y_test")}
+
+
+def _package_version(name):
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        raise ImportError(f"the {name} package is not installed (pip install {name})") from None
 
 
 @_register("mnist1d")

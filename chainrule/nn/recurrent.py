@@ -22,15 +22,12 @@ from .. import backend, ops
 from ..core.graph import decides_on_values
 from ..core.tensor import unwrap
 from ..errors import ShapeError
-from ..ops.recurrent import recurrent_scan
+from ..ops.recurrent import CELLS, recurrent_scan
 from . import functional as F
 from . import init as initializers
 from .layers import _cast, _positive_int
 from .module import Module, Parameter
 from .rng import as_generator
-
-_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-
 
 def _uniform_parameters(module, generator):
     """PyTorch's ``reset_parameters`` of recurrent layers: every parameter uniform in ±1/√H."""
@@ -39,13 +36,15 @@ def _uniform_parameters(module, generator):
         initializers.uniform_(parameter, -bound, bound, generator)
 
 
-# ---- cells: one step, plain compositions of chainrule's operations ----------------------------------
+# ---- cells: one step, a scan of one step (the cell's one definition is ops/recurrent.py's CELLS) -----
 
 
 class _CellBase(Module):
-    def __init__(self, input_size, hidden_size, bias, gates, generator, dtype):
+    def __init__(self, input_size, hidden_size, bias, mode, generator, dtype):
         super().__init__()
         name = type(self).__name__
+        self._mode = mode
+        gates = CELLS[mode].gates
         self.input_size = _positive_int(input_size, f"{name}: input_size")
         self.hidden_size = _positive_int(hidden_size, f"{name}: hidden_size")
         self.weight_ih = Parameter(np.zeros((gates * hidden_size, input_size)), dtype=dtype)
@@ -54,9 +53,17 @@ class _CellBase(Module):
         self.bias_hh = Parameter(np.zeros(gates * hidden_size), dtype=dtype) if bias else None
         _uniform_parameters(self, as_generator(generator))
 
-    def _projections(self, x, h):
-        """``x W_ihᵀ + b_ih`` and ``h W_hhᵀ + b_hh``."""
-        return F.linear(x, self.weight_ih, self.bias_ih), F.linear(h, self.weight_hh, self.bias_hh)
+    def _step(self, input, hx):
+        """The new state (LSTM: the pair ``(h', c')``) from the input and the states ``hx``: the
+        scan of one step."""
+        x, states, single = self._batched(input, hx)
+        state0 = states[0] if len(states) == 1 else ops.concatenate(states, axis=-1)
+        xw = ops.unsqueeze(F.linear(x, self.weight_ih, self.bias_ih), 0)
+        state = _scan(xw, state0, self.weight_hh, self.bias_hh, self._mode)[0]
+        if len(states) == 1:
+            return _unbatched(state, single)
+        return tuple(_unbatched(state[:, k * self.hidden_size:(k + 1) * self.hidden_size], single)
+                     for k in range(len(states)))
 
     def _batched(self, x, hx):
         """The input as ``(B, input_size)`` (a single example gets a batch axis), the states alike,
@@ -107,13 +114,11 @@ class RNNCell(_CellBase):
                  dtype="float32"):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', not {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, bias, 1, generator, dtype)
+        super().__init__(input_size, hidden_size, bias, f"rnn_{nonlinearity}", generator, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        x, (h,), single = self._batched(input, hx)
-        xw, hw = self._projections(x, h)
-        return _unbatched(getattr(ops, self.nonlinearity)(xw + hw), single)
+        return self._step(input, hx)
 
 
 class LSTMCell(_CellBase):
@@ -121,15 +126,10 @@ class LSTMCell(_CellBase):
     ``h' = σ(o) tanh(c')``. ``forward(input, (h, c))`` returns ``(h', c')``."""
 
     def __init__(self, input_size, hidden_size, bias=True, generator=None, dtype="float32"):
-        super().__init__(input_size, hidden_size, bias, 4, generator, dtype)
+        super().__init__(input_size, hidden_size, bias, "lstm", generator, dtype)
 
     def forward(self, input, hx=None):
-        x, (h, c), single = self._batched(input, (None, None) if hx is None else tuple(hx))
-        xw, hw = self._projections(x, h)
-        i, f, g, o = _chunks(xw + hw, 4)
-        c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-        h = ops.sigmoid(o) * ops.tanh(c)
-        return _unbatched(h, single), _unbatched(c, single)
+        return self._step(input, (None, None) if hx is None else tuple(hx))
 
 
 class GRUCell(_CellBase):
@@ -137,20 +137,17 @@ class GRUCell(_CellBase):
     ``h' = (1 − z) n + z h``."""
 
     def __init__(self, input_size, hidden_size, bias=True, generator=None, dtype="float32"):
-        super().__init__(input_size, hidden_size, bias, 3, generator, dtype)
+        super().__init__(input_size, hidden_size, bias, "gru", generator, dtype)
 
     def forward(self, input, hx=None):
-        x, (h,), single = self._batched(input, hx)
-        xw, hw = self._projections(x, h)
-        (x_r, x_z, x_n), (h_r, h_z, h_n) = _chunks(xw, 3), _chunks(hw, 3)
-        r, z = ops.sigmoid(x_r + h_r), ops.sigmoid(x_z + h_z)
-        n = ops.tanh(x_n + r * h_n)
-        return _unbatched((1 - z) * n + z * h, single)
+        return self._step(input, hx)
 
 
-def _chunks(x, count):
-    width = np.shape(unwrap(x))[-1] // count
-    return [x[..., k * width:(k + 1) * width] for k in range(count)]
+def _scan(xw, state0, weight_hh, bias_hh, mode, lengths=None):
+    """The fused scan of ``ops/recurrent.py``; no ``bias_hh`` is a zero one."""
+    if bias_hh is None:
+        bias_hh = np.zeros(weight_hh.shape[0], dtype=weight_hh.dtype)
+    return recurrent_scan(xw, state0, weight_hh, bias_hh, mode=mode, lengths=lengths)
 
 
 # ---- layers: whole sequences ------------------------------------------------------------------------
@@ -171,7 +168,7 @@ class _RNNBase(Module):
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), dropout
         self.bidirectional = bool(bidirectional)
         self.generator = None if generator is None else as_generator(generator)
-        gates = _GATES[mode]
+        gates = CELLS[mode.lower()].gates
         directions = 2 if bidirectional else 1
         for layer in range(num_layers):
             width = input_size if layer == 0 else hidden_size * directions
@@ -235,14 +232,11 @@ class _RNNBase(Module):
     def _run(self, x, layer, direction, state0, lengths):
         """One layer in one direction: the input projection of every step in one product, then the scan."""
         suffix = f"l{layer}{'_reverse' if direction else ''}"
-        weight_hh = getattr(self, f"weight_hh_{suffix}")
         xw = F.linear(x, getattr(self, f"weight_ih_{suffix}"), getattr(self, f"bias_ih_{suffix}", None))
-        bias_hh = getattr(self, f"bias_hh_{suffix}", None)
-        if bias_hh is None:
-            bias_hh = np.zeros(weight_hh.shape[0], dtype=weight_hh.dtype)
         if direction:
             xw = _reverse_in_time(xw, lengths)
-        states = recurrent_scan(xw, state0, weight_hh, bias_hh, mode=self.mode.lower(), lengths=lengths)
+        states = _scan(xw, state0, getattr(self, f"weight_hh_{suffix}"),
+                       getattr(self, f"bias_hh_{suffix}", None), self.mode.lower(), lengths)
         output = states[..., :self.hidden_size] if self.mode == "LSTM" else states
         if direction:
             output = _reverse_in_time(output, lengths)

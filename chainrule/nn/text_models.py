@@ -15,14 +15,33 @@ import numpy as np
 from .. import backend, ops
 from ..core.graph import decides_on_values
 from ..core.tensor import unwrap
-from ..data.text import PAD_ID, sequence_lengths
-from ..errors import ShapeError
+from ..errors import DataError, ShapeError
 from .layers import Dropout, Embedding, Linear
 from .module import Module
 from .recurrent import GRU, LSTM, RNN
 from .rng import as_generator
 
 _LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+PAD_ID = 0
+"""The padding token id: the embeddings' padding row, which the vocabularies of :mod:`chainrule.data.text`
+give to ``<pad>``; a batch of token ids is padded with it after each sentence's end."""
+
+
+def sequence_lengths(ids):
+    """The number of tokens before the padding in each row of ``ids`` (padding only at the end).
+
+    Raises:
+        DataError: for a row with no token (an empty text).
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 2:
+        raise DataError(f"token ids must be a 2-D array (sequences, positions), got shape {ids.shape}")
+    lengths = (ids != PAD_ID).sum(axis=1)
+    if ids.shape[1] == 0 or not lengths.all():
+        empty = np.flatnonzero(lengths == 0)[:5].tolist() if ids.shape[1] else list(range(min(len(ids), 5)))
+        raise DataError(f"sequences {empty} hold no token: a text must have at least one word")
+    return lengths
 
 
 def _token_ids(x, vocab_size, where):

@@ -2,8 +2,12 @@
 arguments, probabilities), so each argument is validated in one place and refused with one message:
 ``"WHERE: NAME must be ALLOWED, not VALUE"``, ending with the user's line."""
 
+import numbers
+
 from ..errors import ShapeError, user_line
 from ..validation import check_number
+
+_SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
 def located(message, kind=None):
@@ -13,12 +17,19 @@ def located(message, kind=None):
     return kind(message + user_line())
 
 
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def ints(value, axes, where, name):
     """``value`` (an int, or one int per axis of ``axes``) as a tuple of ints, one per axis."""
-    values = (value,) * len(axes) if isinstance(value, int) else tuple(value)
-    if len(values) != len(axes) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    try:
+        values = (value,) * len(axes) if _is_int(value) else tuple(value)
+    except TypeError:  # neither an int nor a sequence
+        values = ()
+    if len(values) != len(axes) or not all(map(_is_int, values)):
         raise located(f"{where}: {name} must be an int or {len(axes)} ints, not {value!r}", ValueError)
-    return values
+    return tuple(int(v) for v in values)
 
 
 def positive_ints(value, axes, where, name):
@@ -29,10 +40,29 @@ def positive_ints(value, axes, where, name):
     return values
 
 
+def check_layout(where, shape, spatial, channels=None):
+    """Raise unless ``shape`` is ``(N, C, *spatial axes)`` with ``spatial`` spatial axes (1 to 3), and
+    ``channels`` channels where given."""
+    if len(shape) != spatial + 2 or (channels is not None and shape[1] != channels):
+        axes = ", ".join(("N", "C" if channels is None else str(channels)) + _SPATIAL_NAMES[spatial])
+        counted = "" if channels is None else f" with {channels} channels"
+        raise located(f"{where}: expected an input of shape ({axes}){counted}, got {shape}")
+
+
+def check_output_padding(where, output_padding, stride):
+    """A transposed convolution's ``output_padding`` as one int per axis, each in ``[0, stride)``."""
+    extra = ints(output_padding, stride, where, "output_padding")
+    if any(e < 0 or e >= s for e, s in zip(extra, stride)):
+        raise located(f"{where}: output_padding must lie in [0, stride) on every axis, got {extra} with "
+                      f"stride {stride}")
+    return extra
+
+
 def check_groups(where, groups, *channels):
     """``groups``, a positive int dividing every count in ``channels``."""
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
+    if not _is_int(groups) or groups <= 0:
         raise located(f"{where}: groups must be a positive int, not {groups!r}", ValueError)
+    groups = int(groups)
     if any(c % groups for c in channels):
         counts = " and ".join(str(c) for c in channels)
         raise located(f"{where}: groups={groups} must divide the channel counts ({counts})", ValueError)

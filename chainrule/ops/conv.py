@@ -14,8 +14,8 @@ bilinearity (``d(a ⋆ b) = da ⋆ b + a ⋆ db``), so all three are differentia
 The forward passes are Chainer's: the input's windows as a strided view (no copy), copied once into
 an im2col matrix, one BLAS product per example and group. ``conv_transpose`` with stride 1 is itself
 such a convolution (of ``y`` with the flipped kernel); with larger strides it multiplies first and then
-sums the columns back into the image one kernel offset at a time (col2im by slices, never
-``np.add.at``).
+sums the columns back into the image: in one pass by a C loop (:mod:`.conv_kernels`) where a C
+compiler is found, else one kernel offset at a time (col2im by slices, never ``np.add.at``).
 
 Memory: the im2col matrix of ``conv`` and ``conv_weight`` (and the column matrix of
 ``conv_transpose``) holds ``N · C · prod(k) · prod(out)`` elements, ``prod(k)`` times the output's
@@ -31,7 +31,9 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import backend
 from ..core.primitive import primitive
-from .checks import check_fits, check_groups, conv_padding, ints, located, positive_ints
+from . import conv_kernels
+from .checks import (check_fits, check_groups, check_output_padding, conv_padding, located,
+                     positive_ints)
 
 IM2COL_LIMIT_BYTES = 8 * 2**20
 """The most memory one im2col buffer may take before the batch is split into chunks. 8 MiB keeps a
@@ -148,24 +150,32 @@ def _conv_transpose_impl(xp, y, weight, *, size, stride, padding, dilation, grou
         return _conv_impl(xp, y, flipped, stride=stride, dilation=dilation, groups=groups,
                           padding=tuple((span - before, span - after)
                                         for (before, after), span in zip(padding, spans)))
-    full = tuple(s + before + after for s, (before, after) in zip(size, padding))
-    image = xp.zeros((n, channels) + full, dtype=xp.result_type(y, weight))
-    grouped_image = image.reshape((n, groups, channels // groups) + full)
+    dtype = xp.result_type(y, weight)
+    fast = conv_kernels.available(y, weight, spatial=len(kernel))
     # (G, C/G·K, O/G): the weight's transpose per group, so each product gives columns for col2im.
     w = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     out = y.shape[2:]
+    if fast:
+        image = xp.empty((n, channels) + tuple(size), dtype=dtype)
+    else:
+        full = tuple(s + before + after for s, (before, after) in zip(size, padding))
+        image = xp.zeros((n, channels) + full, dtype=dtype)
+        grouped_image = image.reshape((n, groups, channels // groups) + full)
     d = len(kernel)
     for chunk in _batch_chunks(n, channels * math.prod(kernel) * math.prod(out) * y.itemsize):
         m = y[chunk].shape[0]
         # One long product per group: (C/G·K, O/G) @ (O/G, m·P), the examples side by side.
         rows = y[chunk].reshape(m, groups, out_channels // groups, -1).transpose(1, 2, 0, 3)
         cols = xp.matmul(w, xp.ascontiguousarray(rows).reshape(groups, out_channels // groups, -1))
+        if fast:  # the columns (C·K, m·P) summed into the unpadded image in one pass
+            conv_kernels.col2im(cols, kernel, out, stride, padding, dilation, into=image[chunk])
+            continue
         cols = cols.reshape((groups, channels // groups) + kernel + (m,) + out)
         to_image = (2, 0, 1) + tuple(range(3, d + 3))  # (G, C/G, m, *out) -> (m, G, C/G, *out)
         target = grouped_image[chunk]
         for offset, index in offsets(kernel, stride, dilation, out):
             target[(slice(None),) + index] += cols[(slice(None), slice(None)) + offset].transpose(to_image)
-    return image[inner(size, padding)]
+    return image if fast else image[inner(size, padding)]
 
 
 conv = primitive("conv", _conv_impl, saves=("inputs",))
@@ -244,10 +254,7 @@ def convolve_transpose(x, weight, bias=None, stride=1, padding=0, output_padding
         raise located(f"conv_transpose: the input has {x_shape[1]} channels but the weight {w_shape} "
                       f"expects {w_shape[0]}")
     padding = conv_padding("conv_transpose", padding, w_shape[2:], stride, dilation, allow_same=False)
-    extra = ints(output_padding, spatial, "conv_transpose", "output_padding")
-    if any(e < 0 or e >= s for e, s in zip(extra, stride)):
-        raise located(f"conv_transpose: output_padding must lie in [0, stride) on every axis, got "
-                      f"{extra} with stride {stride}")
+    extra = check_output_padding("conv_transpose", output_padding, stride)
     size = tuple((n - 1) * s - before - after + d * (k - 1) + e + 1 for n, s, (before, after), d, k, e
                  in zip(x_shape[2:], stride, padding, dilation, w_shape[2:], extra))
     if any(s <= 0 for s in size):

@@ -185,25 +185,24 @@ class RunConfig:
         _refuse_unused(self, entry)
         data = self.data or entry.defaults.get("data") or DEFAULTS["data"]
         check_data(data, entry)
-        layered = _layered(entry, data)
-        filled = {name: layered[name] for name in DEFAULTS
-                  if getattr(self, name) is None and name != "batch_size" and _reads(entry, name)}
-        config = dataclasses.replace(self, **{**filled, "model": entry.name, "data": data})
-        config = config._derived()
         unknown = sorted(set(self.options) - set(entry.settings))
         if unknown:
             raise ConfigError(f"the model {entry.name} has no setting(s) {', '.join(unknown)}; its "
                               f"settings: {', '.join(entry.settings) or 'none'}")
         options = {name: _parse_option(name, setting, self.options.get(name, setting.default))
                    for name, setting in entry.settings.items()}
-        config = dataclasses.replace(config, options=options)
+        layered = _layered(entry, data, options)
+        filled = {name: layered[name] for name in DEFAULTS
+                  if getattr(self, name) is None and name != "batch_size" and _reads(entry, name)}
+        config = dataclasses.replace(self, **{**filled, "model": entry.name, "data": data, "options": options})
+        config = config._derived()
         config._check(entry)
         return config
 
     def for_data(self, task, size):
         """A copy with the defaults that follow from the data: the loss for ``task`` and the batch
         size for a training part of ``size`` examples (windows, for a language model)."""
-        default = _layered(model_entry(self.model), self.data)["batch_size"]
+        default = _layered(model_entry(self.model), self.data, self.options)["batch_size"]
         if task not in LOSSES:  # a language model: windows drawn at random, any number of them
             return dataclasses.replace(self, batch_size=self.batch_size or default)
         if self.loss is not None:
@@ -350,6 +349,9 @@ def describe_default(name):
         if name in entry.defaults or per_data:
             value = _format_value(entry.defaults[name]) if name in entry.defaults else "as above"
             special.append(f"--model {model}: {value}" + (f" ({', '.join(per_data)})" if per_data else ""))
+        special += [f"--model {model} {_option_flag(option, value)}: "
+                    f"{_format_value(values[name])}" for option, per_value in entry.option_defaults.items()
+                    for value, values in per_value.items() if name in values]
     return text + "".join(f"; {item}" for item in special)
 
 
@@ -360,9 +362,13 @@ def applies_to(name):
 
 # -- helpers --------------------------------------------------------------------------------------
 
-def _layered(entry, data):
-    """The plain defaults for ``entry`` on ``data``, the later tables winning."""
-    return {**DEFAULTS, **DATA_DEFAULTS.get(data, {}), **entry.defaults, **entry.data_defaults.get(data, {})}
+def _layered(entry, data, options=None):
+    """The plain defaults for ``entry`` on ``data`` with its own settings ``options``, the later tables
+    winning."""
+    layered = {**DEFAULTS, **DATA_DEFAULTS.get(data, {}), **entry.defaults, **entry.data_defaults.get(data, {})}
+    for name, per_value in entry.option_defaults.items():
+        layered.update(per_value.get((options or {}).get(name), {}))
+    return layered
 
 
 def _reads(entry, name):
@@ -398,6 +404,11 @@ def _parse_option(name, setting, value):
         return setting.parse(value)
     except ValueError as error:
         raise ConfigError(f"--{name.replace('_', '-')}: {error}") from None
+
+
+def _option_flag(name, value):
+    """``--freeze`` for a switch's true value, else ``--name value``."""
+    return flag(name) + ("" if value is True else f" {_format_value(value).lower()}")
 
 
 def _format_value(value):

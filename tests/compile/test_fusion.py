@@ -229,3 +229,42 @@ def test_kernel_templates_cover_only_registered_primitives():
     from chainrule.core.primitive import REGISTRY
     assert set(fusion.FORWARD) <= set(REGISTRY)
     assert {name.split("[")[0] for name in fusion.VJP} <= set(REGISTRY)
+
+
+SPECIAL = np.array([[np.nan, -np.inf, np.inf, -1.5, -0.0, 0.0, 0.5, 2.0]], np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fn", [
+    lambda x, y: cr.relu(x * 1.5),
+    lambda x, y: cr.maximum(x * 1.0, y),
+    lambda x, y: cr.minimum(x * 1.0, y),
+    lambda x, y: cr.maximum(cr.tensor(y) * 1.0, x),
+    lambda x, y: cr.minimum(cr.tensor(y) * 1.0, x),
+    lambda x, y: cr.clip(x * 1.0, -1.0, 1.0),
+    lambda x, y: cr.clip(x * 1.0, 0.0, None),
+    lambda x, y: cr.clip(x * 1.0, None, 0.5),
+], ids=["relu", "maximum", "minimum", "maximum-nan-right", "minimum-nan-right", "clip", "clip-low",
+        "clip-high"])
+def test_nan_and_infinities_pass_through_fused_kernels_as_through_numpy(fn, dtype):
+    # Regression: the generated MAX dropped a NaN on its left (x > 0 ? x : 0), and -ffinite-math-only
+    # let the compiler assume there is none.
+    w = cr.tensor(np.ones(8, dtype), requires_grad=True)
+    x = np.concatenate([SPECIAL, SPECIAL[:, ::-1], RNG.standard_normal((2, 8))]).astype(dtype)
+    y = np.concatenate([SPECIAL[:, ::-1], SPECIAL, RNG.standard_normal((2, 8))]).astype(dtype)
+
+    def step(x, y, g):
+        out = fn(x * w, y)
+        out.backward(gradient=g)
+        return out, w.grad
+    compiled = cr.compile(step)
+    gradients = (np.ones((4, 8), dtype), np.where(np.isfinite(x), 2.0, np.nan).astype(dtype))
+    with np.errstate(invalid="ignore"):  # inf * 0 in eager mode's rules
+        for g in gradients:
+            w.grad = None
+            got, got_grad = (np.asarray(t.data).copy() for t in compiled(x, y, g))
+            w.grad = None
+            want, want_grad = (t.data for t in step(x, y, g))
+            np.testing.assert_array_equal(got, want)  # NaN where NumPy has NaN, same infinities
+            np.testing.assert_allclose(got_grad, want_grad, rtol=1e-6)
+    assert compiled.program(x, y, g).kernels(), "the chain ran as a fused kernel"

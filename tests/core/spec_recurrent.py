@@ -2,12 +2,12 @@
 without lengths, short sequences (T = 3, B = 2, H = 2). Second order runs through the rules written on
 ``ns`` (the reverse and forward scans are recorded like user code)."""
 
-from chainrule.ops.recurrent import MODES, recurrent_scan
+from chainrule.ops.recurrent import CELLS, recurrent_scan
 from tests.core.domains import positive, real
 
 
 def _case(mode, lengths=None):
-    gates, state_width = MODES[mode]
+    gates, state_width = CELLS[mode].gates, CELLS[mode].state_width
     xw = positive(3, 2, gates * 2) if mode == "rnn_relu" else real(3, 2, gates * 2)  # relu away from 0
     return (lambda xw, state0, weight_hh, bias_hh:
             recurrent_scan(xw, state0, weight_hh, bias_hh, mode=mode, lengths=lengths),
@@ -15,5 +15,5 @@ def _case(mode, lengths=None):
 
 
 SPECS = {
-    "recurrent_scan": [_case(mode, lengths) for mode in MODES for lengths in (None, (3, 1))],
+    "recurrent_scan": [_case(mode, lengths) for mode in CELLS for lengths in (None, (3, 1))],
 }

@@ -83,7 +83,8 @@ def test_mnist1d_has_the_published_shapes_and_balanced_classes():
     assert abs(all_features.mean()) < 1e-6 and abs(all_features.std() - 1.0) < 1e-6
 
 
-def test_mnist1d_restores_the_global_random_states():
+def test_mnist1d_restores_the_global_random_states(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAINRULE_CACHE", str(tmp_path))  # an empty disk cache: generated here
     datasets_module._mnist1d_arrays.cache_clear()
     np.random.seed(123)
     random.seed(7)
@@ -91,6 +92,8 @@ def test_mnist1d_restores_the_global_random_states():
     np.random.seed(123)
     random.seed(7)
     load_dataset("mnist1d")
+    datasets_module._mnist1d_arrays.cache_clear()
+    assert len(list((tmp_path / "generated").iterdir())) == 1
     np.testing.assert_array_equal(np.random.random(3), expected_numpy)
     assert [random.random() for _ in range(3)] == expected_python
 

@@ -107,12 +107,13 @@ def test_kernel_larger_than_padded_input_is_refused():
 
 
 def test_non_positive_stride_and_groups_that_do_not_divide_are_refused():
-    with pytest.raises(ValueError, match="stride must be a positive integer, not 0"):
+    with pytest.raises(ValueError, match="Conv2d: stride must be positive, got 0") as error:
         nn.Conv2d(3, 8, 3, stride=0)
+    _assert_users_line(error)
     with pytest.raises(ValueError, match="stride must be positive") as error:
         F.conv2d(cr.zeros(1, 3, 5, 5), cr.zeros(8, 3, 3, 3), stride=(1, -1))
     _assert_users_line(error)
-    with pytest.raises(ValueError, match=r"groups=2 must divide in_channels \(3\)"):
+    with pytest.raises(ValueError, match=r"Conv2d: groups=2 must divide the channel counts \(3 and 8\)"):
         nn.Conv2d(3, 8, 3, groups=2)
     with pytest.raises(ValueError, match=r"groups=3 must divide the channel counts \(6 and 4\)") as error:
         F.conv2d(cr.zeros(1, 6, 5, 5), cr.zeros(4, 2, 3, 3), groups=3)

@@ -36,6 +36,41 @@ def test_scan_equals_the_cell_applied_step_by_step(layer_class, cell_class, kind
                                    atol=1e-12)
 
 
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _reference_step(kind, parameters, x, states):
+    """One step of PyTorch's documented cell equations, in plain NumPy (gates i, f, g, o and r, z, n)."""
+    xw = x @ parameters["weight_ih"].T + parameters["bias_ih"]
+    hw = states[0] @ parameters["weight_hh"].T + parameters["bias_hh"]
+    if kind == "lstm":
+        i, f, g, o = np.split(xw + hw, 4, axis=-1)
+        c = _sigmoid(f) * states[1] + _sigmoid(i) * np.tanh(g)
+        return _sigmoid(o) * np.tanh(c), c
+    if kind == "gru":
+        (x_r, x_z, x_n), (h_r, h_z, h_n) = np.split(xw, 3, axis=-1), np.split(hw, 3, axis=-1)
+        r, z = _sigmoid(x_r + h_r), _sigmoid(x_z + h_z)
+        n = np.tanh(x_n + r * h_n)
+        return ((1 - z) * n + z * states[0],)
+    return (np.tanh(xw + hw) if kind == "tanh" else np.maximum(xw + hw, 0),)
+
+
+@pytest.mark.parametrize("cell_class,kind", [(nn.LSTMCell, "lstm"), (nn.GRUCell, "gru"),
+                                             (nn.RNNCell, "tanh"), (nn.RNNCell, "relu")])
+def test_cells_follow_pytorchs_equations(cell_class, kind):
+    options = {"nonlinearity": kind} if cell_class is nn.RNNCell else {}
+    cell = cell_class(3, 5, **options, dtype="float64", generator=3)
+    parameters = {name: value.data for name, value in cell.named_parameters()}
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4, 3))
+    states = tuple(rng.normal(size=(4, 5)) for _ in range(2 if kind == "lstm" else 1))
+    out = cell(x, states if kind == "lstm" else states[0])
+    for ours, expected in zip(out if kind == "lstm" else (out,), _reference_step(kind, parameters, x, states),
+                              strict=True):
+        np.testing.assert_allclose(ours.data, expected, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("layer_class", [nn.LSTM, nn.GRU, nn.RNN])
 def test_padding_never_changes_a_result_or_a_gradient(layer_class, bidirectional):
