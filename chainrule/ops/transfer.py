@@ -2,6 +2,7 @@
 from (``x.to("cuda")``, ``x.cpu()``)."""
 
 from .. import devices
+from ..core.batching import defvectorized
 from ..core.primitive import primitive
 
 
@@ -13,3 +14,4 @@ def _transfer(xp, x, *, device, source):
 transfer = primitive("transfer", _transfer, saves=())
 transfer.defvjp(lambda ns, g, ans, x, device, source: ns.transfer(g, device=source, source=device))
 transfer.defjvp(lambda ns, t, ans, x, device, source: ns.transfer(t, device=device, source=source))
+defvectorized(transfer)  # each element is copied: a batch goes with it
