@@ -32,6 +32,7 @@ import math
 import numpy as _np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import backend
 from ..core.primitive import primitive
 from . import conv_kernels, winograd
 from .checks import (check_fits, check_groups, check_output_padding, conv_padding, located,
@@ -73,7 +74,10 @@ def windows(x, kernel, stride, dilation):
     step = x.strides[2:]
     strides = (x.strides[:2] + tuple(t * s for t, s in zip(step, stride))
                + tuple(t * d for t, d in zip(step, dilation)))
-    return as_strided(x, shape=x.shape[:2] + out + tuple(kernel), strides=strides, writeable=False)
+    shape = x.shape[:2] + out + tuple(kernel)
+    if type(x) is not _np.ndarray:  # an array of another device (CuPy's as_strided has no writeable=)
+        return backend.namespace_of(x).lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+    return as_strided(x, shape=shape, strides=strides, writeable=False)
 
 
 def offsets(kernel, stride, dilation, out):
