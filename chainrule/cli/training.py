@@ -68,14 +68,16 @@ def _choices(name):
 
 def _model_settings_arguments(parser):
     """The flags of the models' own settings (``--model NAME``'s), one group."""
-    from ..train.models import all_settings
+    from ..train.models import all_settings, boolean
     settings = all_settings()
     if not settings:
         return
     group = parser.add_argument_group("model settings", "settings of particular models")
     for name, (setting, models) in settings.items():
+        switch = {"nargs": "?", "const": "true"} if setting.parse is boolean else {}  # --freeze alone: true
         group.add_argument("--" + name.replace("_", "-"), dest=f"option_{name}", metavar=setting.metavar,
-                           help=f"{setting.help} (--model {', '.join(models)}; default {setting.default})")
+                           help=f"{setting.help} (--model {', '.join(models)}; default {setting.default})",
+                           **switch)
 
 
 def _given_settings(args):

@@ -2,7 +2,7 @@
 
 from chainrule.data.datasets import DataSplit, available_datasets, load_dataset, register_dataset
 from chainrule.data.idx import read_idx, write_idx
-from chainrule.data.loader import DataLoader, Dataset, Subset, TensorDataset, random_split
+from chainrule.data.loader import DataLoader, Dataset, Subset, TensorDataset, balanced_indices, random_split
 from chainrule.data.preprocess import Standardizer
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Standardizer",
     "Subset",
     "TensorDataset",
+    "balanced_indices",
     "available_datasets",
     "load_dataset",
     "random_split",

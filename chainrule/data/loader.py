@@ -229,6 +229,29 @@ def random_split(dataset, lengths, seed=0):
     return [Subset(dataset, order[start:stop]) for start, stop in itertools.pairwise(bounds)]
 
 
+def balanced_indices(labels, count, seed=0):
+    """``count`` indices of ``labels``, spread evenly over the classes (the remainder of an uneven
+    ``count`` goes to the last classes), drawn with ``seed`` and shuffled; all of them, shuffled, when ``count`` is ``None`` or not smaller.
+
+    Raises:
+        DataError: when a class has fewer examples than its share.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    if count is None or count >= len(labels):
+        return rng.permutation(len(labels))
+    classes = np.unique(labels)
+    shares = [count // len(classes) + (i < count % len(classes)) for i in range(len(classes))][::-1]
+    chosen = []
+    for label, share in zip(classes, shares):
+        rows = np.flatnonzero(labels == label)
+        if share > len(rows):
+            raise DataError(f"balanced_indices: class {label} has {len(rows)} examples, fewer than its "
+                            f"share {share} of {count}")
+        chosen.append(rng.choice(rows, share, replace=False))
+    return rng.permutation(np.concatenate(chosen))
+
+
 def _split_counts(lengths, size):
     """Turn ``random_split``'s ``lengths`` into item counts that sum to ``size``."""
     if not lengths:

@@ -8,6 +8,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import optim
+from chainrule.data import balanced_indices
 from chainrule.data.text import Vocabulary, sentiment_texts, tokenize
 from chainrule.nn import functional as F
 from chainrule.nn.bert import BertModel
@@ -21,8 +22,9 @@ NAME = "transfer"
 TITLE = "Transfer: a pre-trained sentence encoder against models that start from nothing"
 CLAIM = ("A BERT encoder pre-trained on a billion sentence pairs (all-MiniLM-L6-v2) needs far fewer "
          "labelled sentences than models that learn from the labels alone: with 100 Rotten Tomatoes "
-         "sentences its embeddings and a logistic head classify at least 72% of the test sentences, a level "
-         "the LSTM does not reach with all 8,454; fine-tuned on all of them it reaches 80%.")
+         "sentences it classifies at least 72% of the test sentences (fine-tuned; its frozen vectors with a "
+         "logistic head come close), a level the LSTM reaches only with thousands; fine-tuned on all 8,454 "
+         "it reaches 80%.")
 
 MODEL = "all-MiniLM-L6-v2"
 METHODS = ("bag of words", "LSTM from scratch", "MiniLM frozen + logistic", "MiniLM fine-tuned")
@@ -31,19 +33,6 @@ GPT_ROW = ("character GPT pre-trained on news, fine-tuned (README, round 2)", "5
 MAX_TOKENS = 64  # the sentences' word pieces kept for fine-tuning (99.9% of them are shorter)
 SENTENCES = ["I love this movie", "I hate this movie", "a moving, beautifully acted film", "a dull, lifeless mess",
              "not bad at all"]
-
-
-def balanced_indices(labels, count, seed):
-    """``count`` indices of ``labels``, half of each class (the odd one from class 1), drawn with ``seed``;
-    all of them, shuffled, when ``count`` is ``None`` or not smaller."""
-    rng = np.random.default_rng(seed)
-    labels = np.asarray(labels)
-    if count is None or count >= len(labels):
-        return rng.permutation(len(labels))
-    classes = np.unique(labels)
-    shares = [count // len(classes) + (i < count % len(classes)) for i in range(len(classes))][::-1]
-    chosen = [rng.choice(np.flatnonzero(labels == c), share, replace=False) for c, share in zip(classes, shares)]
-    return rng.permutation(np.concatenate(chosen))
 
 
 def bag_of_words(train_texts, train_labels, test_texts, test_labels, seed):

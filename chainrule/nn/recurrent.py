@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from ..core.graph import is_recording
 from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
@@ -212,7 +212,7 @@ class _RNNBase(Module):
         if isinstance(lengths, Tensor):  # a compiled step: the mask is an operation on its batch's lengths
             mask = ops.astype(ops.unsqueeze(ops.unsqueeze(lengths, 0) > np.arange(steps)[:, None], -1), dtype)
         elif lengths is not None:
-            mask = (np.arange(steps)[:, None] < np.asarray(lengths))[:, :, None].astype(dtype)
+            mask = (np.arange(steps)[:, None] < backend.asarray(lengths))[:, :, None].astype(dtype)
         finals = []
         for layer in range(self.num_layers):
             outputs = []
@@ -270,7 +270,7 @@ class _RNNBase(Module):
         every replay reads its own batch's lengths)."""
         if lengths is None:
             return None
-        values = np.asarray(unwrap(lengths))
+        values = backend.asarray(unwrap(lengths))
         if values.ndim != 1 or values.dtype.kind not in "iu" or len(values) != batch:
             raise ShapeError(f"{self._name()}: lengths must be {batch} integers (one per sequence), got "
                              f"{values.tolist()}")
@@ -321,7 +321,7 @@ def _reverse_in_time(x, lengths):
         lengths = ops.unsqueeze(lengths, 0)
         index = ops.where(lengths > time, lengths - 1 - time, time)
     else:
-        lengths = np.asarray(lengths)[None, :]
+        lengths = backend.asarray(lengths)[None, :]
         index = np.where(time < lengths, lengths - 1 - time, time)
     return x[index, np.arange(batch)[None, :]]
 

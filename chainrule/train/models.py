@@ -46,6 +46,16 @@ PROVIDERS = ["chainrule.train.zoo"]
 _MODELS = {}
 
 
+def boolean(text):
+    """A setting's value as True or False (a setting parsed by it is a switch: its bare flag means true)."""
+    if isinstance(text, bool):
+        return text
+    value = str(text).lower()
+    if value not in ("true", "false", "yes", "no", "1", "0"):
+        raise ValueError(f"expected true or false, not {text!r}")
+    return value in ("true", "yes", "1")
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     """A setting of one model, given as ``--NAME VALUE`` or as a key of the config file.
@@ -54,7 +64,8 @@ class Setting:
         default: the value when the setting is not given.
         help: one line for ``chainrule train --help``.
         parse: turns the command line's text (or a config file's value) into the value, e.g. ``int``;
-            raise ValueError for a value that is not allowed.
+            raise ValueError for a value that is not allowed. With :func:`boolean` the setting is a
+            switch: ``--NAME`` alone means true, ``--NAME false`` false.
         metavar: the placeholder shown in the help.
     """
 
@@ -107,6 +118,8 @@ class ModelEntry:
     unused: tuple = ()
     param_groups: Callable | None = None
     objective: Callable | None = None
+    option_defaults: dict = dataclasses.field(default_factory=dict)
+    encode_texts: Callable | None = None
 
     def description(self, config, info, model):
         """One phrase naming the model for the log and the report."""
@@ -118,7 +131,7 @@ class ModelEntry:
 
 def register_model(name, build, *, inputs="flat", summary="", settings=None, defaults=None,
                    data_defaults=None, prepare=None, loss=None, describe=None, loop="epochs", unused=(),
-                   param_groups=None, objective=None):
+                   param_groups=None, objective=None, option_defaults=None, encode_texts=None):
     """Make ``--model NAME`` build a model.
 
     Args:
@@ -133,7 +146,10 @@ def register_model(name, build, *, inputs="flat", summary="", settings=None, def
         defaults: settings of :class:`~chainrule.train.RunConfig` whose default this model changes,
             e.g. ``{"lr": 3e-4, "epochs": 10}``.
         data_defaults: the same per data set, ``{"mnist1d": {"epochs": 60}}``; they win over
-            ``defaults``. A flag or a config file's value wins over both.
+            ``defaults``.
+        option_defaults: the same per value of one of the model's own settings,
+            ``{"freeze": {True: {"lr": 1e-2}}}``; they win over ``data_defaults``. A flag or a config
+            file's value wins over all of them.
         prepare: ``prepare(config, split) -> split``, run on the loaded
             :class:`~chainrule.data.DataSplit` before the generic preparation (cut or pad tokens...).
         loss: ``loss(config, info) -> loss module`` instead of the task's loss (``--loss``).
@@ -146,6 +162,9 @@ def register_model(name, build, *, inputs="flat", summary="", settings=None, def
             decay on matrices only); default: all parameters, one group.
         objective: ``objective(model, x, y) -> loss tensor`` for a model that computes its own loss
             (the GPT's ``model(idx, targets)``); default: ``loss(model(x), y)``.
+        encode_texts: ``encode_texts(config, record, texts) -> inputs`` for ``predict --text``: new
+            sentences as the model's inputs, made as the run's training sentences were (``record`` is
+            the run's ``run.json``); default: the words of the run's vocabulary.
     """
     if inputs not in INPUTS:
         raise ValueError(f"register_model({name!r}): inputs must be one of {', '.join(INPUTS)}, "
@@ -154,7 +173,7 @@ def register_model(name, build, *, inputs="flat", summary="", settings=None, def
         raise ValueError(f"register_model({name!r}): loop must be one of {', '.join(LOOPS)}, not {loop!r}")
     _MODELS[name] = ModelEntry(name, build, inputs, summary, dict(settings or {}), dict(defaults or {}),
                                dict(data_defaults or {}), prepare, loss, describe, loop, tuple(unused),
-                               param_groups, objective)
+                               param_groups, objective, dict(option_defaults or {}), encode_texts)
 
 
 def available_models():

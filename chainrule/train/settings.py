@@ -16,7 +16,7 @@ and parser, and :data:`DEFAULTS` holds its plain default. Every field is ``None`
 import dataclasses
 import os
 
-from .. import nn, optim
+from .. import devices, nn, optim
 from ..errors import ChainruleError
 from ..validation import check_bool, check_choice, check_int, check_number, fail
 from .models import LOOPS, available_models, get_model
@@ -36,7 +36,7 @@ DEFAULTS = {"data": "digits", "model": "mlp", "hidden": (256, 256), "activation"
             "norm": "none", "residual": False, "loss": None, "optimizer": "adam", "lr": None,
             "momentum": None, "nesterov": False, "betas": (0.9, 0.999), "weight_decay": 0.0,
             "schedule": "constant", "batch_size": 64, "epochs": 30, "patience": None,
-            "clip_grad_norm": None, "val_fraction": 0.1, "seed": 0, "compile": True,
+            "clip_grad_norm": None, "val_fraction": 0.1, "seed": 0, "compile": None, "device": "cpu",
             "max_iters": 2000, "eval_interval": 250, "eval_iters": 20, "final_eval_iters": 200,
             "warmup_iters": None, "lr_decay_iters": None, "min_lr": None}
 # The defaults that follow from other settings, in words for --help (applied in RunConfig._derived).
@@ -44,7 +44,8 @@ DERIVED = {"lr": None, "momentum": None,
            "loss": "cross-entropy for classification, mse for regression",
            "batch_size": "or the whole training part when smaller",
            "lr_decay_iters": "--max-iters", "min_lr": "--lr / 10",
-           "warmup_iters": "100, or a tenth of --lr-decay-iters when smaller"}
+           "warmup_iters": "100, or a tenth of --lr-decay-iters when smaller",
+           "compile": "on with --device cpu, off on a GPU"}
 DATA_DEFAULTS = {
     # 71.1% test accuracy (seed 0; seed 1: 71.0%), above the published MLP's 68%.
     "mnist1d": {"hidden": (512, 512), "dropout": 0.5, "epochs": 100, "weight_decay": 1e-4},
@@ -123,6 +124,9 @@ class RunConfig:
     compile: bool | None = _setting("training", "compile the training step (chainrule.compile: recorded "
                                     "once, replayed with fused kernels; the same weights to float32 "
                                     "rounding); --no-compile runs it eagerly", None, bool)
+    device: str | None = _setting("training", "where to train: cpu, or cuda for an NVIDIA GPU through CuPy "
+                                  "(pip install 'chainrule[gpu]'); batches are copied there one at a time",
+                                  "NAME")
     epochs: int | None = _setting("by epochs", "epochs in all; with --resume, the new total", "N", int)
     patience: int | None = _setting("by epochs", "stop after N epochs without a better validation score",
                                     "N", int)
@@ -183,25 +187,24 @@ class RunConfig:
         _refuse_unused(self, entry)
         data = self.data or entry.defaults.get("data") or DEFAULTS["data"]
         check_data(data, entry)
-        layered = _layered(entry, data)
-        filled = {name: layered[name] for name in DEFAULTS
-                  if getattr(self, name) is None and name != "batch_size" and _reads(entry, name)}
-        config = dataclasses.replace(self, **{**filled, "model": entry.name, "data": data})
-        config = config._derived()
         unknown = sorted(set(self.options) - set(entry.settings))
         if unknown:
             raise ConfigError(f"the model {entry.name} has no setting(s) {', '.join(unknown)}; its "
                               f"settings: {', '.join(entry.settings) or 'none'}")
         options = {name: _parse_option(name, setting, self.options.get(name, setting.default))
                    for name, setting in entry.settings.items()}
-        config = dataclasses.replace(config, options=options)
+        layered = _layered(entry, data, options)
+        filled = {name: layered[name] for name in DEFAULTS
+                  if getattr(self, name) is None and name != "batch_size" and _reads(entry, name)}
+        config = dataclasses.replace(self, **{**filled, "model": entry.name, "data": data, "options": options})
+        config = config._derived()
         config._check(entry)
         return config
 
     def for_data(self, task, size):
         """A copy with the defaults that follow from the data: the loss for ``task`` and the batch
         size for a training part of ``size`` examples (windows, for a language model)."""
-        default = _layered(model_entry(self.model), self.data)["batch_size"]
+        default = _layered(model_entry(self.model), self.data, self.options)["batch_size"]
         if task not in LOSSES:  # a language model: windows drawn at random, any number of them
             return dataclasses.replace(self, batch_size=self.batch_size or default)
         if self.loss is not None:
@@ -221,10 +224,11 @@ class RunConfig:
         optimizer = _choice(self.optimizer, "optimizer", OPTIMIZERS)
         lr = DEFAULT_LR[optimizer] if self.lr is None else self.lr
         momentum = DEFAULT_MOMENTUM.get(optimizer) if self.momentum is None else self.momentum
+        compile = self.compile if self.compile is not None else _on_cpu(self.device)
         if self.loop == "epochs":
-            return dataclasses.replace(self, lr=lr, momentum=momentum)
+            return dataclasses.replace(self, lr=lr, momentum=momentum, compile=compile)
         decay = self.lr_decay_iters or self.max_iters
-        return dataclasses.replace(self, lr=lr, momentum=momentum, lr_decay_iters=decay,
+        return dataclasses.replace(self, lr=lr, momentum=momentum, compile=compile, lr_decay_iters=decay,
                                    warmup_iters=min(100, decay // 10) if self.warmup_iters is None else self.warmup_iters,
                                    min_lr=lr / 10 if self.min_lr is None else self.min_lr)
 
@@ -282,6 +286,21 @@ class RunConfig:
             _number(self.clip_grad_norm, "clip_grad_norm", 0, low_open=True)
         _int(self.seed, "seed", 0)
         check_bool(self.compile, "--compile", error=ConfigError)
+        try:  # the name only: a run trained on a GPU is read back (evaluated, resumed) anywhere
+            kind, _ = devices.parse(self.device, "--device")
+        except (ValueError, TypeError) as error:
+            raise ConfigError(str(error)) from None
+        if self.compile and kind != "cpu":
+            raise ConfigError(f"--compile records a step for the CPU; train on --device {self.device} with "
+                              f"--no-compile (its default there)")
+
+
+def _on_cpu(device):
+    """Whether ``device`` names the CPU (compiled steps are built for it); a bad name is refused later."""
+    try:
+        return devices.parse(device, "--device")[0] == "cpu"
+    except (ValueError, TypeError):
+        return False
 
 
 def model_entry(name):
@@ -341,6 +360,9 @@ def describe_default(name):
         if name in entry.defaults or per_data:
             value = _format_value(entry.defaults[name]) if name in entry.defaults else "as above"
             special.append(f"--model {model}: {value}" + (f" ({', '.join(per_data)})" if per_data else ""))
+        special += [f"--model {model} {_option_flag(option, value)}: "
+                    f"{_format_value(values[name])}" for option, per_value in entry.option_defaults.items()
+                    for value, values in per_value.items() if name in values]
     return text + "".join(f"; {item}" for item in special)
 
 
@@ -351,9 +373,13 @@ def applies_to(name):
 
 # -- helpers --------------------------------------------------------------------------------------
 
-def _layered(entry, data):
-    """The plain defaults for ``entry`` on ``data``, the later tables winning."""
-    return {**DEFAULTS, **DATA_DEFAULTS.get(data, {}), **entry.defaults, **entry.data_defaults.get(data, {})}
+def _layered(entry, data, options=None):
+    """The plain defaults for ``entry`` on ``data`` with its own settings ``options``, the later tables
+    winning."""
+    layered = {**DEFAULTS, **DATA_DEFAULTS.get(data, {}), **entry.defaults, **entry.data_defaults.get(data, {})}
+    for name, per_value in entry.option_defaults.items():
+        layered.update(per_value.get((options or {}).get(name), {}))
+    return layered
 
 
 def _reads(entry, name):
@@ -389,6 +415,11 @@ def _parse_option(name, setting, value):
         return setting.parse(value)
     except ValueError as error:
         raise ConfigError(f"--{name.replace('_', '-')}: {error}") from None
+
+
+def _option_flag(name, value):
+    """``--freeze`` for a switch's true value, else ``--name value``."""
+    return flag(name) + ("" if value is True else f" {_format_value(value).lower()}")
 
 
 def _format_value(value):

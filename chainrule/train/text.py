@@ -1,7 +1,8 @@
 """Predictions of a text classifier's run for new sentences, mapped to ids exactly as in training.
 
 The run keeps its vocabulary's tokens in ``run.json``; the tokenizer is fixed code
-(:func:`chainrule.data.text.tokenize`). Texts are cut to the data set's length (``feature_shape``), as
+(:func:`chainrule.data.text.tokenize`). A model registered with its own ``encode_texts`` (a pre-trained
+encoder's word pieces, a GPT classifier's characters) makes its inputs itself. Texts are cut to the data set's length (``feature_shape``), as
 the training sentences were; a text with no word at all, or with no word the vocabulary knows, is
 refused with its position in the list.
 """
@@ -11,6 +12,7 @@ import numpy as np
 from ..data.text import UNK_ID, Vocabulary, tokenize
 from ..errors import DataError
 from .runs import ConfigError, load_run
+from .settings import model_entry
 from .trainer import predict
 
 
@@ -52,9 +54,15 @@ def predict_texts(run_dir, texts):
     Returns:
         ``(n, classes)`` float array; for ``sentiment``, column 1 is P(positive).
     """
-    _, record, _, model = load_run(run_dir)
-    vocabulary = run_vocabulary(record)
-    ids = encode_texts(vocabulary, list(texts), record["data"]["feature_shape"][0])
+    texts = list(texts)
+    config, record, _, model = load_run(run_dir)
+    entry = model_entry(config.model)
+    if entry.encode_texts is not None:  # the model's own tokens (a pre-trained encoder's word pieces...)
+        if not texts:
+            raise DataError("no text to predict: give at least one --text (or a file with one text per line)")
+        ids = entry.encode_texts(config, record, texts)
+    else:
+        ids = encode_texts(run_vocabulary(record), texts, record["data"]["feature_shape"][0])
     logits = predict(model, ids)
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)

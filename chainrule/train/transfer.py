@@ -91,6 +91,19 @@ def prepare(config, split):
                                vocabulary=tuple(vocabulary.chars))
 
 
+def encode_texts(config, record, texts):
+    """Character ids of new ``texts`` with the run's characters, as its training sentences were made
+    (``predict --text``)."""
+    from ..errors import DataError
+    vocabulary = CharVocabulary("".join(record["data"]["vocabulary"]))
+    del config  # the run's record keeps the characters and the length
+    ids = encode(list(texts), vocabulary, record["data"]["feature_shape"][0])
+    for number, (text, row) in enumerate(zip(texts, ids), 1):
+        if (row == PAD).all():
+            raise DataError(f"text {number} ({text!r}) has no character the model knows")
+    return ids
+
+
 def build(config, info):
     """A :class:`GPTClassifier`; with ``--init``, its body holds the pre-trained model's weights."""
     sizes, _ = _body(config)

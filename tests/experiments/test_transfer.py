@@ -2,20 +2,10 @@
 
 import pytest
 
-from chainrule.experiments.transfer import METHODS, balanced_indices
+from chainrule.experiments.transfer import METHODS
 
 pytest.importorskip("tokenizers")
 pytest.importorskip("sklearn")
-
-
-def test_balanced_indices_are_balanced_seeded_and_distinct():
-    labels = [0] * 30 + [1] * 70
-    rows = balanced_indices(labels, 11, seed=3)
-    assert len(set(rows)) == 11
-    assert sum(labels[i] for i in rows) == 6  # the odd one from class 1
-    assert list(rows) == list(balanced_indices(labels, 11, seed=3))
-    assert list(rows) != list(balanced_indices(labels, 11, seed=4))
-    assert sorted(balanced_indices(labels, None, seed=0)) == list(range(100))
 
 
 def test_minilm_needs_fewer_labels(quick_run):

@@ -8,13 +8,12 @@ import pytest
 
 import chainrule as cr
 from chainrule.cli import main
-from chainrule.data import text
 from chainrule.errors import DataError, ShapeError
 from chainrule.nn.text_models import BagOfEmbeddings, RecurrentClassifier
 from chainrule.train import trainer as trainer_module
 from chainrule.train.checkpoint import load_checkpoint
 from chainrule.train.compiled import CompiledStep
-from tests.data.archives import tar_gz
+from tests.train.conftest import serve_archive
 
 SMALL = ["--dropout", "0", "--hidden", "8", "--embedding-dim", "6", "--batch-size", "16", "--lr", "0.02"]
 
@@ -52,24 +51,6 @@ def test_bad_input_is_named():
         tokens(np.zeros((2, 3), dtype=np.float32))
     with pytest.raises(IndexError, match=r"indices must lie in \[0, 5\)"):
         tokens(np.array([[7, 1]]))
-
-
-@pytest.fixture
-def sentiment_archive(tmp_path, monkeypatch):
-    """A vaderSentiment-like sdist with 60 rated sentences, served instead of the real one."""
-    positive = ["a great fun movie", "i love this movie", "wonderful and great acting", "love it"]
-    negative = ["a dull boring movie", "i hate this movie", "awful and dull acting", "hate it"]
-    return serve_archive(tmp_path, monkeypatch, [(positive if i % 2 else negative)[(i // 2) % 4] for i in range(60)])
-
-
-def serve_archive(tmp_path, monkeypatch, sentences):
-    """Serve ``sentences`` (negative, positive, negative... rated -2 and 2) as the sentiment sdist."""
-    lines = [f"{i}\t{2.0 if i % 2 else -2.0}\t{sentence}" for i, sentence in enumerate(sentences)]
-    path = tmp_path / "vader.tar.gz"
-    ratings = tar_gz({text._RATINGS_MEMBERS[1]: "\n".join(lines).encode()})
-    path.write_bytes(tar_gz({text._RATINGS_MEMBERS[0]: ratings}))
-    monkeypatch.setattr(text, "fetch_sdist", lambda name, version, sha256: path)
-    return tmp_path
 
 
 @pytest.mark.parametrize("model", ["bow", "gru"])
@@ -184,4 +165,4 @@ def test_a_model_of_feature_values_on_text_names_the_models_that_read_text(senti
     assert main(["train", "--data", "sentiment", "--model", model, "--out", str(sentiment_archive / "r")]) == 1
     err = capsys.readouterr().err
     assert err == (f"chainrule train: error: --model {model} reads feature values, and sentiment is text (token "
-                   f"ids): use --model bow, gru, lstm, rnn, transformer\n")
+                   f"ids): use --model bow, gru, lstm, minilm, rnn, transformer\n")

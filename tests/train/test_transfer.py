@@ -74,3 +74,12 @@ def test_scratch_model_takes_its_sizes_and_characters_from_the_flags_and_data():
     prepared = transfer.prepare(config(), split())
     model = transfer.build(config(), ModelInfo((16,), 2, "classification", len(prepared.vocabulary)))
     assert model.gpt.config.n_embd == 8 and len(prepared.vocabulary) == len(set(" ".join(WORDS[2:])))
+
+
+def test_predict_text_encodes_new_sentences_with_the_runs_characters():
+    from chainrule.errors import DataError
+    record = {"data": {"vocabulary": list(CharVocabulary("a fine").chars), "feature_shape": [4]}}
+    ids = transfer.encode_texts(config(), record, ["a fine?", "bag"])
+    np.testing.assert_array_equal(ids, [[1, 0, 3, 4], [1, -1, -1, -1]])
+    with pytest.raises(DataError, match=r"text 2 \('xyz'\) has no character the model knows"):
+        transfer.encode_texts(config(), record, ["fine", "xyz"])
