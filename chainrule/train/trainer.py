@@ -7,6 +7,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..core.graph import no_grad
+from ..core.tensor import Tensor
 from ..data import DataLoader, TensorDataset
 from ..nn.utils import clip_grad_norm_
 from ..optim.lr_scheduler import ReduceLROnPlateau
