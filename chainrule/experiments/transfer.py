@@ -354,8 +354,8 @@ def _vision(out_dir, vision):
              f"Vision, read from its table: pre-trained on {vision['source_images']:,} images of classes 0-4 "
              f"(T-shirt, trouser, pullover, dress, coat; {vision['source_accuracy']:.1%} on their test images, "
              f"{vision['pretrain_seconds']:.0f} s), the CNN is fine-tuned on classes 5-9 (sandal, shirt, "
-             f"sneaker, bag, ankle boot), which it has never seen: a new output layer, the pre-trained layers "
-             f"at a tenth of its learning rate. " + first[0].upper() + first[1:]
+             f"sneaker, bag, ankle boot), which it has never seen: its convolutional blocks kept as pre-trained, "
+             f"its hidden layer trained further and a new output layer. " + first[0].upper() + first[1:]
              + f" From scratch the CNN needs {_needed(means['from scratch'], tuned_few, 'images per class')} to "
              f"match the fine-tuned one at {few}."]
     fig, ax = new_figure(width=5.0, height=3.4)

@@ -18,8 +18,13 @@ from chainrule.nn.layers import Linear
 SOURCE, TARGET = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
 PER_CLASS = (10, 50, 100)
 BATCH, LR = 32, 1e-3
-BODY_LR = 1e-4  # the pre-trained layers move slowly; the new output layer learns at LR
 PRETRAIN_EPOCHS = 2
+# Fine-tuning keeps the pre-trained convolutional blocks fixed (their BatchNorm statistics still follow
+# the new images) and trains the hidden layer and a new output layer. Chosen once, with 10 images per
+# class of seed 0, on 2,000 held-out training images of classes 5-9 (not the test images): validation
+# accuracy 89.9%, against 85.8% with all the pre-trained layers at a tenth of LR, 87.7% with everything
+# at LR, 72.7% with the output layer alone (and 87.6% from scratch; 94.3% from scratch with 100 a class).
+TRAINED = ("hidden.", "out.")
 
 
 def classes(x, y, wanted):
@@ -68,7 +73,8 @@ def steps_for(count, epochs=30, least=200):
 
 def run(quick=False, seeds=(0, 1, 2)):
     """Pre-train on classes 0-4 once (seed ``seeds[0]``), then for each seed and each count of
-    :data:`PER_CLASS` fine-tune a copy on classes 5-9 and train the same CNN from scratch.
+    :data:`PER_CLASS` fine-tune a copy on classes 5-9 (:data:`TRAINED` layers) and train the same CNN
+    from scratch, each for :func:`steps_for` steps.
 
     Args:
         quick: 5,000 source images for one epoch, 60 steps per training, 1,000 test images.
@@ -104,9 +110,8 @@ def run(quick=False, seeds=(0, 1, 2)):
             tuned = CNN2d((1, 28, 28), num_classes=len(SOURCE), seed=seed)
             tuned.load_state_dict(state)
             tuned.out = Linear(tuned.out.in_features, len(TARGET), generator=seed)
-            body = [p for name, p in tuned.named_parameters() if not name.startswith("out.")]
-            fit(tuned, [{"params": body, "lr": BODY_LR}, {"params": list(tuned.out.parameters()), "lr": LR}],
-                x, y, steps, seed)
+            trained = [p for name, p in tuned.named_parameters() if name.startswith(TRAINED)]
+            fit(tuned, [{"params": trained, "lr": LR}], x, y, steps, seed)
             results["fine-tuned"].setdefault(count, []).append(accuracy(tuned, x_test, y_test))
             scratch = CNN2d((1, 28, 28), num_classes=len(TARGET), seed=seed)
             fit(scratch, [{"params": list(scratch.parameters()), "lr": LR}], x, y, steps, seed)
