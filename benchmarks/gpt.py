@@ -27,12 +27,13 @@ def cases(quick):
     return [{"task": "step", "batch": BATCH}, {"task": "generate", "tokens": NEW_TOKENS}]
 
 
-def _chainrule_model():
+def _chainrule_model(config=CONFIG):
     from chainrule.nn.gpt import GPT, GPTConfig
-    return GPT(GPTConfig(**CONFIG), generator=0)
+    return GPT(GPTConfig(**config), generator=0)
 
 
-def _torch_model():
+def _torch_model(config=CONFIG):
+    """nanoGPT's model in PyTorch (of ``config``'s sizes) with chainrule's initial weights."""
     import torch
     from torch import nn
     from torch.nn import functional as F
@@ -40,7 +41,7 @@ def _torch_model():
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            width = CONFIG["n_embd"]
+            width = config["n_embd"]
             self.ln_1, self.ln_2 = nn.LayerNorm(width), nn.LayerNorm(width)
             self.attn = nn.Module()
             self.attn.c_attn, self.attn.c_proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
@@ -51,7 +52,7 @@ def _torch_model():
         def forward(self, x):
             B, T, C = x.shape
             q, k, v = self.attn.c_attn(self.ln_1(x)).split(C, dim=2)
-            q, k, v = (a.view(B, T, CONFIG["n_head"], C // CONFIG["n_head"]).transpose(1, 2) for a in (q, k, v))
+            q, k, v = (a.view(B, T, config["n_head"], C // config["n_head"]).transpose(1, 2) for a in (q, k, v))
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, C)
             x = x + self.attn.c_proj(y)
             return x + self.mlp(self.ln_2(x))
@@ -60,14 +61,14 @@ def _torch_model():
         def __init__(self):
             super().__init__()
             self.transformer = nn.ModuleDict(dict(
-                wte=nn.Embedding(CONFIG["vocab_size"], CONFIG["n_embd"]),
-                wpe=nn.Embedding(CONFIG["block_size"], CONFIG["n_embd"]),
-                h=nn.ModuleList([Block() for _ in range(CONFIG["n_layer"])]), ln_f=nn.LayerNorm(CONFIG["n_embd"])))
-            self.lm_head = nn.Linear(CONFIG["n_embd"], CONFIG["vocab_size"], bias=False)
+                wte=nn.Embedding(config["vocab_size"], config["n_embd"]),
+                wpe=nn.Embedding(config["block_size"], config["n_embd"]),
+                h=nn.ModuleList([Block() for _ in range(config["n_layer"])]), ln_f=nn.LayerNorm(config["n_embd"])))
+            self.lm_head = nn.Linear(config["n_embd"], config["vocab_size"], bias=False)
             self.transformer.wte.weight = self.lm_head.weight
 
         def forward(self, idx, targets=None):
-            x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(idx.shape[1]))
+            x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(idx.shape[1], device=idx.device))
             for block in self.transformer.h:
                 x = block(x)
             x = self.transformer.ln_f(x)
@@ -79,7 +80,7 @@ def _torch_model():
         @torch.no_grad()
         def generate(self, idx, max_new_tokens, top_k):
             for _ in range(max_new_tokens):
-                logits, _ = self(idx[:, -CONFIG["block_size"]:])
+                logits, _ = self(idx[:, -config["block_size"]:])
                 logits = logits[:, -1, :]
                 v, _ = torch.topk(logits, top_k)
                 logits[logits < v[:, [-1]]] = -float("inf")
@@ -87,7 +88,7 @@ def _torch_model():
             return idx
 
     model = GPT()
-    model.load_state_dict({k: torch.tensor(v) for k, v in _chainrule_model().state_dict().items()})
+    model.load_state_dict({k: torch.tensor(v) for k, v in _chainrule_model(config).state_dict().items()})
     return model
 
 

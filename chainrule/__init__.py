@@ -46,6 +46,8 @@ from .coverage import rules
 from .serialization import load, save
 from . import data, inspect, nn, optim, testing
 from . import linalg
+from . import cuda
+from .devices import Device, device
 from .compile import compile
 from .nn.rng import manual_seed
 from . import pytorch_compat as _pytorch_compat

@@ -6,18 +6,19 @@ number belongs, or an unknown dtype is refused before NumPy sees it.
 
 import operator
 
-from . import backend
+from . import backend, devices
 from .core.arrays import numeric_array, numeric_dtype
 from .core.tensor import Tensor, unwrap
 from .nn.rng import as_generator
 
 
-def tensor(data, requires_grad=False, dtype=None, name=None):
+def tensor(data, requires_grad=False, dtype=None, name=None, device=None):
     """A tensor holding a copy-free view of ``data`` (a list, scalar, NumPy array or tensor).
 
     The dtype follows NumPy: Python floats give float64 (exact enough for gradient checks); pass
     ``dtype="float32"`` for speed. Neural-network layers create float32 parameters. Strings, ``None``,
-    other objects and ragged nested lists are refused.
+    other objects and ragged nested lists are refused. ``device="cuda"`` copies it onto a GPU (see
+    :mod:`chainrule.devices`); by default it stays where ``data`` is (the CPU for NumPy and lists).
 
     Example:
         >>> import chainrule as cr
@@ -26,6 +27,8 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
         >>> x.grad
         tensor([2., 4., 6.])
     """
+    if device is not None:
+        data = _put(numeric_array(unwrap(data), dtype, "tensor"), device, "tensor")
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
@@ -38,8 +41,9 @@ def from_numpy(array):
 
 
 def _filled(fill, name):
-    def create(*shape, dtype="float32", requires_grad=False):
-        return Tensor(fill(_shape(shape, name), dtype=_dtype(dtype, name)), requires_grad=requires_grad)
+    def create(*shape, dtype="float32", requires_grad=False, device=None):
+        return Tensor(_put(fill(_shape(shape, name), dtype=_dtype(dtype, name)), device, name),
+                      requires_grad=requires_grad)
     create.__name__ = create.__qualname__ = name
     return create
 
@@ -54,35 +58,38 @@ empty = _filled(backend.xp.zeros, "empty")
 empty.__doc__ = "PyTorch's ``empty``, filled with zeros rather than whatever memory held: ``empty(2, 3)``."
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     """``size`` (an int or a tuple) filled with ``fill_value``; float32 for a float, as ``torch.full``."""
     shape = _shape(size if isinstance(size, (tuple, list)) else (size,), "full")
     if dtype is None and isinstance(fill_value, float):
         dtype = "float32"
     value = numeric_array(unwrap(fill_value), None, "full")
-    return Tensor(backend.xp.full(shape, value, dtype=_dtype(dtype, "full")), requires_grad=requires_grad)
-
-
-def zeros_like(x, dtype=None, requires_grad=False):
-    """Zeros with the shape and dtype (unless ``dtype`` is given) of ``x``."""
-    return Tensor(backend.xp.zeros_like(numeric_array(unwrap(x), None, "zeros_like"),
-                                        dtype=_dtype(dtype, "zeros_like")), requires_grad=requires_grad)
-
-
-def ones_like(x, dtype=None, requires_grad=False):
-    """Ones with the shape and dtype (unless ``dtype`` is given) of ``x``."""
-    return Tensor(backend.xp.ones_like(numeric_array(unwrap(x), None, "ones_like"),
-                                       dtype=_dtype(dtype, "ones_like")), requires_grad=requires_grad)
-
-
-def linspace(start, end, steps, dtype="float32", requires_grad=False):
-    """``steps`` evenly spaced values from ``start`` to ``end``, both included (``torch.linspace``)."""
-    steps = _size(steps, "linspace", "steps")
-    return Tensor(backend.xp.linspace(start, end, steps, dtype=_float_dtype(dtype, "linspace")),
+    return Tensor(_put(backend.xp.full(shape, value, dtype=_dtype(dtype, "full")), device, "full"),
                   requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=(), dtype="int64", generator=None):
+def zeros_like(x, dtype=None, requires_grad=False, device=None):
+    """Zeros with the shape and dtype (unless ``dtype`` is given) of ``x``."""
+    like = numeric_array(unwrap(x), None, "zeros_like")
+    return Tensor(_put(backend.namespace_of(like).zeros_like(like, dtype=_dtype(dtype, "zeros_like")), device,
+                       "zeros_like"), requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False, device=None):
+    """Ones with the shape and dtype (unless ``dtype`` is given) of ``x``."""
+    like = numeric_array(unwrap(x), None, "ones_like")
+    return Tensor(_put(backend.namespace_of(like).ones_like(like, dtype=_dtype(dtype, "ones_like")), device,
+                       "ones_like"), requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype="float32", requires_grad=False, device=None):
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included (``torch.linspace``)."""
+    steps = _size(steps, "linspace", "steps")
+    return Tensor(_put(backend.xp.linspace(start, end, steps, dtype=_float_dtype(dtype, "linspace")), device,
+                       "linspace"), requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=(), dtype="int64", generator=None, device=None):
     """Integers uniform in ``[low, high)`` (``[0, low)`` when ``high`` is omitted), of shape ``size``."""
     low, high = (0, low) if high is None else (low, high)
     for name, value in (("low", low), ("high", high)):
@@ -91,7 +98,8 @@ def randint(low, high=None, size=(), dtype="int64", generator=None):
     if not low < high:
         raise ValueError(f"randint(): needs low < high, got low={low}, high={high}")
     shape = _shape(size if isinstance(size, (tuple, list)) else (size,), "randint")
-    return Tensor(as_generator(generator).integers(low, high, shape, dtype=_dtype(dtype, "randint")))
+    return Tensor(_put(as_generator(generator).integers(low, high, shape, dtype=_dtype(dtype, "randint")),
+                       device, "randint"))
 
 
 def multinomial(input, num_samples, replacement=False, generator=None):
@@ -123,12 +131,12 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     return Tensor(drawn.reshape(weights.shape[:-1] + (count,)))
 
 
-def randperm(n, generator=None):
+def randperm(n, generator=None, device=None):
     """A random permutation of ``0 .. n-1`` (int64)."""
-    return Tensor(as_generator(generator).permutation(_size(n, "randperm", "n")))
+    return Tensor(_put(as_generator(generator).permutation(_size(n, "randperm", "n")), device, "randperm"))
 
 
-def randn(*shape, dtype="float32", generator=None, requires_grad=False):
+def randn(*shape, dtype="float32", generator=None, requires_grad=False, device=None):
     """Standard normal samples: ``randn(2, 3)`` or ``randn((2, 3))``.
 
     Args:
@@ -140,17 +148,17 @@ def randn(*shape, dtype="float32", generator=None, requires_grad=False):
     """
     shape, dtype = _shape(shape, "randn"), _float_dtype(dtype, "randn")
     values = as_generator(generator).standard_normal(shape, dtype=_drawn(dtype))
-    return Tensor(values.astype(dtype, copy=False), requires_grad=requires_grad)
+    return Tensor(_put(values.astype(dtype, copy=False), device, "randn"), requires_grad=requires_grad)
 
 
-def rand(*shape, dtype="float32", generator=None, requires_grad=False):
+def rand(*shape, dtype="float32", generator=None, requires_grad=False, device=None):
     """Samples uniform in [0, 1): ``rand(2, 3)`` or ``rand((2, 3))``; arguments as :func:`randn`."""
     shape, dtype = _shape(shape, "rand"), _float_dtype(dtype, "rand")
     values = as_generator(generator).random(shape, dtype=_drawn(dtype))
-    return Tensor(values.astype(dtype, copy=False), requires_grad=requires_grad)
+    return Tensor(_put(values.astype(dtype, copy=False), device, "rand"), requires_grad=requires_grad)
 
 
-def arange(*args, dtype=None, requires_grad=False):
+def arange(*args, dtype=None, requires_grad=False, device=None):
     """Evenly spaced values, as ``numpy.arange``: ``arange(stop)``, ``arange(start, stop[, step])``."""
     if not 1 <= len(args) <= 3:
         raise TypeError(f"arange() takes 1 to 3 positional arguments (start, stop, step), got {len(args)}")
@@ -160,14 +168,21 @@ def arange(*args, dtype=None, requires_grad=False):
     if len(args) == 3 and args[2] == 0:
         raise ValueError("arange(): step must not be zero")
     values = backend.xp.arange(*(unwrap(a) for a in args), dtype=_dtype(dtype, "arange"))
-    return Tensor(values, requires_grad=requires_grad)
+    return Tensor(_put(values, device, "arange"), requires_grad=requires_grad)
 
 
-def eye(n, m=None, dtype="float32", requires_grad=False):
+def eye(n, m=None, dtype="float32", requires_grad=False, device=None):
     """The ``n`` by ``m`` matrix with ones on its diagonal (``m = n`` by default)."""
     n = _size(n, "eye", "n")
     m = n if m is None else _size(m, "eye", "m")
-    return Tensor(backend.xp.eye(n, m, dtype=_dtype(dtype, "eye")), requires_grad=requires_grad)
+    return Tensor(_put(backend.xp.eye(n, m, dtype=_dtype(dtype, "eye")), device, "eye"),
+                  requires_grad=requires_grad)
+
+
+def _put(array, device, where):
+    """``array`` (made on the host: the same random draws as on the CPU) copied onto ``device``, unless it
+    is ``None``."""
+    return array if device is None else devices.move(array, devices.device(device, where))
 
 
 def _shape(shape, where):

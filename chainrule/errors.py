@@ -39,6 +39,10 @@ class CheckpointError(ChainruleError, ValueError):
     """A weights or checkpoint file that cannot be read or written."""
 
 
+class DeviceError(ChainruleError, RuntimeError):
+    """A device that is not available here, or one operation given arrays on two devices."""
+
+
 class AnomalyError(ChainruleError, FloatingPointError):
     """A NaN or infinity produced inside ``chainrule.inspect.detect_anomaly()``."""
 

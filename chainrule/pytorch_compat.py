@@ -22,7 +22,7 @@ import sys
 import functools
 import inspect
 
-from . import backend
+from . import backend, devices
 from .core.primitive import Primitive
 
 ALIASES = {"dim": ("axis",), "keepdim": ("keepdims",), "dims": ("axes",), "start_dim": ("start_axis",),
@@ -86,19 +86,11 @@ DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla")
 """PyTorch's device names, recognised so that ``.to("cuda")`` gets a clear answer."""
 
 
-def check_device(device, where):
-    """Raise unless ``device`` is the CPU, where chainrule computes (``"cpu"``, ``"cpu:0"``, or an
-    object whose ``type`` is ``"cpu"``, like ``torch.device("cpu")``)."""
-    name = str(getattr(device, "type", device))
-    if name.split(":")[0] != "cpu":
-        raise ValueError(f"{where}(): chainrule computes with NumPy arrays on the CPU, so the only device is "
-                         f"'cpu', not {device!r}; leave out the device move")
-
-
-def to_dtype(args, dtype, device, where):
-    """The dtype asked for by PyTorch-style ``.to(...)`` arguments (``None`` when only a device is
-    named), after checking any device: ``to("float64")``, ``to("cpu")``, ``to("cpu", "float32")``,
-    ``to(dtype=...)``, ``to(device=...)``."""
+def to_arguments(args, dtype, device, where):
+    """The dtype and the :class:`~chainrule.devices.Device` asked for by PyTorch-style ``.to(...)``
+    arguments (each ``None`` when not named): ``to("float64")``, ``to("cuda")``, ``to("cpu",
+    "float32")``, ``to(dtype=...)``, ``to(device=...)``, ``to(torch.device("cpu"))``. An unknown device
+    is a ValueError; a CUDA device on a machine without one, a DeviceError saying why."""
     if len(args) > 2:
         raise TypeError(f"{where}() takes at most a device and a dtype, got {len(args)} arguments")
     for arg in args:
@@ -107,20 +99,20 @@ def to_dtype(args, dtype, device, where):
         else:
             dtype = arg if dtype is None else _twice(where, "dtype")
     if device is not None:
-        check_device(device, where)
+        device = devices.device(device, where)
     if dtype is None:
-        return None
+        return None, device
     try:
-        return backend.xp.dtype(dtype)
+        return backend.xp.dtype(dtype), device
     except TypeError:
         raise TypeError(f"{where}(): {dtype!r} is neither a dtype (such as 'float32') nor a device "
-                        f"('cpu')") from None
+                        f"('cpu', 'cuda')") from None
 
 
 def _is_device(arg):
     if hasattr(arg, "type") and not hasattr(arg, "kind"):  # a torch.device, not a NumPy dtype
         return True
-    return isinstance(arg, str) and arg.split(":")[0] in DEVICE_TYPES
+    return isinstance(arg, str) and (arg.split(":")[0] in DEVICE_TYPES or devices.is_type(arg.split(":")[0]))
 
 
 def _twice(where, what):
@@ -198,8 +190,6 @@ def accept_pytorch_keywords(namespace):
 
 MODULE_INSTEAD = {
     "autograd": "chainrule.grad(f)(x) for a gradient function, or y.backward() and x.grad",
-    "device": "nothing: chainrule computes with NumPy on the CPU, and .to('cpu') is accepted",
-    "cuda": "nothing: chainrule computes with NumPy on the CPU",
     "Size": "a tuple: x.shape and x.size() are tuples",
     "set_grad_enabled": "chainrule.no_grad() or chainrule.enable_grad()",
     "inference_mode": "chainrule.no_grad()",

@@ -24,6 +24,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save as safetensors_bytes
 
+from . import backend, devices
 from .core.tensor import Tensor
 from .errors import CheckpointError
 
@@ -174,11 +175,13 @@ def _encode(node, path, arrays):
     if isinstance(node, (list, tuple)):
         items = [_encode(value, (*path, str(i)), arrays) for i, value in enumerate(node)]
         return {type(node).__name__: items}
-    if isinstance(node, (Tensor, np.ndarray, np.generic)):
+    if isinstance(node, (Tensor, np.ndarray, np.generic)) or type(node) in backend.namespaces:
         name = ".".join(path)
         if name in arrays:
             raise ValueError(f"save: two entries are both named {name!r} once flattened with dots")
-        array = node.data if isinstance(node, Tensor) else np.asarray(node)
+        # arrays of a device (a GPU) are written from a host copy, so the file loads anywhere
+        array = devices.to_host(node.data if isinstance(node, Tensor) else node)
+        array = np.asarray(array)
         if array.dtype.kind not in "biuf" and array.dtype != np.complex64:
             raise TypeError(f"save: {name!r} is an array of {array.dtype}, which safetensors cannot hold "
                             f"(it holds bool, int, uint, float and complex64 arrays); store strings as "

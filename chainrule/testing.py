@@ -85,3 +85,54 @@ def _assert_close(actual, expected, rtol, atol, what):
         error = np.max(np.abs(actual - expected))
         raise AssertionError(f"{what} disagrees with central differences: max abs error {error:.3g}\n"
                              f"  got      {actual}\n  expected {expected}")
+
+
+def check_on_device(f, args, device, rtol=1e-7, atol=1e-9, seed=0):
+    """Check that ``f`` and both its derivatives computed on ``device`` equal the CPU's, in float64: the
+    value, the VJP and the JVP (for random directions), each a tensor on ``device``.
+
+    Args:
+        f: a function of tensors returning a tensor or a pytree of tensors.
+        args: the point, a tuple of arrays (on the host).
+        device: ``"cuda"``, or any device :func:`chainrule.devices.device` knows.
+        rtol, atol: tolerances against the CPU's results (a GPU's reductions and products sum in
+            another order).
+        seed: for the random directions.
+
+    Raises:
+        AssertionError: naming what disagreed (value, VJP of an input, JVP), or what was left off the
+            device; a :class:`~chainrule.errors.DeviceError` when ``f`` mixes in arrays of the host.
+    """
+    from . import devices
+    from .creation import tensor
+    from .tree import tree_flatten, tree_unflatten
+    target = devices.device(device, "check_on_device")
+    rng = np.random.default_rng(seed)
+    args = tuple(_numeric(a) for a in args)
+    directions = tuple(rng.standard_normal(a.shape) for a in args)
+    out, tangent = jvp(f, args, directions)
+    leaves, structure = tree_flatten(out)
+    cotangent = [rng.standard_normal(np.shape(unwrap(leaf))) for leaf in leaves]
+    expected = {"value": leaves, "JVP": tree_flatten(tangent)[0],
+                "VJP": list(vjp(f, *args)[1](tree_unflatten(structure, cotangent)))}
+
+    def put(values):
+        return tuple(tensor(value, device=target) for value in values)
+    out, tangent = jvp(f, put(args), put(directions))
+    got = {"value": tree_flatten(out)[0], "JVP": tree_flatten(tangent)[0],
+           "VJP": list(vjp(f, *put(args))[1](tree_unflatten(structure, list(put(cotangent)))))}
+    for what, values in got.items():
+        for i, (value, reference) in enumerate(zip(values, expected[what], strict=True)):
+            place = devices.device_of(unwrap(value))
+            if place != target:
+                raise AssertionError(f"{what} {i} was computed on {place}, not on {target}")
+            actual = devices.to_host(unwrap(value))
+            _assert_equal_to_cpu(actual, _numeric(reference), rtol, atol, f"{what} {i} on {target}")
+
+
+def _assert_equal_to_cpu(actual, expected, rtol, atol, what):
+    actual = np.asarray(actual, dtype=np.float64)
+    if actual.shape != expected.shape or not np.allclose(actual, expected, rtol=rtol, atol=atol):
+        error = np.max(np.abs(actual - expected)) if actual.shape == expected.shape else "shape"
+        raise AssertionError(f"{what} differs from the CPU's: max abs error {error}\n  got      {actual}\n"
+                             f"  expected {expected}")

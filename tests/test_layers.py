@@ -11,7 +11,8 @@ LAYERS = [
     # compile/c_backend.py (builds C with the system compiler; stdlib only) serves the compiled step's
     # kernels and the convolutions' im2col loops (ops/conv_kernels.py) alike.
     ("base", ["chainrule.backend", "chainrule.errors", "chainrule.validation", "chainrule.providers",
-              "chainrule.nn.rng", "chainrule.compile.c_backend"]),
+              "chainrule.nn.rng", "chainrule.devices", "chainrule.fake_device",
+              "chainrule.compile.c_backend"]),
     ("core", ["chainrule.core"]),
     ("ops", ["chainrule.ops", "chainrule.pytorch_compat"]),
     ("facades and transforms", ["chainrule.numpy", "chainrule.linalg", "chainrule.transforms", "chainrule.vectorize",

@@ -22,7 +22,10 @@ def numeric_array(data, dtype, where):
     (strings, ``None``, arbitrary objects and ragged nested lists are refused)."""
     dtype = None if dtype is None else numeric_dtype(dtype, where)
     try:
-        array = backend.asarray(data, dtype=dtype)
+        if backend.placed and type(data) in backend.namespaces:  # an array of a device stays there
+            array = backend.namespaces[type(data)].asarray(data, dtype=dtype)
+        else:
+            array = backend.asarray(data, dtype=dtype)
     except (TypeError, ValueError, OverflowError) as error:
         if "inhomogeneous" in str(error):
             raise ValueError(f"{where}(): a ragged nested list (rows of different lengths) cannot be a "

@@ -5,11 +5,12 @@ one :class:`~chainrule.core.tensor.Tensor` and, when an input requires a gradien
 :class:`~chainrule.core.graph.Node`.
 """
 
-from .. import backend
+from .. import backend, devices
 from ..errors import ShapeError, user_line, user_site
 from .forward import _full, is_tracked, strip
 from .graph import Node, Unsaved, _GradMode, hooks, unsaved
 from .mode import BARE, RECORDED
+from .registry import raw_for
 from .tensor import Tensor
 
 
@@ -28,12 +29,15 @@ def bind(prim, inputs, params):
         else:
             values.append(x)
             parents.append(None)
+    xp = backend.xp
+    if backend.placed:  # some array has left the CPU: the inputs' device decides (or they clash)
+        xp = devices.common(values, prim.name).namespace
     try:
-        ans = prim.impl(backend.xp, *values, **params)
+        ans = prim.impl(xp, *values, **params)
     except (ValueError, IndexError, TypeError) as error:
         raise restated(prim.name, values, params, error) from error
-    if type(ans) is not backend.ndarray:
-        ans = backend.asarray(ans)
+    if type(ans) is not backend.ndarray and type(ans) not in backend.namespaces:
+        ans = xp.asarray(ans)
     node = None
     if needs_grad and _GradMode.enabled and prim.differentiable:
         node = new_node(prim, tuple(parents), inputs, values, ans, params)
@@ -78,6 +82,8 @@ def bind_tangents(prim, inputs, params):
         tracked = hooks.executor is not None or any(is_tracked(x) for pair in split for x in pair)
         mode = RECORDED if tracked else BARE
         ns, args, ans = mode.ns, mode.values(primals), mode.value(primal_out)
+        if backend.placed and not tracked:
+            ns = raw_for(ans)
         shared = None
         if prim.jvp_argnums is not None:  # one rule for all the inputs that carry a tangent
             given = tuple(i for i, (_, tangent) in enumerate(split)

@@ -6,7 +6,7 @@ own primitives, so what the rules compute is itself recorded and can be differen
 ``create_graph`` pass, or forward mode where something is followed).
 """
 
-from .. import backend
+from .. import backend, devices
 from ..errors import user_line
 from .graph import hooks
 from .registry import diff, raw
@@ -46,7 +46,8 @@ class _Recorded:
     @staticmethod
     def value(x):
         # A bare array (a tangent given as one) as a constant tensor, so rules applied to it record.
-        return Tensor._wrap(x, None) if isinstance(x, backend.ndarray) else x
+        bare = isinstance(x, backend.ndarray) or type(x) in backend.namespaces
+        return Tensor._wrap(x, None) if bare else x
 
     @staticmethod
     def values(xs):
@@ -68,7 +69,11 @@ class _Recorded:
 def seed(value, like, what, keep_tensor):
     """A tangent or cotangent ``value`` given for ``like``: real numbers, as an array of ``like``'s
     dtype (a tensor kept as it is when ``keep_tensor``); a TypeError naming both dtypes otherwise."""
-    array = backend.asarray(unwrap(value))
+    array = unwrap(value)
+    if devices.device_of(array) is devices.CPU:
+        array = backend.asarray(array)
+    if backend.placed:  # a seed given for a tensor on another device goes there
+        array = devices.move(array, devices.device_of(like.data))
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} has dtype {array.dtype} for a value of dtype {like.dtype}: it must hold "
                         f"real numbers{user_line()}")

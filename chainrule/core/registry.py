@@ -28,17 +28,17 @@ class _Namespace:
         return function
 
 
-def _constant_helpers():
-    xp = backend.xp
+def _constant_helpers(xp):
     return {
         "zeros_like": lambda x: xp.zeros(x.shape, x.dtype),
         "ones_like": lambda x: xp.ones(x.shape, x.dtype),
     }
 
 
-def _raw_function(prim):
-    """``prim``'s forward on bare arrays, taking parameters by position too, like ``prim`` itself."""
-    impl, xp, nin = prim.impl, backend.xp, prim.nin
+def _raw_function(prim, xp=backend.xp):
+    """``prim``'s forward on bare arrays of the namespace ``xp``, taking parameters by position too, like
+    ``prim`` itself."""
+    impl, nin = prim.impl, prim.nin
     if nin is None or not prim.param_names:
         return functools.partial(impl, xp)
 
@@ -49,18 +49,47 @@ def _raw_function(prim):
     return call
 
 
-def _materialized_broadcast(x, shape):
-    # A fresh array rather than NumPy's read-only view: cheaper to make, and safe to own as a gradient.
-    out = backend.xp.empty(shape, dtype=x.dtype)
-    out[...] = x
-    return out
+def _materialized_broadcast(xp):
+    def broadcast_to(x, shape):
+        # A fresh array rather than NumPy's read-only view: cheaper to make, and safe to own as a gradient.
+        out = xp.empty(shape, dtype=x.dtype)
+        out[...] = x
+        return out
+    return broadcast_to
 
 
-raw = _Namespace(_raw_function, {**_constant_helpers(), "broadcast_to": _materialized_broadcast})
-"""Rules' namespace for first-order passes: forward implementations on bare arrays."""
+def _raw_namespace(xp):
+    space = _Namespace(functools.partial(_raw_function, xp=xp),
+                       {**_constant_helpers(xp), "broadcast_to": _materialized_broadcast(xp)})
+    space.value = unwrap
+    return space
 
-diff = _Namespace(lambda prim: prim, _constant_helpers())
+
+raw = _raw_namespace(backend.xp)
+"""Rules' namespace for first-order passes: forward implementations on bare (NumPy) arrays."""
+
+_raws = {backend.xp: raw}
+
+
+def raw_for(array):
+    """The first-order rules' namespace for arrays like ``array`` (:data:`raw` for NumPy's; the same on
+    the namespace of another device's)."""
+    xp = backend.namespace_of(array)
+    found = _raws.get(xp)
+    if found is None:
+        found = _raws[xp] = _raw_namespace(xp)
+    return found
+
+
+def _device_helpers():
+    # constants on the device of the tensor they are like
+    def like(fill):
+        return lambda x: getattr(backend.namespace_of(unwrap(x)), fill)(x.shape, x.dtype)
+    return {"zeros_like": like("zeros"), "ones_like": like("ones")}
+
+
+diff = _Namespace(lambda prim: prim, _device_helpers())
 """Rules' namespace for higher-order passes: chainrule's primitives, recorded like user code."""
 
 
-raw.value = diff.value = unwrap
+diff.value = unwrap

@@ -12,6 +12,7 @@ from .. import backend
 from ..errors import GraphError, ShapeError
 from .graph import Leaf, _SetGradEnabled, hooks, toposort
 from .mode import BARE, RECORDED, seed
+from .registry import raw_for
 from .tensor import Tensor
 
 
@@ -65,6 +66,7 @@ def _run(order, grads, mode, targets, retain_graph, handed):
     is recorded (which runs it and emits it as an operation; rules on recorded tensors are primitives,
     emitted as they run, so a ``create_graph`` pass needs no executor for them)."""
     ns, on_vjp = mode.ns, hooks.on_vjp
+    per_device = backend.placed and not mode.records  # bare rules run in the namespace of g's device
     executor = hooks.executor
     rules_run_by = None if mode.records else executor
     needed = None if targets is None else _reaching(order, targets)
@@ -90,6 +92,8 @@ def _run(order, grads, mode, targets, retain_graph, handed):
             raise node.freed_error()
         args, ans = mode.saved(node)
         prim, params = node.prim, node.params
+        if per_device:
+            ns = raw_for(g)
         rules, shared = prim.vjps, None
         if prim.vjp_argnums is not None:  # one rule for all the inputs that need a cotangent
             shared = _shared_vjp(node, needed, ns, g, ans, args, rules_run_by)
@@ -191,7 +195,7 @@ def tensor_backward(self, gradient=None, retain_graph=False, create_graph=False)
             raise GraphError(f"backward() without `gradient` needs a single-element output, but this "
                              f"tensor has shape {self.shape}; reduce it first (e.g. .sum()) or pass "
                              f"gradient= an array of shape {self.shape}")
-        gradient = backend.xp.empty(self.data.shape, self.data.dtype)
+        gradient = backend.namespace_of(self.data).empty(self.data.shape, self.data.dtype)
         gradient.fill(1)  # NumPy's ones() is Python around these two calls: 0.4 µs a step saved
     else:
         gradient = seed(gradient, self, "backward(): gradient", keep_tensor=create_graph)

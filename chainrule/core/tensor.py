@@ -1,7 +1,7 @@
 """The Tensor: an array, an optional link into the recorded graph, and optional forward-mode tangents."""
 
-from .. import backend
-from ..errors import GraphError, ShapeError
+from .. import backend, devices
+from ..errors import GraphError, ShapeError, user_line
 from .arrays import Size, numeric_array
 from .graph import Leaf, _GradMode, hooks
 
@@ -114,6 +114,9 @@ class Tensor:
         return len(self.data)
 
     def __array__(self, dtype=None, copy=None):
+        if backend.placed and type(self.data) is not backend.ndarray and type(self.data) in backend.namespaces:
+            raise TypeError(f"cannot convert a tensor on {self.device} to a NumPy array; copy it to the host "
+                            f"first with .cpu(){user_line()}")
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __index__(self):
@@ -133,9 +136,13 @@ class Tensor:
         return self.data.item()
 
     def numpy(self):
-        """The underlying NumPy array (shares memory, like PyTorch's ``.numpy()``)."""
+        """The underlying NumPy array (shares memory, like PyTorch's ``.numpy()``); a tensor on another
+        device is refused, as PyTorch does: copy it with ``.cpu()`` first."""
         if hooks.on_value is not None:
             hooks.on_value(self, "numpy()")
+        if type(self.data) is not backend.ndarray and type(self.data) in backend.namespaces:
+            raise TypeError(f"numpy(): this tensor is on {self.device}; copy it to the host first with "
+                            f".cpu().numpy(){user_line()}")
         return self.data
 
     def tolist(self):
@@ -152,14 +159,26 @@ class Tensor:
     def dim(self):
         """The number of axes."""
         return self.data.ndim
-    def cpu(self): return self
     def contiguous(self): return self
-    device = "cpu"
-    is_cuda = False
+
+    @property
+    def device(self):
+        """The :class:`~chainrule.devices.Device` holding the array (``x.device == "cpu"``)."""
+        return devices.device_of(self.data)
+
+    @property
+    def is_cuda(self):
+        """Whether the array is on a CUDA GPU."""
+        return self.device.type == "cuda"
+
+    def cpu(self):
+        """This tensor on the CPU: itself when it is there, else a differentiable copy (``.to("cpu")``)."""
+        return self if type(self.data) is backend.ndarray else self.to("cpu")
 
     def __repr__(self):
-        body = backend.xp.array2string(self.data, separator=", ", prefix="tensor(")
-        extras = []
+        place = devices.device_of(self.data)
+        body = backend.xp.array2string(place.host(self.data), separator=", ", prefix="tensor(")
+        extras = [] if place is devices.CPU else [f"device='{place}'"]
         if self.data.dtype != backend.xp.float64 and self.data.size:
             extras.append(f"dtype={self.data.dtype}")
         if self._node is not None:
@@ -203,10 +222,12 @@ class Tensor:
     def fill_(self, value):
         """Fill with the number ``value`` in place: a plain tensor, or a leaf under
         :func:`chainrule.no_grad`."""
-        if backend.xp.ndim(unwrap(value)) != 0:
+        value = unwrap(value)
+        if (value.ndim if hasattr(value, "ndim") else backend.xp.ndim(value)) != 0:
             raise TypeError(f"fill_() takes a number, not an array of shape "
-                            f"{backend.xp.shape(unwrap(value))}; write x.data[...] = values")
-        return self._in_place(lambda x, value: backend.xp.full_like(x, value), value, "fill_")
+                            f"{backend.xp.shape(value) if isinstance(value, list) else value.shape}; write "
+                            f"x.data[...] = values")
+        return self._in_place(lambda x, value: backend.namespace_of(x).full_like(x, value), value, "fill_")
 
     def _in_place(self, op, other, where):
         recorded = _GradMode.enabled and isinstance(other, Tensor) and other._node is not None
@@ -218,7 +239,9 @@ class Tensor:
             raise GraphError(f"{where} would change a leaf that requires grad in place, which the graph "
                              f"cannot follow; do it under `with chainrule.no_grad():` (as an optimiser "
                              f"step does), or write x = x {where[0]} y for a new tensor")
-        result = backend.asarray(unwrap(op(self.data, unwrap(other))))
+        result = unwrap(op(self.data, unwrap(other)))
+        if type(result) is not type(self.data):  # a number, or an array of another device (an error)
+            result = backend.namespace_of(self.data).asarray(result)
         if not backend.xp.can_cast(result.dtype, self.dtype, "same_kind"):
             raise TypeError(f"{where}: the result is {result.dtype}, which cannot be stored in place in a "
                             f"{self.dtype} tensor; write x = x {where[0]} y for a new tensor")

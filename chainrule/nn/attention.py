@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
 from ..ops.attention import attention_weights, causal_mask, check_mask_dtype
@@ -116,7 +116,7 @@ class MultiheadAttention(Module):
         return out, weights
 
     def _batch_major(self, x, batched):
-        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+        x = x if isinstance(x, Tensor) else Tensor(backend.asarray(x))
         if not batched:
             return x.reshape(1, *x.shape)
         return x if self.batch_first else x.swapaxes(0, 1)
@@ -173,6 +173,6 @@ class MultiheadAttention(Module):
 def _additive(mask, dtype):
     """A boolean mask (``True``: may not attend) as ``-inf``/0 scores; a float mask as it is. Made with
     chainrule's operations, so a compiled step computes it from each batch's mask."""
-    if np.asarray(unwrap(mask)).dtype == bool:
+    if backend.asarray(unwrap(mask)).dtype == bool:
         return ops.astype(ops.where(mask, -np.inf, 0.0), dtype=dtype)
     return mask if isinstance(mask, Tensor) else ops.astype(mask, dtype=dtype)

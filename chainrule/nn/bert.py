@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from ..core.tensor import Tensor, unwrap
 from ..errors import CheckpointError, ShapeError
 from . import functional as F
@@ -257,7 +257,7 @@ class BertModel(Module):
         Returns:
             :class:`BertModelOutput`.
         """
-        input_ids = np.asarray(unwrap(input_ids))
+        input_ids = backend.asarray(unwrap(input_ids))
         where = f"BertModel(hidden_size={self.config.hidden_size})"
         if input_ids.ndim != 2 or input_ids.dtype.kind not in "iu":
             raise ShapeError(f"{where}: input_ids must be integer (N, L), got {input_ids.dtype} "
@@ -270,13 +270,13 @@ class BertModel(Module):
             token_type_ids = np.zeros_like(input_ids)
         keep = None
         if attention_mask is not None:
-            mask = np.asarray(unwrap(attention_mask))
+            mask = backend.asarray(unwrap(attention_mask))
             if mask.shape != input_ids.shape:
                 raise ShapeError(f"{where}: attention_mask must have input_ids' shape {input_ids.shape}, "
                                  f"got {mask.shape}")
             if not mask.all():
                 keep = mask.astype(bool)[:, None, None, :]  # (N, 1, 1, L): every query sees the tokens
-        hidden = self.encoder(self.embeddings(input_ids, np.asarray(unwrap(token_type_ids))), keep)
+        hidden = self.encoder(self.embeddings(input_ids, backend.asarray(unwrap(token_type_ids))), keep)
         pooled = self.pooler(hidden) if self.pooler is not None else None
         return BertModelOutput(hidden, pooled)
 
@@ -341,7 +341,7 @@ def mean_pool(hidden, attention_mask):
     Returns:
         ``(N, E)``.
     """
-    mask = np.asarray(unwrap(attention_mask)).astype(hidden.dtype)[:, :, None]
+    mask = backend.asarray(unwrap(attention_mask)).astype(hidden.dtype)[:, :, None]
     counts = np.maximum(mask.sum(axis=1), 1e-9)
     return ops.sum(hidden * mask, axis=1) / counts
 

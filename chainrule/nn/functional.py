@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from ..core.graph import is_recording
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
@@ -221,7 +221,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     class_weight = None if weights is None else _along(weights, axis, logits.ndim)
     if not _is_integer(target) and np.ndim(unwrap(target)) == logits.ndim - 1:
         raise TypeError(f"cross_entropy: target of shape {np.shape(unwrap(target))} looks like class labels "
-                        f"but holds {np.asarray(unwrap(target)).dtype}; labels must be integers (write "
+                        f"but holds {backend.asarray(unwrap(target)).dtype}; labels must be integers (write "
                         f"target.astype(int)); class probabilities need the logits' shape {logits.shape}")
     if not _is_integer(target):
         target = _cast_like(target, logits)
@@ -375,7 +375,7 @@ def _per_example(weights, labels):
 
 def _labels(target, classes, ignore_index, where):
     """Integer labels with ignored entries replaced by 0, and the mask of the kept ones."""
-    labels = np.asarray(unwrap(target))
+    labels = backend.asarray(unwrap(target))
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{where}: target must be integer class labels, not {labels.dtype}")
     keep = labels != ignore_index if ignore_index is not None else np.ones(labels.shape, bool)
@@ -397,7 +397,7 @@ def _class_weights(weight, classes, dtype):
     """Per-class weights as an array of shape ``(classes,)``, or None."""
     if weight is None:
         return None
-    weight = np.asarray(unwrap(weight), dtype=dtype)
+    weight = backend.asarray(unwrap(weight), dtype=dtype)
     if weight.shape != (classes,):
         raise ShapeError(f"weight must have one entry per class, shape ({classes},), not {weight.shape}")
     return weight
@@ -424,16 +424,16 @@ def _cast_like(value, like):
     dtype = _float_dtype(unwrap(like))
     if isinstance(value, Tensor):
         return value if value.dtype == dtype else ops.astype(value, dtype=dtype)
-    return np.asarray(value, dtype=dtype)
+    return backend.asarray(value, dtype=dtype)
 
 
 def _float_dtype(array):
-    dtype = np.asarray(array).dtype
+    dtype = backend.asarray(array).dtype
     return dtype if dtype.kind == "f" else np.dtype("float32")
 
 
 def _is_integer(value):
-    return np.asarray(unwrap(value)).dtype.kind in "iu"
+    return backend.asarray(unwrap(value)).dtype.kind in "iu"
 
 
 def _shape_tuple(shape):

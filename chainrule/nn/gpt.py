@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .. import ops
+from .. import backend, devices, ops
 from ..core.graph import no_grad
 from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
@@ -73,7 +73,8 @@ class CausalSelfAttention(Module):
                                                dropout_p=self.dropout if self.training else 0.0)
         else:
             k, v = cache.extend(k, v)  # (B, nh, past + T, hs)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=_causal_after(T, k.shape[-2]))
+            mask = devices.move(_causal_after(T, k.shape[-2]), devices.device_of(q.data))  # where q is
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         y = y.swapaxes(1, 2).reshape(B, T, C)  # re-assemble the heads side by side
         return self.resid_dropout(self.c_proj(y))
 
@@ -170,7 +171,7 @@ class GPT(Module):
 
     def features(self, idx, caches=None):
         """The final hidden states ``(B, T, n_embd)`` of token indices ``idx`` ``(B, T)``, after ``ln_f``."""
-        idx = np.asarray(unwrap(idx))
+        idx = backend.asarray(unwrap(idx))
         b, t = idx.shape
         past = 0 if caches is None else caches[0].length
         if past + t > self.config.block_size:
@@ -201,7 +202,7 @@ class GPT(Module):
         if targets is None:
             return self.lm_head(x[:, -1:, :]), None  # (b, 1, vocab_size): only the next token's scores
         logits = self.lm_head(x)  # (b, t, vocab_size)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), np.asarray(targets).reshape(-1),
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), backend.asarray(unwrap(targets)).reshape(-1),
                                ignore_index=-1)
         return logits, loss
 
@@ -222,14 +223,14 @@ class GPT(Module):
         Returns:
             ``(B, T + max_new_tokens)`` token indices.
         """
-        idx = np.asarray(idx)
+        idx = backend.asarray(idx)
         return np.concatenate([idx, *self.stream(idx, max_new_tokens, temperature, top_k, generator)], axis=1)
 
     def stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
         """The tokens :meth:`generate` adds, one ``(B, 1)`` array at a time as they are sampled (a
         generator; the arguments are checked at once)."""
         rng = as_generator(generator)
-        idx = np.asarray(idx)
+        idx = backend.asarray(idx)
         if idx.shape[1] > self.config.block_size:
             raise ShapeError(f"GPT.generate: the prompt has {idx.shape[1]} tokens; the model's context "
                              f"(block_size) is {self.config.block_size}")
@@ -252,7 +253,8 @@ class GPT(Module):
                     caches = [KVCache() for _ in self.transformer.h]
                     step = idx[:, -(self.config.block_size // 2):]
                 logits, _ = self(step, caches=caches)
-                step = _sample(logits.data[:, -1, :] / temperature, top_k, rng)
+                # sampled on the host (the same tokens as on the CPU for a seed)
+                step = _sample(devices.to_host(logits.data[:, -1, :]) / temperature, top_k, rng)
                 idx = np.concatenate([idx, step], axis=1)[:, -self.config.block_size:]  # what a rebuild reads
                 yield step
 

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from ..core.graph import is_recording
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
@@ -98,7 +98,7 @@ class Embedding(Module):
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
         """An embedding holding ``embeddings`` (``(num_embeddings, embedding_dim)``, kept as they are,
         the padding row included); ``freeze`` leaves them out of training (``requires_grad=False``)."""
-        values = np.asarray(unwrap(embeddings))
+        values = backend.asarray(unwrap(embeddings))
         if values.ndim != 2:
             raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D (num_embeddings, "
                              f"embedding_dim), got shape {values.shape}")
@@ -107,7 +107,7 @@ class Embedding(Module):
         return layer
 
     def forward(self, indices):
-        indices = np.asarray(unwrap(indices))
+        indices = backend.asarray(unwrap(indices))
         if indices.dtype.kind not in "iu":
             raise TypeError(f"{self._name()}: indices must be integers, not {indices.dtype}")
         if indices.size and (indices.min() < 0 or indices.max() >= self.num_embeddings):
@@ -281,7 +281,7 @@ class Residual(Module):
 def _cast(x, dtype):
     if isinstance(x, Tensor):
         return x if x.dtype == dtype else ops.astype(x, dtype=dtype)
-    return np.asarray(x, dtype=dtype)
+    return backend.asarray(x, dtype=dtype)
 
 
 def _positive_int(value, where):

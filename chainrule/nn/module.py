@@ -15,11 +15,11 @@ Example:
 
 from typing import NamedTuple
 
-from .. import backend
+from .. import backend, devices
 from ..core.graph import hooks, replayable
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import CheckpointError
-from ..pytorch_compat import to_dtype
+from ..pytorch_compat import to_arguments
 
 
 _ABSENT = object()
@@ -268,20 +268,25 @@ class Module:
             raise CheckpointError(f"cannot load the state dict into {type(self).__name__}:\n  "
                                   + "\n  ".join(problems))
         for name, value in values.items():
-            own[name].data[...] = value  # in place: keeps the layout and the optimiser's references
+            # in place (keeps the layout and the optimiser's references), on the parameter's device
+            own[name].data[...] = devices.move(value, devices.device_of(own[name].data))
         return LoadResult(missing, unexpected)
 
     def to(self, *args, dtype=None, device=None):
-        """Convert every parameter and floating-point buffer to a dtype in place; return ``self``.
+        """Move every parameter and buffer to a device, or convert the floating-point ones to a dtype,
+        in place; return ``self``.
 
-        ``model.to("float64")`` before a gradient check, say. Gradients are cleared. As in PyTorch, a
-        device may be named too (``model.to("cpu")``): the CPU, where chainrule computes.
+        ``model.to("cuda")`` before training on a GPU (and before making its optimiser, as in PyTorch;
+        an optimiser's state made later follows its parameters); ``model.to("float64")`` before a
+        gradient check. A move keeps gradients (moved along); a new dtype clears them.
         """
-        dtype = to_dtype(args, dtype, device, f"{type(self).__name__}.to")
-        if dtype is None:
-            return self
+        dtype, device = to_arguments(args, dtype, device, f"{type(self).__name__}.to")
         for tensor in (*self.parameters(), *self.buffers()):
-            if tensor.dtype.kind == "f":
+            if device is not None:
+                tensor.data = devices.move(tensor.data, device)
+                if tensor.grad is not None:
+                    tensor.grad = Tensor._wrap(devices.move(tensor.grad.data, device), None)
+            if dtype is not None and tensor.dtype.kind == "f":
                 tensor.data = tensor.data.astype(dtype)
                 tensor.grad = None
         return self
@@ -308,11 +313,11 @@ class Module:
         return self.to("float64")
 
     def cpu(self):
-        """``self``: chainrule computes on the CPU."""
-        return self
+        """Every parameter and buffer moved to the CPU (``to("cpu")``); ``self``."""
+        return self.to("cpu")
 
     def cuda(self, device=None):
-        """Refused: chainrule computes with NumPy arrays on the CPU."""
+        """Every parameter and buffer moved to a CUDA GPU (``to("cuda")``); ``self``."""
         return self.to("cuda" if device is None else device)
 
     # -- modes and gradients ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from ..core.graph import decides_on_values
 from ..core.tensor import unwrap
 from ..errors import ShapeError
@@ -208,7 +208,7 @@ class _RNNBase(Module):
         steps, batch = np.shape(unwrap(x))[:2]
         lengths = self._lengths(lengths, steps, batch)
         states = self._initial_states(hx, batch, single)
-        mask = None if lengths is None else (np.arange(steps)[:, None] < np.asarray(lengths))[:, :, None]
+        mask = None if lengths is None else (np.arange(steps)[:, None] < backend.asarray(lengths))[:, :, None]
         finals = []
         for layer in range(self.num_layers):
             outputs = []
@@ -259,7 +259,7 @@ class _RNNBase(Module):
         if lengths is None:
             return None
         decides_on_values(f"{self._name()}: lengths")
-        values = np.asarray(unwrap(lengths))
+        values = backend.asarray(unwrap(lengths))
         if values.ndim != 1 or values.dtype.kind not in "iu" or len(values) != batch:
             raise ShapeError(f"{self._name()}: lengths must be {batch} integers (one per sequence), got "
                              f"{values.tolist()}")
@@ -304,7 +304,7 @@ def _reverse_in_time(x, lengths):
         return x[::-1]
     steps, batch = np.shape(unwrap(x))[:2]
     time = np.arange(steps)[:, None]
-    lengths = np.asarray(lengths)[None, :]
+    lengths = backend.asarray(lengths)[None, :]
     index = np.where(time < lengths, lengths - 1 - time, time)
     return x[index, np.arange(batch)[None, :]]
 

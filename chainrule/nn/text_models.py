@@ -12,7 +12,7 @@ make it change nothing either.
 
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from ..core.graph import decides_on_values
 from ..core.tensor import unwrap
 from ..errors import DataError, ShapeError
@@ -45,7 +45,7 @@ def sequence_lengths(ids):
 
 
 def _token_ids(x, vocab_size, where):
-    ids = np.asarray(unwrap(x))
+    ids = backend.asarray(unwrap(x))
     if ids.dtype.kind not in "iu" or ids.ndim != 2:
         raise ShapeError(f"{where}: expected token ids, integers of shape (batch, positions), got "
                          f"{ids.dtype} of shape {ids.shape}")

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from .. import backend, devices
 from ..core.graph import replayable
 from ..core.tensor import Tensor
 
@@ -39,7 +40,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     grads = _grads(parameters)
     if not grads:
         return Tensor(np.zeros(()))
-    if norm_type == math.inf:
+    xp = backend.namespace_of(grads[0].data)
+    if xp is not np:  # on a device: one copy to the host of every gradient's part, then as on the CPU
+        parts = devices.to_host(xp.stack([xp.max(xp.abs(g.data)) if norm_type == math.inf else
+                                          xp.sum(xp.abs(g.data) ** norm_type) for g in grads])).tolist()
+        total = max(parts) if norm_type == math.inf else sum(parts) ** (1 / norm_type)
+    elif norm_type == math.inf:
         total = max(float(np.max(np.abs(g.data), initial=0)) for g in grads)
     else:
         total = sum(float(np.sum(np.abs(g.data) ** norm_type)) for g in grads) ** (1 / norm_type)
@@ -50,7 +56,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if scale < 1.0:
         for g in grads:
             g.data = g.data * scale
-    return Tensor(np.asarray(total, dtype=grads[0].dtype))
+    return Tensor(backend.asarray(total, dtype=grads[0].dtype))
 
 
 @replayable

@@ -23,6 +23,7 @@ from .statistics import average, median, norm, partition, ptp, sort, std
 from .shape import (broadcast_to, concatenate, expand_dims, getitem, permute, reshape, scatter_add,
                     squeeze, stack, swapaxes, take, take_along_axis, transpose, unsqueeze)
 from .shape import normalize_index as _normalize_index
+from .transfer import transfer
 from . import batched_layers as _batched_layers  # noqa: F401  (registers the layers' batching rules)
 
 _getitem_primitive = getitem

@@ -16,7 +16,9 @@ masked has weights zero, so its output and gradients are zero, not NaN.
 import math
 
 from .. import backend
+from .. import devices
 from ..core.primitive import diff, primitive, raw
+from ..core.registry import raw_for
 from ..core.tensor import unwrap
 from ..errors import ShapeError
 from . import stateful
@@ -51,7 +53,7 @@ def _compute_weights(ns, query, key, bias, keep, scale, decide=True):
         return ns.softmax(scores, axis=-1)
     # The lowest finite value, not -inf: a row with every key masked then stays finite (and is
     # zeroed below) instead of giving -inf - (-inf) = NaN.
-    lowest = backend.xp.asarray(backend.xp.finfo(scores.dtype).min, dtype=scores.dtype)
+    lowest = backend.xp.finfo(scores.dtype).min  # a NumPy scalar of the scores' dtype, fit for any device
     weights = ns.softmax(ns.where(keep, scores, lowest), axis=-1)
     alive = ns.sum(keep, axis=-1, keepdims=True) > 0
     return weights if decide and _all_true(ns.value(alive)) else weights * alive
@@ -71,7 +73,7 @@ def _transposed(ns, x):
 
 
 def _attention_impl(xp, query, key, value, bias, keep, dropout, scale=1.0):
-    weights = _compute_weights(raw, query, key, bias, keep, scale)
+    weights = _compute_weights(raw if xp is backend.xp else raw_for(query), query, key, bias, keep, scale)
     return xp.matmul(_dropped(weights, dropout), value)
 
 
@@ -172,12 +174,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                              f"broadcast to the attention weights' shape (..., L, S) = {weights_shape}"
                              ) from None
         check_mask_dtype(attn_mask, "scaled_dot_product_attention", "attn_mask", "may attend")
-        if backend.xp.asarray(unwrap(attn_mask)).dtype == bool:
-            keep = backend.xp.asarray(unwrap(attn_mask))
+        if backend.asarray(unwrap(attn_mask)).dtype == bool:
+            keep = backend.asarray(unwrap(attn_mask))  # on its own device: mixing devices is refused later
         else:
             bias = attn_mask
     elif is_causal:
-        keep = causal_mask(length, keys)
+        keep = devices.move(causal_mask(length, keys), devices.device_of(unwrap(query)))
     if scale is None:
         scale = 1 / math.sqrt(width)
     dropout = None
@@ -203,7 +205,7 @@ def check_mask_dtype(mask, where, name, true_means):
     would otherwise be added to the scores, and the boolean conventions differ between
     ``scaled_dot_product_attention`` (``True``: may attend) and ``MultiheadAttention`` (``True``: may
     not), so guessing would be wrong half the time."""
-    dtype = backend.xp.asarray(unwrap(mask)).dtype
+    dtype = backend.asarray(unwrap(mask)).dtype
     if dtype.kind not in "bf":
         raise TypeError(f"{where}: {name} must be boolean (True: {true_means}) or floating point (added to "
                         f"the scores, -inf masks), not {dtype}; for a 0/1 mask write mask.astype(bool) or "

@@ -59,8 +59,7 @@ Its first derivative is exact at 0 (zero); derivatives of order two and more at 
 
 
 def _erfc(xp, x):
-    from scipy.special import erfc as scipy_erfc  # NumPy has no erfc
-    return scipy_erfc(x)
+    return backend.special(xp).erfc(x)  # NumPy has no erfc: SciPy's, or CuPy's on a GPU
 
 
 # d erfc(x) / dx = −2/√π · e^(−x²)

@@ -141,7 +141,15 @@ def _as_tuple(index):
     return index if isinstance(index, tuple) else (index,)
 
 
-getitem = primitive("getitem", lambda xp, x, *, index: x[index], saves=())
+def _index_on(xp, index):
+    """``index`` with its NumPy arrays (positions made on the host) copied to the device of ``xp``."""
+    if isinstance(index, tuple):
+        return tuple(_index_on(xp, i) for i in index)
+    return xp.asarray(index) if isinstance(index, _np.ndarray) else index
+
+
+getitem = primitive("getitem", lambda xp, x, *, index: x[index] if xp is _np else x[_index_on(xp, index)],
+                    saves=())
 getitem.defvjp(lambda ns, g, ans, x, index: ns.scatter_add(g, index=index, shape=x.shape))
 getitem.defjvp_linear()
 
@@ -150,6 +158,8 @@ def _scatter_add_impl(xp, g, *, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index``: the transpose of indexing. Repeated integer
     indices accumulate."""
     out = xp.zeros(shape, dtype=g.dtype)
+    if xp is not _np:
+        index = _index_on(xp, index)
     if _is_basic(_as_tuple(index)):
         out[index] = g
     else:

@@ -7,6 +7,7 @@ numbers from the same generator and updating the same buffers, instead of freezi
 while it was recorded.
 """
 
+from .. import backend
 from ..core.batching import defbatch, materialize, refuse
 from ..core.primitive import primitive
 
@@ -19,6 +20,8 @@ def _keep_mask(xp, x, p, shape=None, dtype=None, generator=None):
     if dtype is None:
         dtype = x.dtype if x.dtype.kind == "f" else xp.float64
     keep = generator.random(shape, dtype=xp.float32) >= p
+    if xp is not backend.xp:  # drawn on the host, as on the CPU (the same masks for a seed), then moved
+        keep = xp.asarray(keep)
     return (keep / (1 - p) if p < 1 else keep).astype(dtype)
 
 

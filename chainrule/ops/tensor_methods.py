@@ -12,7 +12,7 @@ from ..core.batching import defbroadcasting
 from ..core.primitive import Primitive
 from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
-from ..pytorch_compat import missing_attribute, pytorch_keywords, to_dtype
+from ..pytorch_compat import missing_attribute, pytorch_keywords, to_arguments
 from . import ordering
 
 _NO_AXIS = object()  # sort()'s axis left out: PyTorch's call
@@ -26,18 +26,23 @@ class _Methods:
         return ops.astype(self, dtype=backend.xp.dtype(dtype))
 
     def to(self, *args, dtype=None, device=None):
-        """This tensor in another dtype (``x.to("float64")``, ``x.to(other)``); the device must be
-        ``"cpu"``, where chainrule computes. Returns ``self`` when nothing changes, as PyTorch does."""
-        args = tuple(a.dtype if isinstance(a, Tensor) else a for a in args)
-        dtype = to_dtype(args, dtype, device, "Tensor.to")
-        return self if dtype is None or dtype == self.dtype else self.astype(dtype)
+        """This tensor on another device or in another dtype (``x.to("cuda")``, ``x.to("float64")``,
+        ``x.to("cpu", "float32")``, ``x.to(other)`` for ``other``'s device and dtype), as a
+        differentiable copy; ``self`` when nothing changes, as PyTorch does."""
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            args = (args[0].device, args[0].dtype)
+        dtype, device = to_arguments(args, dtype, device, "Tensor.to")
+        out = self
+        if device is not None and device != self.device:
+            out = ops.transfer(out, device=device, source=self.device)
+        return out if dtype is None or dtype == out.dtype else out.astype(dtype)
 
     def float(self): return self.to(backend.xp.float32)
     def double(self): return self.to(backend.xp.float64)
     def half(self): return self.to(backend.xp.float16)
     def long(self): return self.to(backend.xp.int64)
     def type_as(self, other): return self.to(other.dtype)
-    def cuda(self, *args, **kwargs): return self.to("cuda")
+    def cuda(self, device=None): return self.to("cuda" if device is None else device)
     def add(self, other): return ops.add(self, other)
     def sub(self, other): return ops.sub(self, other)
     def mul(self, other): return ops.mul(self, other)

@@ -11,12 +11,13 @@ hyperparameters are turned into Python floats, which NumPy 2 does not let upcast
 
 import numpy as np
 
+from .. import backend
 from ..errors import ShapeError
 
 
 def _gradient(param, grad, weight_decay):
     """``grad`` as an array of ``param``'s dtype, plus the L2 term ``weight_decay * param``."""
-    grad = np.asarray(grad, dtype=param.dtype)
+    grad = backend.asarray(grad, dtype=param.dtype)  # on the parameter's device when it is an array there
     if grad.shape != param.shape:
         raise ShapeError(f"gradient of shape {grad.shape} for a parameter of shape {param.shape}")
     if weight_decay != 0:

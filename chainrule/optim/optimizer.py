@@ -9,6 +9,7 @@ from collections.abc import MutableMapping
 
 import numpy as np
 
+from .. import backend, devices
 from ..core.graph import replayable
 
 
@@ -46,7 +47,8 @@ class ParamState(MutableMapping):
 
 
 def _is_param(obj):
-    return not isinstance(obj, dict) and isinstance(getattr(obj, "data", None), np.ndarray)
+    data = getattr(obj, "data", None)
+    return not isinstance(obj, dict) and (isinstance(data, np.ndarray) or type(data) in backend.namespaces)
 
 
 class Optimizer:
@@ -118,7 +120,7 @@ class Optimizer:
             if not _is_param(p):
                 named = isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
                 hint = "; pass model.parameters(), not named_parameters()" if named else ""
-                raise TypeError(f"{name}: a parameter needs a NumPy array in .data, got "
+                raise TypeError(f"{name}: a parameter needs an array (NumPy's, or a device's) in .data, got "
                                 f"{type(p).__name__}{hint}")
             if not getattr(p, "is_leaf", True):
                 raise ValueError(f"{name}: can only optimise leaf tensors, but got one computed by "
@@ -221,13 +223,14 @@ class Optimizer:
         self.param_groups = new_groups
 
     def _restore(self, value, param, key):
-        if not isinstance(value, np.ndarray):
+        if not isinstance(value, np.ndarray) and type(value) not in backend.namespaces:
             return copy.deepcopy(value)
         if value.shape != param.data.shape:
             raise ValueError(f"{type(self).__name__}: state {key!r} of shape {value.shape} "
                              f"for a parameter of shape {param.data.shape}")
         dtype = param.data.dtype if value.dtype.kind == "f" else value.dtype
-        return np.array(value, dtype=dtype, copy=True)
+        place = devices.device_of(param.data)  # the state goes where its parameter is
+        return devices.move(devices.to_host(value).astype(dtype, copy=True), place)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

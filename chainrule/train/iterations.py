@@ -10,6 +10,7 @@ from ..nn.utils import clip_grad_norm_
 from .callbacks import Monitor
 from .lm import estimate_loss
 from .loop import Loop, format_record
+from .placing import placer
 
 
 class IterationTrainer(Loop):
@@ -109,7 +110,8 @@ class IterationTrainer(Loop):
 
     def _update(self, x, y, check_first=False):
         """One optimiser step on the batch ``(x, y)``; returns the loss."""
-        loss = self.objective(self.model, x, y)
+        put = placer(self.model)
+        loss = self.objective(self.model, put(x), put(y))
         if check_first:
             self._check_finite(loss.item())
         self.optimizer.zero_grad()

@@ -19,6 +19,7 @@ from ..core.graph import no_grad
 from ..data.shakespeare import CharVocabulary, get_batch, load_shakespeare, split
 from ..errors import DataError
 from ..nn.gpt import GPT, GPTConfig
+from .placing import placer
 
 __all__ = ["GPTConfig", "load_corpus", "lr_at", "gpt_config", "build", "objective", "param_groups",
            "windows", "estimate_loss", "stream_text"]
@@ -98,8 +99,9 @@ def windows(config):
 def estimate_loss(model, ids, sample, iters, rng):
     """The mean loss over ``iters`` batches ``sample(ids, rng)``, in evaluation mode."""
     model.eval()
+    put = placer(model)
     with no_grad():
-        losses = [objective(model, *sample(ids, rng)).item() for _ in range(iters)]
+        losses = [objective(model, *map(put, sample(ids, rng))).item() for _ in range(iters)]
     model.train()
     return float(np.mean(losses))
 

@@ -111,7 +111,7 @@ def _run(config, run_dir, resume, progress, log, group, callbacks):
     data = prepare_data(config)
     config = config.for_data(data.task, data.train_size)
     # model
-    model = build_model(config, data.info)
+    model = build_model(config, data.info).to(config.device)  # before its optimiser, as in PyTorch
     entry = model_entry(config.model)
     record = {"data": data.description,
               "model": {"name": config.model, "kind": entry.description(config, data.info, model),

@@ -16,7 +16,7 @@ and parser, and :data:`DEFAULTS` holds its plain default. Every field is ``None`
 import dataclasses
 import os
 
-from .. import nn, optim
+from .. import devices, nn, optim
 from ..errors import ChainruleError
 from ..validation import check_bool, check_choice, check_int, check_number, fail
 from .models import LOOPS, available_models, get_model
@@ -36,7 +36,7 @@ DEFAULTS = {"data": "digits", "model": "mlp", "hidden": (256, 256), "activation"
             "norm": "none", "residual": False, "loss": None, "optimizer": "adam", "lr": None,
             "momentum": None, "nesterov": False, "betas": (0.9, 0.999), "weight_decay": 0.0,
             "schedule": "constant", "batch_size": 64, "epochs": 30, "patience": None,
-            "clip_grad_norm": None, "val_fraction": 0.1, "seed": 0, "compile": False,
+            "clip_grad_norm": None, "val_fraction": 0.1, "seed": 0, "compile": False, "device": "cpu",
             "max_iters": 2000, "eval_interval": 250, "eval_iters": 20, "final_eval_iters": 200,
             "warmup_iters": None, "lr_decay_iters": None, "min_lr": None}
 # The defaults that follow from other settings, in words for --help (applied in RunConfig._derived).
@@ -122,6 +122,9 @@ class RunConfig:
                                 int)
     compile: bool | None = _setting("training", "record the training step once and replay it "
                                     "(chainrule.compile): the same weights, less Python per step", None, bool)
+    device: str | None = _setting("training", "where to train: cpu, or cuda for an NVIDIA GPU through CuPy "
+                                  "(pip install 'chainrule[gpu]'); batches are copied there one at a time",
+                                  "NAME")
     epochs: int | None = _setting("by epochs", "epochs in all; with --resume, the new total", "N", int)
     patience: int | None = _setting("by epochs", "stop after N epochs without a better validation score",
                                     "N", int)
@@ -280,6 +283,13 @@ class RunConfig:
             _number(self.clip_grad_norm, "clip_grad_norm", 0, low_open=True)
         _int(self.seed, "seed", 0)
         check_bool(self.compile, "--compile", error=ConfigError)
+        try:  # the name only: a run trained on a GPU is read back (evaluated, resumed) anywhere
+            kind, _ = devices.parse(self.device, "--device")
+        except (ValueError, TypeError) as error:
+            raise ConfigError(str(error)) from None
+        if self.compile and kind != "cpu":
+            raise ConfigError(f"--compile records a step for the CPU; train on --device {self.device} without "
+                              f"--compile")
 
 
 def model_entry(name):

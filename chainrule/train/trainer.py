@@ -8,12 +8,12 @@ from tqdm import tqdm
 
 from ..compile import compile as compile_step
 from ..core.graph import no_grad
-from ..core.tensor import Tensor
 from ..data import DataLoader, TensorDataset
 from ..nn.utils import clip_grad_norm_
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from .callbacks import Monitor
 from .loop import BEST, LAST, DivergedError, Loop, _generators, format_record  # noqa: F401 (re-exported)
+from .placing import on_host, placer
 from .metrics import SCORE_LABELS, EpochMetrics, per_class_accuracy, score_name
 
 
@@ -162,13 +162,14 @@ class Trainer(Loop):
             loss, outputs = self.compiled_step(x, y)
             self._check_finite(loss.item())
         self.step += 1
-        return loss.item(), outputs.data
+        return loss.item(), on_host(outputs)
 
     def _update(self, x, y, check_first=False):
         """One optimiser step on the batch ``(x, y)``; returns the loss and the outputs."""
         self.optimizer.zero_grad()
-        outputs = self.model(Tensor(x))
-        loss = self.loss(outputs, Tensor(y))
+        put = placer(self.model)
+        outputs = self.model(put(x))
+        loss = self.loss(outputs, put(y))
         if check_first:
             self._check_finite(loss.item())
         loss.backward()
@@ -252,11 +253,12 @@ def evaluate(model, loss, data, batch_size=1024):
     task = _task(dataset)
     totals, outputs, targets = EpochMetrics(task), [], []
     model.eval()
+    put = placer(model)
     with no_grad():
         for x, y in DataLoader(dataset, batch_size=min(batch_size, len(dataset))):
-            out = model(Tensor(x))
-            totals.update(loss(out, Tensor(y)).item(), out.data, y)
-            outputs.append(out.data)
+            out = model(put(x))
+            totals.update(loss(out, put(y)).item(), on_host(out), y)
+            outputs.append(on_host(out))
             targets.append(y)
     scores = totals.result()
     if task == "classification":
@@ -270,8 +272,9 @@ def predict(model, x, batch_size=1024):
     """The outputs of ``model`` (in evaluation mode, without recording) for the rows of ``x``."""
     x = np.asarray(x)
     model.eval()
+    put = placer(model)
     with no_grad():
-        return np.concatenate([model(Tensor(x[start:start + batch_size])).data
+        return np.concatenate([on_host(model(put(x[start:start + batch_size])))
                                for start in range(0, len(x), batch_size)])
 
 

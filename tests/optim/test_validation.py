@@ -84,7 +84,7 @@ def test_parameter_in_two_groups():
 def test_not_parameters():
     with pytest.raises(TypeError, match="single SimpleNamespace; wrap it in a list"):
         optim.SGD(param(), lr=0.1)
-    with pytest.raises(TypeError, match="needs a NumPy array in .data"):
+    with pytest.raises(TypeError, match=r"needs an array \(NumPy's, or a device's\) in .data, got ndarray"):
         optim.SGD([np.zeros(3)], lr=0.1)
     with pytest.raises(TypeError, match="not a set"):
         optim.SGD([{"params": {1, 2}}], lr=0.1)
