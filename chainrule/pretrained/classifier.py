@@ -64,6 +64,17 @@ class SentenceClassifier(Module):
     def forward(self, input_ids, attention_mask=None):
         return self.head(self.dropout(self.features(input_ids, attention_mask)))
 
+    def param_groups(self, lr, head_lr=None, weight_decay=0.01):
+        """Optimiser parameter groups of the trained parameters (the head alone when frozen): the
+        encoder's at ``lr``, the head's at ``head_lr`` (default ``lr``); weight decay on the matrices,
+        none on biases and LayerNorms, as BERT was trained."""
+        groups = []
+        for part, rate in ((self.encoder, lr), (self.head, lr if head_lr is None else head_lr)):
+            trained = [p for p in part.parameters() if p.requires_grad]
+            groups += [{"params": [p for p in trained if p.ndim >= 2], "weight_decay": weight_decay, "lr": rate},
+                       {"params": [p for p in trained if p.ndim < 2], "weight_decay": 0.0, "lr": rate}]
+        return [group for group in groups if group["params"]]
+
     def load_state_dict(self, state_dict, strict=True):
         self._frozen.clear()  # the kept vectors belong to the old weights
         return super().load_state_dict(state_dict, strict=strict)

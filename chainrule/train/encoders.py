@@ -110,21 +110,17 @@ def build(config, info):
 
 
 def param_groups(model, config):
-    """The trained parameters (the head alone with ``--freeze``), the head's at ``--head-lr`` (default
-    ``--lr``); weight decay on the matrices, not on biases and LayerNorms (as BERT was trained)."""
-    head_lr = config.options["head_lr"] or config.lr
-    groups = []
-    for part, lr in ((model.encoder, config.lr), (model.head, head_lr)):
-        trained = [p for p in part.parameters() if p.requires_grad]
-        groups += [{"params": [p for p in trained if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
-                   {"params": [p for p in trained if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
-    return [group for group in groups if group["params"]]
+    """The trained parameters (the head alone with ``--freeze``, at ``--lr``); while the encoder is
+    fine-tuned the new head learns at ``--head-lr``, well above the encoder's small rate, so that its
+    weights can grow past their small initial scale on the unit-length sentence vectors; weight decay on
+    the matrices only (:meth:`~chainrule.pretrained.SentenceClassifier.param_groups`)."""
+    return model.param_groups(config.lr, None if model.freeze else config.options["head_lr"], config.weight_decay)
 
 
 def describe(config, info, model):
     sizes = model.encoder.config
     trained = sum(p.size for p in model.parameters() if p.requires_grad)
-    how = "frozen, the head trained" if model.freeze else "fine-tuned"
+    how = "frozen, the head trained" if model.freeze else f"fine-tuned, the head at lr {config.options['head_lr']:g}"
     return (f"{Path(str(config.options['encoder'])).name} ({sizes.num_hidden_layers} layers, {sizes.hidden_size} "
             f"dims, mean pooling{', normalised' if model.normalize else ''}) + linear head, {how} "
             f"({trained:,} parameters trained)")

@@ -204,11 +204,12 @@ register_model(
                                 boolean, "BOOL"),
               "normalize": Setting(True, "scale each sentence vector to unit length before the head",
                                    boolean, "BOOL"),
-              "head_lr": Setting(None, "learning rate of the head (default --lr)", positive_float, "RATE"),
+              "head_lr": Setting(2e-3, "learning rate of the head while the encoder is fine-tuned (with --freeze "
+                                 "the head learns at --lr)", positive_float, "RATE"),
               "max_tokens": Setting(64, "word pieces kept per sentence, [CLS] and [SEP] included",
                                     positive_int, "N"),
               "train_sentences": _TRAIN_SENTENCES},
     defaults={"data": "sentiment", "optimizer": "adamw", "lr": 5e-5, "weight_decay": 0.01, "dropout": 0.1,
-              "batch_size": 16, "epochs": 2},
+              "batch_size": 16, "epochs": 1},
     option_defaults={"freeze": {True: {"lr": 1e-2, "weight_decay": 1e-4, "dropout": 0.0, "batch_size": 32,
                                        "epochs": 50}}})

@@ -168,8 +168,14 @@ def test_the_head_learns_at_its_own_rate_and_biases_are_not_decayed(tiny):
     pooler = {id(p) for p in model.encoder.pooler.parameters()}
     assert sum(len(group["params"]) for group in groups) == len(list(model.parameters())) - len(pooler)
     assert not pooler & {id(p) for group in groups for p in group["params"]}
+    default = _config(tiny).resolved()
+    model = build_model_for(default)
+    head = {id(p) for p in model.head.parameters()}
+    assert {group["lr"] for group in build_optimizer(default, model).param_groups
+            if {id(p) for p in group["params"]} <= head} == {2e-3}
     frozen = _config(tiny, freeze=True).resolved()
-    assert [len(g["params"]) for g in build_optimizer(frozen, build_model_for(frozen)).param_groups] == [1, 1]
+    groups = build_optimizer(frozen, build_model_for(frozen)).param_groups
+    assert [len(g["params"]) for g in groups] == [1, 1] and {g["lr"] for g in groups} == {1e-2}  # the head at --lr
 
 
 def build_model_for(config):
