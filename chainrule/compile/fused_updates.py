@@ -105,12 +105,8 @@ def fused_step(optimizer):
                                           [s.get("exp_avg"), s.get("exp_avg_sq")])
         if kind == "sgd" and arrays[2] is None and not group["momentum"]:
             arrays[2] = p.data  # not read without momentum
-        # The kernels walk memory: any contiguous layout (a Linear's weight is stored transposed, F-ordered)
-        # serves, provided every array has the parameter's.
-        if not (p.data.flags.c_contiguous or p.data.flags.f_contiguous):
-            return None
         for a in arrays:
-            if a is None or a.dtype != p.data.dtype or a.shape != p.data.shape or a.strides != p.data.strides:
+            if a is None or a.dtype != p.data.dtype or a.shape != p.data.shape or not a.flags.c_contiguous:
                 return None
         return arrays
 
