@@ -80,6 +80,8 @@ class Compiled:
     Attributes:
         programs: the :class:`Program` of each signature recorded so far.
         recordings: how many times the step was recorded (the first call, new signatures, failed guards).
+        before_recording: ``None``, or a function called right before each recording (the training
+            loops take a snapshot of the model and the optimiser there).
     """
 
     def __init__(self, fn, max_programs=8, exact=False):
@@ -93,12 +95,15 @@ class Compiled:
         self.exact = exact
         self.programs = {}
         self.recordings = 0
+        self.before_recording = None  # called (no arguments) right before each recording
 
     def __call__(self, *args, **kwargs):
         key, leaves, args, kwargs = _prepared(args, kwargs)
         program = self.programs.get(key)
         if program is not None and program.failed_guard() is None:
             return program.run(leaves)
+        if self.before_recording is not None:
+            self.before_recording()
         result, program = record(self.fn, args, kwargs, exact=self.exact)
         self.programs.pop(key, None)
         if len(self.programs) >= self.max_programs:

@@ -19,8 +19,8 @@ import math
 import numpy as np
 
 from .. import backend, ops
-from ..core.graph import decides_on_values
-from ..core.tensor import unwrap
+from ..core.graph import is_recording
+from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
 from ..ops.recurrent import CELLS, recurrent_scan
 from . import functional as F
@@ -208,14 +208,18 @@ class _RNNBase(Module):
         steps, batch = np.shape(unwrap(x))[:2]
         lengths = self._lengths(lengths, steps, batch)
         states = self._initial_states(hx, batch, single)
-        mask = None if lengths is None else (np.arange(steps)[:, None] < backend.asarray(lengths))[:, :, None]
+        mask, dtype = None, unwrap(x).dtype
+        if isinstance(lengths, Tensor):  # a compiled step: the mask is an operation on its batch's lengths
+            mask = ops.astype(ops.unsqueeze(ops.unsqueeze(lengths, 0) > np.arange(steps)[:, None], -1), dtype)
+        elif lengths is not None:
+            mask = (np.arange(steps)[:, None] < backend.asarray(lengths))[:, :, None].astype(dtype)
         finals = []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self._directions):
                 index = layer * self._directions + direction
                 output, final = self._run(x, layer, direction, states[index], lengths)
-                outputs.append(output if mask is None else output * mask.astype(unwrap(x).dtype))
+                outputs.append(output if mask is None else output * mask)
                 finals.append(final)
             x = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
             if layer < self.num_layers - 1 and self.dropout and self.training:
@@ -235,12 +239,18 @@ class _RNNBase(Module):
         xw = F.linear(x, getattr(self, f"weight_ih_{suffix}"), getattr(self, f"bias_ih_{suffix}", None))
         if direction:
             xw = _reverse_in_time(xw, lengths)
+        # The scan takes its lengths as a setting, which a compiled step would freeze at the recorded
+        # batch's: there it runs over every step, and the final state is read at each sequence's last
+        # step. The steps past a length change nothing that is read (outputs are masked), so values and
+        # gradients are the masked scan's.
+        recorded = isinstance(lengths, Tensor)
         states = _scan(xw, state0, getattr(self, f"weight_hh_{suffix}"),
-                       getattr(self, f"bias_hh_{suffix}", None), self.mode.lower(), lengths)
+                       getattr(self, f"bias_hh_{suffix}", None), self.mode.lower(), None if recorded else lengths)
         output = states[..., :self.hidden_size] if self.mode == "LSTM" else states
         if direction:
             output = _reverse_in_time(output, lengths)
-        return output, states[-1]
+        final = states[lengths - 1, np.arange(np.shape(unwrap(state0))[0])] if recorded else states[-1]
+        return output, final
 
     def _sequence(self, input):
         x = _cast(input, self.weight_ih_l0.dtype)
@@ -256,9 +266,10 @@ class _RNNBase(Module):
         return (ops.swapaxes(x, 0, 1) if self.batch_first else x), False
 
     def _lengths(self, lengths, steps, batch):
+        """A tuple of ints; while a step is recorded, an integer tensor (an operation of the step, so that
+        every replay reads its own batch's lengths)."""
         if lengths is None:
             return None
-        decides_on_values(f"{self._name()}: lengths")
         values = backend.asarray(unwrap(lengths))
         if values.ndim != 1 or values.dtype.kind not in "iu" or len(values) != batch:
             raise ShapeError(f"{self._name()}: lengths must be {batch} integers (one per sequence), got "
@@ -266,6 +277,8 @@ class _RNNBase(Module):
         if values.min() < 1 or values.max() > steps:
             raise ShapeError(f"{self._name()}: lengths must lie in [1, {steps}] (the padded length), got "
                              f"{values.tolist()}")
+        if is_recording():
+            return lengths if isinstance(lengths, Tensor) else Tensor(lengths)
         return tuple(int(n) for n in values)
 
     def _initial_states(self, hx, batch, single):
@@ -304,8 +317,12 @@ def _reverse_in_time(x, lengths):
         return x[::-1]
     steps, batch = np.shape(unwrap(x))[:2]
     time = np.arange(steps)[:, None]
-    lengths = backend.asarray(lengths)[None, :]
-    index = np.where(time < lengths, lengths - 1 - time, time)
+    if isinstance(lengths, Tensor):  # a compiled step's lengths: the index is an operation
+        lengths = ops.unsqueeze(lengths, 0)
+        index = ops.where(lengths > time, lengths - 1 - time, time)
+    else:
+        lengths = backend.asarray(lengths)[None, :]
+        index = np.where(time < lengths, lengths - 1 - time, time)
     return x[index, np.arange(batch)[None, :]]
 
 

@@ -13,8 +13,8 @@ make it change nothing either.
 import numpy as np
 
 from .. import backend, ops
-from ..core.graph import decides_on_values
-from ..core.tensor import unwrap
+from ..core.graph import is_recording
+from ..core.tensor import Tensor, unwrap
 from ..errors import DataError, ShapeError
 from .layers import Dropout, Embedding, Linear
 from .module import Module
@@ -49,7 +49,10 @@ def _token_ids(x, vocab_size, where):
     if ids.dtype.kind not in "iu" or ids.ndim != 2:
         raise ShapeError(f"{where}: expected token ids, integers of shape (batch, positions), got "
                          f"{ids.dtype} of shape {ids.shape}")
-    decides_on_values(f"{where}: cutting the batch to its longest sentence")
+    if is_recording():
+        # A compiled step: the batch stays as long as it came (the training loop cuts it to a length
+        # bucket); the lengths are operations, so every replay reads its own batch's.
+        return ids, ops.sum(Tensor(ids) != PAD_ID, axis=1)
     lengths = sequence_lengths(ids)
     return ids[:, :lengths.max()], lengths
 
@@ -123,6 +126,6 @@ class BagOfEmbeddings(Module):
 
     def forward(self, x):
         ids, lengths = _token_ids(x, self.embedding.num_embeddings, "BagOfEmbeddings")
-        mask = (ids != PAD_ID)[:, :, None].astype(np.float32)
-        average = ops.sum(self.embedding(ids) * mask, axis=1) / lengths[:, None].astype(np.float32)
+        mask = ops.astype(ops.unsqueeze(Tensor(ids) != PAD_ID, -1), np.float32)
+        average = ops.sum(self.embedding(ids) * mask, axis=1) / ops.astype(lengths, np.float32)[:, None]
         return self.classifier(self.dropout(average))

@@ -5,11 +5,11 @@ import time
 
 import numpy as np
 
-from ..compile import compile as compile_step
 from ..nn.utils import clip_grad_norm_
 from .callbacks import Monitor
+from .compiled import CompiledStep
 from .lm import estimate_loss
-from .loop import Loop, format_record
+from .loop import Loop, _generators, format_record
 from .placing import placer
 
 
@@ -35,7 +35,8 @@ class IterationTrainer(Loop):
         seed: seeds the batches (``seed``) and the evaluation's batches (``seed + 1``); both
             generators are saved in the checkpoints, so a resumed run repeats the history of an
             uninterrupted one.
-        compile: record the training step once and replay it (:func:`chainrule.compile`).
+        compile: record the training step once and replay it (as for
+            :class:`~chainrule.train.Trainer`).
 
     Attributes:
         iteration: the number of steps taken (``step`` too).
@@ -59,7 +60,10 @@ class IterationTrainer(Loop):
         self.batches = np.random.default_rng(seed)
         self.evaluation = np.random.default_rng(seed + 1)
         self.iteration = 0
-        self.compiled_step = compile_step(self._update) if compile else None
+        self.compiled_step = None
+        if compile:
+            self.compiled_step = CompiledStep(self._update, model, optimizer, lambda: _generators(model),
+                                              self._say)
 
     def fit(self, train_data, val_data, iterations, resume=False):
         """Train until ``iterations`` steps are done in all (counting those before a resume).
@@ -101,10 +105,10 @@ class IterationTrainer(Loop):
             self._say(format_record(logs, "iteration", iterations))
 
     def _train_step(self, x, y):
-        if self.compiled_step is None:
+        loss = None if self.compiled_step is None else self.compiled_step(x, y)
+        if loss is None:
             loss = self._update(x, y, check_first=True)
         else:
-            loss = self.compiled_step(x, y)
             self._check_finite(loss.item())
         return loss.item()
 

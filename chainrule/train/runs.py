@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from .. import serialization
-from ..compile.recorder import CompileError
 from ..data import Standardizer
 from . import lm
 from .build import build_loop, build_loss, build_model
@@ -136,11 +135,7 @@ def _run(config, run_dir, resume, progress, log, group, callbacks):
     # loop
     loss = build_loss(config, data.info)
     loop = build_loop(config, model, loss, data, run_dir, progress, log, parallel, callbacks)
-    try:
-        history = loop.fit(data.parts["train"], data.parts.get("val"), total, resume=resume)
-    except CompileError as error:
-        raise ConfigError(f"--compile: {record['model']['kind']} cannot be compiled: {_reason(error)}; train "
-                          f"without --compile") from None
+    history = loop.fit(data.parts["train"], data.parts.get("val"), total, resume=resume)
     if not group.root:
         return None
     # history, curves
@@ -175,13 +170,6 @@ def _language_model_loss(model, config, ids):
 
 def _sample(model, vocabulary):
     return "".join(lm.stream_text(model, vocabulary, "\n", 300, seed=0))
-
-
-def _reason(error):
-    """A compile error's message without the line it points at (in a run, the command's own launcher,
-    not a line of the user's) and without the advice the run gives itself."""
-    text = str(error).removeprefix("chainrule.compile: ").split(" at /")[0]
-    return text.split(" Run this model without compiling")[0].rstrip(" ;:,.")
 
 
 # -- reading runs back ----------------------------------------------------------------------------

@@ -6,15 +6,19 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from ..compile import compile as compile_step
 from ..core.graph import no_grad
+from ..core.tensor import Tensor
 from ..data import DataLoader, TensorDataset
 from ..nn.utils import clip_grad_norm_
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from .callbacks import Monitor
+from .compiled import CompiledStep, cut_to_bucket, length_buckets
 from .loop import BEST, LAST, DivergedError, Loop, _generators, format_record  # noqa: F401 (re-exported)
 from .placing import on_host, placer
 from .metrics import SCORE_LABELS, EpochMetrics, per_class_accuracy, score_name
+
+
+BUCKETS = 8  # the most sentence lengths a compiled step of token batches records a program for
 
 
 class Trainer(Loop):
@@ -52,8 +56,11 @@ class Trainer(Loop):
             gradients are averaged after ``backward()``, epoch metrics are the whole batch's, and
             rank 0 alone writes checkpoints.
         compile: record the training step once per batch shape and replay it
-            (:func:`chainrule.compile`): the same weights bit for bit, less Python per step. The
-            loss is then checked for NaN after the update rather than before it.
+            (:func:`chainrule.compile`, :class:`~chainrule.train.compiled.CompiledStep`): fused
+            kernels, the same weights to float32 rounding, less Python per step; one line says so,
+            and a step that cannot be recorded runs eagerly after one line saying why. Token batches
+            are cut to one of ``BUCKETS`` lengths first. The loss is then checked for NaN after the
+            update rather than before it.
 
     Attributes:
         history: a :class:`~chainrule.train.History`, one record per epoch.
@@ -78,7 +85,11 @@ class Trainer(Loop):
         self.chosen_monitor = monitor
         self.seed = seed
         self.distributed = distributed
-        self.compiled_step = compile_step(self._update) if compile else None
+        self.compiled_step = None
+        if compile:
+            self.compiled_step = CompiledStep(self._update, model, optimizer, lambda: _generators(model),
+                                              self._say, max_programs=2 * BUCKETS + 2)
+        self.bucket_width = None
         self.task = None
         self.epoch = 0
         self.loader = None
@@ -156,13 +167,28 @@ class Trainer(Loop):
         return logs
 
     def _train_step(self, x, y):
-        if self.compiled_step is None:
+        result = None
+        if self.compiled_step is not None:
+            result = self.compiled_step(self._bucketed(x), y)
+        if result is None:
             loss, outputs = self._update(x, y, check_first=True)
         else:
-            loss, outputs = self.compiled_step(x, y)
+            loss, outputs = result
             self._check_finite(loss.item())
         self.step += 1
         return loss.item(), on_host(outputs)
+
+    def _bucketed(self, x):
+        """Token ids (padded at the end) cut to their length bucket: one program per bucket (the models
+        cut each batch to its longest sentence, a decision a program cannot repeat)."""
+        ids = x.data if isinstance(x, Tensor) else x
+        if not isinstance(ids, np.ndarray) or ids.ndim != 2 or ids.dtype.kind not in "iu":
+            return x
+        if self.bucket_width is None:
+            self.bucket_width = length_buckets(ids, BUCKETS)
+            self._say(f"compile: token batches are cut to their longest sentence rounded up to a multiple "
+                      f"of {self.bucket_width} positions: one program per length, {BUCKETS} lengths at most")
+        return cut_to_bucket(ids, self.bucket_width)
 
     def _update(self, x, y, check_first=False):
         """One optimiser step on the batch ``(x, y)``; returns the loss and the outputs."""

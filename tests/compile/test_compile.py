@@ -10,6 +10,7 @@ import pytest
 import chainrule as cr
 from chainrule import nn, optim
 from chainrule.compile import CompileError
+from chainrule.core.graph import decides_on_values
 from chainrule.nn import functional as F
 from chainrule.train import Trainer
 
@@ -235,9 +236,37 @@ def test_a_strided_argument_that_numpy_reshapes_is_read_at_every_replay():
 
 
 def test_decisions_on_input_values_in_library_code_fail_readably():
-    lstm = nn.LSTM(3, 4, batch_first=True)
-    with pytest.raises(CompileError, match=r"(?s)LSTM.*lengths.*without compiling"):
-        compile_exact(lambda x, n: lstm(x, lengths=n)[0].sum())(np.ones((2, 5, 3), np.float32), np.array([5, 2]))
+    class Longest(nn.Module):  # library code that cuts a batch to its longest row, in Python
+        def forward(self, x):
+            decides_on_values("Longest: cutting the batch")
+            return cr.tensor(x)[:, :int((np.asarray(x) != 0).sum(axis=1).max())].sum()
+
+    with pytest.raises(CompileError, match=r"(?s)Longest: cutting the batch.*without compiling"):
+        compile_exact(Longest())(np.ones((2, 5), np.float32))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["forward", "bidirectional"])
+def test_recurrent_lengths_are_operations_so_every_replay_reads_its_own(kind, bidirectional):
+    layer = getattr(nn, kind)(3, 4, num_layers=2, batch_first=True, bidirectional=bidirectional, generator=0)
+
+    def step(x, lengths):
+        output, state = layer(x, lengths=lengths)
+        h_n = state[0] if isinstance(state, tuple) else state
+        loss = (output * output).sum() + (h_n * h_n).sum()
+        loss.backward()
+        return loss
+    compiled = compile_exact(step)
+    for lengths in ([5, 2, 3], [1, 4, 5], [3, 3, 1]):
+        x = RNG.standard_normal((3, 5, 3)).astype(np.float32)
+        layer.zero_grad()
+        value = compiled(x, np.array(lengths)).item()
+        gradients = [p.grad.data.copy() for p in layer.parameters()]
+        layer.zero_grad()
+        assert value == step(x, np.array(lengths)).item()
+        for gradient, parameter in zip(gradients, layer.parameters()):
+            np.testing.assert_array_equal(gradient, parameter.grad.data)
+    assert compiled.recordings == 1
 
 
 @pytest.mark.parametrize("loss", [F.cross_entropy, lambda z, y, **k: F.nll_loss(F.log_softmax(z, axis=-1), y, **k)],

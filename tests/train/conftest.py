@@ -11,11 +11,12 @@ def sentiment_archive(tmp_path, monkeypatch):
     """A vaderSentiment-like sdist with 60 rated sentences, served instead of the real one."""
     positive = ["a great fun movie", "i love this movie", "wonderful and great acting", "love it"]
     negative = ["a dull boring movie", "i hate this movie", "awful and dull acting", "hate it"]
-    lines = []
-    for i in range(60):
-        sentence = (positive if i % 2 else negative)[(i // 2) % 4]
-        lines.append(f"{i}\t{2.0 if i % 2 else -2.0}\t{sentence}")
+    return serve_archive(tmp_path, monkeypatch, [(positive if i % 2 else negative)[(i // 2) % 4] for i in range(60)])
 
+
+def serve_archive(tmp_path, monkeypatch, sentences):
+    """Serve ``sentences`` (negative, positive, negative... rated -2 and 2) as the sentiment sdist."""
+    lines = [f"{i}\t{2.0 if i % 2 else -2.0}\t{sentence}" for i, sentence in enumerate(sentences)]
     path = tmp_path / "vader.tar.gz"
     ratings = tar_gz({text._RATINGS_MEMBERS[1]: "\n".join(lines).encode()})
     path.write_bytes(tar_gz({text._RATINGS_MEMBERS[0]: ratings}))

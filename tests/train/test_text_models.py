@@ -10,8 +10,12 @@ import chainrule as cr
 from chainrule.cli import main
 from chainrule.errors import DataError, ShapeError
 from chainrule.nn.text_models import BagOfEmbeddings, RecurrentClassifier
+from chainrule.train import trainer as trainer_module
+from chainrule.train.checkpoint import load_checkpoint
+from chainrule.train.compiled import CompiledStep
+from tests.train.conftest import serve_archive
 
-SMALL = ["--hidden", "8", "--embedding-dim", "6", "--batch-size", "16", "--lr", "0.02"]
+SMALL = ["--dropout", "0", "--hidden", "8", "--embedding-dim", "6", "--batch-size", "16", "--lr", "0.02"]
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
@@ -93,18 +97,67 @@ def test_text_flags_are_refused_for_feature_runs(tmp_path, capsys):
     assert cr.nn.Embedding  # the package still exports the layers the models use
 
 
-def test_a_model_that_cannot_compile_fails_in_one_line_and_leaves_no_run(sentiment_archive, capsys):
-    run = sentiment_archive / "nested" / "run"
-    assert main(["train", "--data", "sentiment", "--model", "lstm", *SMALL, "--epochs", "1", "--compile",
-                 "--out", str(run), "--quiet"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("chainrule train: error: --compile: lstm (") and err.count("\n") == 1
-    assert "cannot be compiled: RecurrentClassifier: cutting the batch to its longest sentence depends on the " \
-           "values" in err and err.endswith("; train without --compile\n")
-    assert "bin/" not in err and " at " not in err.split("cannot be compiled")[1]
-    assert not (sentiment_archive / "nested").exists()  # the rerun needs no --force
-    assert main(["train", "--data", "sentiment", "--model", "lstm", *SMALL, "--epochs", "1", "--out", str(run),
-                 "--quiet"]) == 0
+# Sentences of 2 to 20 words: batches of 4 reach 2 or 3 of the length buckets (8, 16, 24 positions).
+VARIED = [("great " if i % 2 else "awful ") * (1 + (5 * i) % 19) + "movie" for i in range(60)]
+
+
+class SpiedStep(CompiledStep):
+    """The trainer's compiled step, keeping itself and the token batches it is given."""
+    made = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.batches = []
+        SpiedStep.made.append(self)
+
+    def __call__(self, x, y):
+        self.batches.append((x.shape, int((x != 0).sum(axis=1).max())))
+        return super().__call__(x, y)
+
+
+def _steps(run):
+    return [json.loads(line)["loss"] for line in (run / "steps.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru", "bow"])
+def test_text_models_compile_a_program_per_length_bucket_with_the_eager_losses(tmp_path, monkeypatch, capsys,
+                                                                               model):
+    serve_archive(tmp_path, monkeypatch, VARIED)
+    monkeypatch.setattr(SpiedStep, "made", [])
+    monkeypatch.setattr(trainer_module, "CompiledStep", SpiedStep)
+    flags = ["train", "--data", "sentiment", "--model", model, *SMALL, "--batch-size", "4", "--epochs", "2"]
+    assert main([*flags, "--out", str(tmp_path / "compiled")]) == 0
+    out = capsys.readouterr().out
+    assert ("compile: token batches are cut to their longest sentence rounded up to a multiple of 8 positions: "
+            "one program per length, 8 lengths at most") in out.splitlines()
+    assert sum(line.startswith("compile: the training step is compiled (") for line in out.splitlines()) == 1
+    [step] = SpiedStep.made
+    assert all(shape[1] == min(60, -(-longest // 8) * 8) for shape, longest in step.batches)  # cut to a bucket
+    shapes = {shape for shape, _ in step.batches}
+    assert len({width for _, width in shapes}) >= 2  # several buckets were trained on
+    assert len(step.programs) == step.recordings == len(shapes)  # one program each, recorded once
+    assert main([*flags, "--no-compile", "--out", str(tmp_path / "eager")]) == 0
+    assert "compile:" not in capsys.readouterr().out
+    compiled, eager = _steps(tmp_path / "compiled"), _steps(tmp_path / "eager")
+    assert len(compiled) == len(eager) == len(step.batches)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)  # float32 rounding (no dropout: SMALL)
+    a, b = (load_checkpoint(tmp_path / name / "last.safetensors")["model"] for name in ("compiled", "eager"))
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_a_compiled_text_run_resumes_to_the_weights_of_a_straight_one(sentiment_archive, capsys):
+    flags = ["train", "--data", "sentiment", "--model", "gru", *SMALL, "--dropout", "0.2", "--quiet"]
+    assert main([*flags, "--epochs", "3", "--out", str(sentiment_archive / "straight")]) == 0
+    assert main([*flags, "--epochs", "1", "--out", str(sentiment_archive / "split")]) == 0
+    straight = capsys.readouterr().out
+    assert main(["train", "--resume", "--epochs", "3", "--out", str(sentiment_archive / "split"), "--quiet"]) == 0
+    assert capsys.readouterr().out == straight.splitlines(keepends=True)[0]
+    for name in ("last.safetensors", "best.safetensors"):
+        a, b = (load_checkpoint(sentiment_archive / run / name) for run in ("straight", "split"))
+        assert a["epoch"] == b["epoch"]
+        for key, value in a["model"].items():
+            np.testing.assert_array_equal(b["model"][key], value, err_msg=key)
 
 
 @pytest.mark.parametrize("model", ["cnn", "mlp"])

@@ -49,7 +49,7 @@ def test_the_device_flag_refuses_what_cannot_run(tmp_path, capsys):
     with pytest.raises(ConfigError, match="unknown device 'tpu'; chainrule's devices are 'cpu', 'cuda'"):
         RunConfig(device="tpu").resolved()
     with pytest.raises(ConfigError, match="--compile records a step for the CPU; train on --device fake "
-                                          "without --compile"):
+                                          "with --no-compile"):
         RunConfig(device="fake", compile=True).resolved()
     assert main(["train", "--data", "digits", "--hidden", "8", "--epochs", "1", "--device", "cuda", "--out",
                  str(tmp_path / "run"), "--quiet"]) != 0

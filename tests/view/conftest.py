@@ -1,5 +1,6 @@
-"""Small real runs for the view's tests: an MLP, a CNN and a compiled MLP on scikit-learn's digits,
-and a GPT language model on a short text, each trained with the step and gradient-flow logs."""
+"""Small real runs for the view's tests: an MLP trained eagerly (--no-compile), a CNN and a compiled MLP
+on scikit-learn's digits, and a GPT language model on a short text, each trained with the step and
+gradient-flow logs."""
 
 import threading
 import urllib.request
@@ -24,7 +25,7 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     text = root / "text.txt"
     text.write_text(TEXT)
-    made = {"mlp": _train(root / "mlp", hidden=(16,), epochs=2),
+    made = {"mlp": _train(root / "mlp", hidden=(16,), epochs=2, compile=False),
             "cnn": _train(root / "cnn", model="cnn", epochs=1, options={"channels": "4,4"}),
             "compiled": _train(root / "compiled", hidden=(16,), epochs=1, compile=True)}
     from chainrule.cli import main
