@@ -1,12 +1,15 @@
 """The GPU check, one script for a lent machine: chainrule on CuPy against the CPU and PyTorch CUDA.
 
-Three parts, written to one JSON file (and a Markdown summary):
+Four parts, written to one JSON file (and a Markdown summary):
 
 1. the spec table on the device: every case's value, VJP and JVP in float64 against the CPU's
    (:func:`chainrule.testing.check_on_device`);
-2. losses: the MNIST-1D CNN (the vision benchmark's) and the GPT (nanoGPT's CPU baseline) trained the
+2. kernels: the compiler's fused kernels of two training steps recorded on the CPU, rendered as CUDA
+   (``chainrule/compile/cuda_backend.py``) and launched through CuPy on the same inputs, against the
+   CPU kernels' outputs (``--parts kernels``);
+3. losses: the MNIST-1D CNN (the vision benchmark's) and the GPT (nanoGPT's CPU baseline) trained the
    same steps from the same weights on the same batches, on the device and on the CPU, float32;
-3. step timings against PyTorch CUDA eager on the same GPU, each framework in its own process, medians
+4. step timings against PyTorch CUDA eager on the same GPU, each framework in its own process, medians
    after warm-up with the device synchronised: the GPT step (nanoGPT's CPU baseline at batch 12 x 64,
    and batch 64 x 256 with 6 layers of 384), LeNet-5 at batch 512, MLP 784-1024-1024-10 at batch 4096.
 
@@ -170,6 +173,89 @@ def compare_losses(device, data, steps):
     return results
 
 
+# -- the compiler's fused kernels on the GPU ------------------------------------------------------
+
+def _recorded_programs():
+    """Compiled training steps recorded on the CPU, whose fused kernels the GPU runs: an MLP with tanh and
+    GELU under Adam, and the GPT of nanoGPT's CPU baseline (batch 2) under AdamW."""
+    import chainrule as cr
+    import chainrule.nn.functional as F
+    from benchmarks.gpt import _chainrule_model
+    rng = np.random.default_rng(0)
+    cr.manual_seed(0)
+    mlp = cr.nn.Sequential(cr.nn.Linear(64, 256), cr.nn.Tanh(), cr.nn.Linear(256, 256), cr.nn.GELU(),
+                           cr.nn.Linear(256, 10))
+    mlp_optimizer = cr.optim.Adam(mlp.parameters(), lr=1e-3)
+
+    def mlp_step(x, y):
+        mlp_optimizer.zero_grad()
+        loss = F.cross_entropy(mlp(x), y)
+        loss.backward()
+        mlp_optimizer.step()
+        return loss
+    gpt = _chainrule_model(GPT_SMALL)
+    gpt_optimizer = cr.optim.AdamW(gpt.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+
+    def gpt_step(x, y):
+        gpt_optimizer.zero_grad()
+        _, loss = gpt(x, y)
+        loss.backward()
+        gpt_optimizer.step()
+        return loss
+    mlp_args = (rng.standard_normal((512, 64)).astype("float32"), rng.integers(0, 10, 512))
+    ids = rng.integers(0, GPT_SMALL["vocab_size"], (2, GPT_SMALL["block_size"] + 1))
+    gpt_args = (ids[:, :-1], ids[:, 1:])
+    programs = {}
+    for name, step, args in (("mlp", mlp_step, mlp_args), ("gpt", gpt_step, gpt_args)):
+        compiled = cr.compile(step)
+        compiled(*args)
+        programs[name] = compiled.program(*args)
+    return programs
+
+
+def fused_kernels(device):
+    """Every fused kernel of :func:`_recorded_programs` rendered for CUDA
+    (``chainrule/compile/cuda_backend.py``), launched through CuPy's RawKernel on the CPU kernel's inputs
+    copied to the GPU: its largest difference from the CPU kernel, in float32 spacings of
+    the largest output, and the median time of a launch. A program recorded on the GPU is not built yet: these are the CPU's."""
+    if device != "cuda":
+        return {"skipped": f"the kernels need CuPy and a GPU (not the {device} device)"}
+    import cupy
+    from chainrule.compile import c_backend, cuda_backend
+    if c_backend.unavailable() is not None:  # the CPU's kernels are recorded first
+        return {"skipped": f"no CPU kernels to render: {c_backend.unavailable()}"}
+    results = {}
+    for program_name, program in _recorded_programs().items():
+        for op in (op for op in program.ops if op.kernel is not None):
+            kernel = op.kernel
+            key = f"{program_name}/{kernel.name}"
+            try:
+                want = op.fn(*kernel.inputs)
+                want = list(want) if isinstance(want, tuple) else [want]
+                run = cuda_backend.launcher(kernel)
+                inputs = [cupy.asarray(a) for a in kernel.inputs]
+                got = run(*inputs)
+                got = list(got) if isinstance(got, tuple) else [got]
+                # in float32 spacings of the largest output: the two loops round in different places
+                spacing = [np.spacing(np.max(np.abs(w[np.isfinite(w)]), initial=1.0)) for w in want]
+                ulps = max(float(np.nanmax(np.abs(cupy.asnumpy(g) - w)) / s) if w.size else 0.0
+                           for g, w, s in zip(got, want, spacing))
+                nan_agree = all(bool((np.isnan(cupy.asnumpy(g)) == np.isnan(w)).all()) for g, w in zip(got, want))
+                times = []
+                for _ in range(20):
+                    cupy.cuda.Device().synchronize()
+                    start = time.perf_counter()
+                    run(*inputs)
+                    cupy.cuda.Device().synchronize()
+                    times.append(time.perf_counter() - start)
+                results[key] = {"operations": [m.name for m in kernel.members], "shape": list(kernel.shape),
+                                "max_ulps": ulps, "nan_agree": nan_agree, "median_s": statistics.median(times)}
+            except Exception as error:  # noqa: BLE001  (every kernel is reported, none stops the part)
+                results[key] = {"operations": [m.name for m in kernel.members],
+                                "error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
+    return results
+
+
 # -- step timings, one framework per process -------------------------------------------------------
 
 def _synchronizer(framework, device):
@@ -323,6 +409,13 @@ def markdown(run):
             lines.append(f"| {name} | {result['steps']} | {result['final'][0]:.6f} | {result['final'][1]:.6f} | "
                          f"{result['max_abs_difference']:.2e} ({result['max_relative_difference']:.2e}) |")
         lines.append("")
+    kernels = run.get("kernels")
+    if kernels and "skipped" not in kernels:
+        failed = sorted(k for k, r in kernels.items() if "error" in r or not r["nan_agree"] or r["max_ulps"] > 8)
+        worst = max((r["max_ulps"] for r in kernels.values() if "max_ulps" in r), default=float("nan"))
+        lines += [f"Fused kernels rendered for CUDA, launched by CuPy on the inputs of the CPU's: {len(kernels)} "
+                  f"kernels, largest difference from the CPU kernel {worst:.1f} float32 spacings; failing "
+                  f"(an error, NaN elsewhere, or over 8 spacings): " + (", ".join(failed) or "none"), ""]
     times = run.get("timings")
     if times:
         lines += ["| step | chainrule | PyTorch CUDA eager | chainrule / PyTorch | goal |", "|---|---|---|---|---|"]
@@ -358,7 +451,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=300, help="training steps compared with the CPU")
     parser.add_argument("--repeats", type=int, default=20, help="timed steps per workload")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
-    parser.add_argument("--parts", default="spec,losses,timings", help="which parts, comma-separated")
+    parser.add_argument("--parts", default="spec,kernels,losses,timings", help="which parts, comma-separated")
     parser.add_argument("--timings", default=",".join(TIMINGS), help="which step timings, comma-separated")
     parser.add_argument("--out", default="benchmarks/results/gpu.json", help="the results file (JSON)")
     parser.add_argument("--markdown", help="also write the summary tables here")
@@ -390,6 +483,10 @@ def main(argv=None):
         save()
         print(f"spec: {len(run['spec']['passed'])}/{run['spec']['cases']} equal, failed: {run['spec']['failed']}",
               flush=True)
+    if "kernels" in parts:
+        run["kernels"] = fused_kernels(args.device)
+        save()
+        print(f"kernels: {run['kernels']}", flush=True)
     if "losses" in parts:
         data = load_data(args.data)
         run["data"] = data[3]

@@ -237,6 +237,7 @@ class _Group:
                   f"    for (long j = 0; j < m; j++) {{\n"
                   f"        long i = r * m + j;\n" + "\n".join(body + stores) + "\n    }\n    }\n}\n")
         kernel = Kernel(name, source, list(self.ops), params, outputs, shape, dtype)
+        kernel.body = body + stores  # the loop's body, which compile/cuda_backend.py renders for a GPU
         fn = _caller(kernel, rows, rows_m, len(outputs))
         op = Op(self.ops[-1].part, f"fused[{len(self.ops)}]", fn, inputs,
                 outputs[0] if len(outputs) == 1 else tuple(outputs), self.ops[-1].site, values[outputs[0]])

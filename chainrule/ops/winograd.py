@@ -19,11 +19,14 @@ rounding (relative 1e-6; tested), float64 by 1e-15.
 The transforms are C loops built by :mod:`chainrule.compile.c_backend`, one pass over each tile (in
 NumPy they cost as much as the products saved); without a C compiler :mod:`.conv` keeps im2col.
 The batch is processed in chunks of :data:`CHUNK_TILES` tiles so that the transformed tiles stay in
-cache between the transform and the products.
+cache between the transform and the products; with two BLAS threads allowed, two Python threads take
+half of the chunks each (:func:`workers`).
 """
 
+import contextlib
 import ctypes
 import functools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -194,6 +197,52 @@ def applies(x, other, out_channels, kernel, stride, padding, dilation, groups):
     return _library() is not None
 
 
+@functools.cache
+def _blas():
+    """NumPy's BLAS thread controllers (threadpoolctl), or an empty list without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return []
+    return [c for c in ThreadpoolController().select(user_api="blas").lib_controllers]
+
+
+def workers():
+    """How many threads share the tiles: the BLAS thread count (at most 2). The transforms (ctypes)
+    and the products (BLAS) release the GIL, so two Python threads each running a half of the tiles,
+    with one BLAS thread each, use two cores for the whole convolution, where two BLAS threads would
+    share only its small products."""
+    return max(1, min(2, max((c.num_threads for c in _blas()), default=1)))
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    controllers = _blas()
+    before = [c.num_threads for c in controllers]
+    for c in controllers:
+        c.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for c, n in zip(controllers, before):
+            c.set_num_threads(n)
+
+
+@functools.cache
+def _pool():
+    return ThreadPoolExecutor(2, thread_name_prefix="chainrule-winograd")
+
+
+def _shared(work, chunks):
+    """``work(part)`` for the chunks, split in halves between two threads when :func:`workers` says
+    so; the list of results."""
+    if workers() == 1 or len(chunks) < 2:
+        return [work(chunks)]
+    halves = [chunks[:len(chunks) // 2], chunks[len(chunks) // 2:]]
+    with _one_blas_thread():
+        return list(_pool().map(work, halves))
+
+
 def _geometry(size, padding):
     out = tuple(n + before + after - 2 for n, (before, after) in zip(size, padding))
     tiles = tuple((o + 1) // 2 for o in out)
@@ -227,13 +276,17 @@ def conv(x, weight, padding):
                              .reshape(16, out_channels, -1))
     ans = np.empty((n, out_channels) + out, dtype=x.dtype)
     total = n * tiles[0] * tiles[1]
-    scratch_v = np.empty(16 * x.shape[1] * min(total, CHUNK_TILES), dtype=x.dtype)
-    scratch_m = np.empty(16 * out_channels * min(total, CHUNK_TILES), dtype=x.dtype)
     output = getattr(_library(), f"output_{x.dtype.name}")
-    for t0, count in _chunks(total):
-        v = _input_tiles(x, padding, tiles, t0, count, scratch_v)
-        m = np.matmul(u, v, out=scratch_m[:16 * out_channels * count].reshape(16, out_channels, count))
-        _call(output, n, out_channels, *out, *tiles, t0, count, m, ans)
+
+    def work(part):
+        scratch_v = np.empty(16 * x.shape[1] * min(total, CHUNK_TILES), dtype=x.dtype)
+        scratch_m = np.empty(16 * out_channels * min(total, CHUNK_TILES), dtype=x.dtype)
+        for t0, count in part:
+            v = _input_tiles(x, padding, tiles, t0, count, scratch_v)
+            m = np.matmul(u, v, out=scratch_m[:16 * out_channels * count].reshape(16, out_channels, count))
+            _call(output, n, out_channels, *out, *tiles, t0, count, m, ans)
+
+    _shared(work, _chunks(total))
     return ans
 
 
@@ -244,14 +297,19 @@ def conv_weight(x, y, padding):
     n, channels, out_channels = x.shape[0], x.shape[1], y.shape[1]
     out, tiles = _geometry(x.shape[2:], padding)
     total = n * tiles[0] * tiles[1]
-    scratch_v = np.empty(16 * channels * min(total, CHUNK_TILES), dtype=x.dtype)
-    scratch_m = np.empty(16 * out_channels * min(total, CHUNK_TILES), dtype=x.dtype)
     adjoint = getattr(_library(), f"output_adjoint_{x.dtype.name}")
-    du = np.zeros((16, out_channels, channels), dtype=x.dtype)
-    part = np.empty_like(du)
-    for t0, count in _chunks(total):
-        v = _input_tiles(x, padding, tiles, t0, count, scratch_v)
-        dm = scratch_m[:16 * out_channels * count].reshape(16, out_channels, count)
-        _call(adjoint, n, out_channels, *out, *tiles, t0, count, y, dm)
-        du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
+
+    def work(part):
+        scratch_v = np.empty(16 * channels * min(total, CHUNK_TILES), dtype=x.dtype)
+        scratch_m = np.empty(16 * out_channels * min(total, CHUNK_TILES), dtype=x.dtype)
+        du = np.zeros((16, out_channels, channels), dtype=x.dtype)
+        product = np.empty_like(du)
+        for t0, count in part:
+            v = _input_tiles(x, padding, tiles, t0, count, scratch_v)
+            dm = scratch_m[:16 * out_channels * count].reshape(16, out_channels, count)
+            _call(adjoint, n, out_channels, *out, *tiles, t0, count, y, dm)
+            du += np.matmul(dm, v.transpose(0, 2, 1), out=product)
+        return du
+
+    du = sum(_shared(work, _chunks(total)))
     return np.einsum("ik,ijoc,jl->ockl", _G, du.reshape(4, 4, out_channels, channels), _G).astype(x.dtype)

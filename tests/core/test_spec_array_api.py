@@ -106,7 +106,7 @@ CALLS = _primitives_with_calls()
 
 CHECKED_MODULES = {f"chainrule.ops.{family}" for family in (
     "elementwise", "reductions", "shape", "linalg", "einsum", "elementwise_more", "arrange", "matrix", "pad",
-    "scans", "linalg_decomp")}
+    "scans", "linalg_decomp", "transfer")}
 """The engine's own and the NumPy vocabulary's families: held to the namespace strictly. Primitives of
 other families (convolution, attention...) are reported but not yet required to pass."""
 

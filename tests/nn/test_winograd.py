@@ -80,3 +80,22 @@ def test_winograd_float32_matches_torch_at_64_channels():
         theirs = theirs.detach().numpy()
         assert ours.dtype == np.float32
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5 * np.abs(theirs).max())
+
+
+def test_two_threads_give_one_threads_numbers(monkeypatch):
+    """Two Python threads, each with half of the tiles (one BLAS thread each), then the BLAS threads
+    restored: the same forward pass and weight gradient."""
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "CHUNK_TILES", 5)
+    rng = np.random.default_rng(9)
+    x, w = rng.normal(size=(3, 4, 9, 7)), rng.normal(size=(5, 4, 3, 3))
+    g = rng.normal(size=(3, 5, 9, 7))
+    padding = ((1, 1), (1, 1))
+    monkeypatch.setattr(winograd, "workers", lambda: 1)
+    one = winograd.conv(x, w, padding), winograd.conv_weight(x, g, padding)
+    before = [c.num_threads for c in winograd._blas()]
+    monkeypatch.setattr(winograd, "workers", lambda: 2)
+    two = winograd.conv(x, w, padding), winograd.conv_weight(x, g, padding)
+    np.testing.assert_array_equal(one[0], two[0])  # each tile computed alike, by either thread
+    np.testing.assert_allclose(one[1], two[1], rtol=1e-12, atol=1e-12)  # the sum split in two
+    assert [c.num_threads for c in winograd._blas()] == before
