@@ -118,7 +118,8 @@ def fine_tuned(directory, train_ids, train_labels, test_ids, test_labels, seed, 
         ``(test accuracy, the model, seconds of training, steps)``.
     """
     from chainrule.pretrained import SentenceClassifier
-    model = SentenceClassifier(BertModel.from_pretrained(directory), 2, dropout=0.1, normalize=True, generator=seed)
+    encoder = BertModel.from_pretrained(directory, generator=np.random.default_rng(seed))  # its dropouts seeded
+    model = SentenceClassifier(encoder, 2, dropout=0.1, normalize=True, generator=seed)
 
     def make(rows):
         ids = train_ids[rows]

@@ -104,7 +104,8 @@ def build(config, info):
     """A :class:`~chainrule.pretrained.SentenceClassifier` over the pre-trained encoder."""
     from ..nn.bert import BertModel
     from ..pretrained import SentenceClassifier
-    encoder = BertModel.from_pretrained(encoder_directory(config))
+    # the encoder's own dropouts draw from a generator of the run's seed, so that a run repeats exactly
+    encoder = BertModel.from_pretrained(encoder_directory(config), generator=np.random.default_rng(config.seed))
     return SentenceClassifier(encoder, info.num_outputs, dropout=config.dropout, freeze=config.options["freeze"],
                               normalize=config.options["normalize"], generator=config.seed)
 

@@ -182,3 +182,22 @@ def build_model_for(config):
     from chainrule.train.models import ModelInfo
     from chainrule.train.runs import build_model
     return build_model(config, ModelInfo((12,), 2, "classification"))
+
+
+def test_the_compiled_step_falls_back_to_eager_for_the_encoder(sentiment_archive, tiny, capsys):
+    """The attention mask and the cut to the longest sentence are decided on the ids' values in Python,
+    so the default compiled step cannot record the run: one line says why, then it trains eagerly, to the
+    same weights as a run with --no-compile (the encoder's dropouts draw from the run's seed: a run
+    repeats exactly; they drew from the unseeded shared generator before)."""
+    common = ["train", "--model", "minilm", "--encoder", str(tiny), "--max-tokens", "12", "--epochs", "1",
+              "--batch-size", "8", "--lr", "0.01"]
+    assert main([*common, "--out", str(sentiment_archive / "default")]) == 0
+    said = capsys.readouterr().out
+    assert "compile: off, training eagerly: SentenceClassifier: the attention mask" in said
+    assert main([*common, "--no-compile", "--out", str(sentiment_archive / "eager")]) == 0
+    assert "compile:" not in capsys.readouterr().out
+    compiled = load_checkpoint(sentiment_archive / "default" / "last.safetensors")["model"]
+    eager = load_checkpoint(sentiment_archive / "eager" / "last.safetensors")["model"]
+    assert compiled.keys() == eager.keys()
+    differ = [name for name in compiled if not np.array_equal(compiled[name], eager[name])]
+    assert differ == []
