@@ -101,12 +101,20 @@ def fused_step(optimizer):
     pointer = c_backend.pointer
 
     def ready(p, s, group):
-        arrays = [p.data, p.grad.data] + ([s.get("momentum_buffer")] if kind == "sgd" else
-                                          [s.get("exp_avg"), s.get("exp_avg_sq")])
+        # The kernels walk memory: any contiguous layout serves (a Linear's weight is stored transposed,
+        # F-ordered) provided every array has the parameter's.
+        layout = "C" if p.data.flags.c_contiguous else "F" if p.data.flags.f_contiguous else None
+        keys = ("momentum_buffer",) if kind == "sgd" else ("exp_avg", "exp_avg_sq")
+        for key in keys:  # state read back from a checkpoint is C-ordered: put in the parameter's layout once
+            a = s.get(key)
+            if layout is not None and a is not None and a.shape == p.data.shape and not _laid_out(a, layout):
+                s[key] = backend.xp.asarray(a, order=layout)
+        arrays = [p.data, p.grad.data] + [s.get(key) for key in keys]
         if kind == "sgd" and arrays[2] is None and not group["momentum"]:
             arrays[2] = p.data  # not read without momentum
         for a in arrays:
-            if a is None or a.dtype != p.data.dtype or a.shape != p.data.shape or not a.flags.c_contiguous:
+            if (layout is None or a is None or a.dtype != p.data.dtype or a.shape != p.data.shape
+                    or not _laid_out(a, layout)):
                 return None
         return arrays
 
@@ -133,3 +141,8 @@ def fused_step(optimizer):
             library.adam(n, *map(pointer, arrays), decay, l2, b1, b2, lr / (1 - b1 ** t),
                          (1 - b2 ** t) ** 0.5, group["eps"])
     return step
+
+
+def _laid_out(array, layout):
+    """Whether ``array`` is contiguous in ``layout`` ("C" or "F")."""
+    return array.flags.c_contiguous if layout == "C" else array.flags.f_contiguous

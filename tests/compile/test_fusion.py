@@ -268,3 +268,32 @@ def test_nan_and_infinities_pass_through_fused_kernels_as_through_numpy(fn, dtyp
             np.testing.assert_array_equal(got, want)  # NaN where NumPy has NaN, same infinities
             np.testing.assert_allclose(got_grad, want_grad, rtol=1e-6)
     assert compiled.program(x, y, g).kernels(), "the chain ran as a fused kernel"
+
+
+@pytest.mark.skipif(c_backend.unavailable() is not None, reason="no C compiler")
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_the_update_kernels_take_a_linear_layers_transposed_weights(kind):
+    from chainrule.compile.fused_updates import fused_step
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+
+    def stepped():  # a Linear whose weight is stored transposed (F-ordered), after its first step
+        model = nn.Linear(5, 3, generator=0)
+        model.weight.data = np.asfortranarray(model.weight.data)
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if kind == "sgd" else \
+            optim.Adam(model.parameters(), lr=0.1)
+        for _ in range(2):
+            optimizer.zero_grad()
+            F.mse_loss(model(x), np.zeros((4, 3), np.float32)).backward()
+            if _ == 0:
+                optimizer.step()
+        return model, optimizer
+    model, optimizer = stepped()
+    optimizer.step()
+    fused_model, fused_optimizer = stepped()
+    assert not fused_model.weight.data.flags.c_contiguous
+    calls = []
+    fused_optimizer.step = lambda: calls.append(1)  # the kernels, not a fall back to the optimiser's step
+    fused_step(fused_optimizer)()
+    assert calls == []
+    for p, q in zip(model.parameters(), fused_model.parameters()):
+        np.testing.assert_allclose(q.data, p.data, rtol=1e-6, atol=1e-7)
