@@ -134,6 +134,7 @@ def record(fn, args, kwargs=None, exact=False):
     """
     kwargs = kwargs or {}
     leaves, treedef = tree_flatten((args, kwargs))
+    leaves = [_contiguous(leaf) for leaf in leaves]
     recorder = Recorder(leaves, f"the step {getattr(fn, '__name__', 'function')!r}")
     # The step sees its array arguments (and its tensor arguments' arrays) as traced views, so that
     # values NumPy computes from them are refused (chainrule/compile/arguments.py).

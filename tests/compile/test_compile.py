@@ -235,6 +235,18 @@ def test_a_strided_argument_that_numpy_reshapes_is_read_at_every_replay():
     assert step.recordings == 1
 
 
+def test_listing_a_step_on_strided_token_windows_reads_them_as_arguments():
+    # A language model's batch is a strided view of the corpus (tokens[:, 1:]); inspect.program
+    # records it as compile does, not as a copy it would refuse.
+    embedding = nn.Embedding(5, 3)
+    corpus = np.arange(10) % 5
+    windows = np.lib.stride_tricks.sliding_window_view(corpus, 4)[::2]
+    assert not windows.flags.c_contiguous
+    program = cr.inspect.program(lambda x: embedding(x).sum(), windows)
+    replayed = program.run([np.ascontiguousarray(windows[::-1])])
+    assert replayed.item() == embedding(windows[::-1]).sum().item()
+
+
 def test_decisions_on_input_values_in_library_code_fail_readably():
     class Longest(nn.Module):  # library code that cuts a batch to its longest row, in Python
         def forward(self, x):
