@@ -18,7 +18,8 @@ sums the columns back into the image: in one pass by a C loop (:mod:`.conv_kerne
 compiler is found, else one kernel offset at a time (col2im by slices, never ``np.add.at``). 3x3,
 stride-1 convolutions with many channels (both ways, and their weight gradients) use Winograd's
 F(2x2, 3x3) instead (:mod:`.winograd`): 16 products of channels in place of im2col's one with 9x the
-inner axis.
+inner axis. 1-D convolutions with few channels (MNIST-1D's) use direct C loops (:mod:`.conv_direct`)
+for all three primitives.
 
 Memory: the im2col matrix of ``conv`` and ``conv_weight`` (and the column matrix of
 ``conv_transpose``) holds ``N · C · prod(k) · prod(out)`` elements, ``prod(k)`` times the output's

@@ -38,6 +38,7 @@ _SOURCE = r"""
 static long up(long n, long m) { return (n + m - 1) / m * m; }
 
 #define BLOCK(VEC, A, B0, B1, B2, B3, W0, W1)                                                         \
+    __asm__("" : "+x"(W0), "+x"(W1)); /* W0, W1 held in registers, not loaded again by each FMA */    \
     A[0] += (B0) * (W0); A[1] += (B0) * (W1); A[2] += (B1) * (W0); A[3] += (B1) * (W1);               \
     A[4] += (B2) * (W0); A[5] += (B2) * (W1); A[6] += (B3) * (W0); A[7] += (B3) * (W1);
 
@@ -56,18 +57,20 @@ int conv_##NAME(long N, long C, long L, long O, long K, long P, long s, long pad
     long Lp = (PP - 1) * s + (K - 1) * d + 1;                                                         \
     if (Lp < pad + L) Lp = pad + L;                                                                   \
     T *wt = calloc(R * OP + C * Lp + 8 * V, sizeof(T));                                               \
-    if (!wt) return 1;                                                                                \
+    long *at = malloc(sizeof(long) * R);                                                              \
+    if (!wt || !at) { free(wt); free(at); return 1; }                                                 \
     T *xp = wt + R * OP, *tmp = xp + C * Lp;                                                          \
     for (long o = 0; o < O; o++)                                                                      \
         for (long r = 0; r < R; r++) wt[r * OP + o] = w[o * R + r];                                   \
+    for (long r = 0; r < R; r++) at[r] = (r / K) * Lp + (r % K) * d;  /* row r = (c, k) of xp */       \
     for (long n = 0; n < N; n++) {                                                                    \
         pad_##NAME(C, L, Lp, pad, x + n * C * L, xp);                                                 \
         for (long ob = 0; ob < OP; ob += 2 * V)                                                       \
         for (long pb = 0; pb < PP; pb += 4) {                                                         \
             VEC a[8] = {0};                                                                           \
-            for (long c = 0; c < C; c++)                                                              \
-            for (long k = 0; k < K; k++) {                                                            \
-                const T *b = xp + c * Lp + pb * s + k * d, *wr = wt + (c * K + k) * OP + ob;          \
+            const T *xb = xp + pb * s, *wr = wt + ob;                                                 \
+            for (long r = 0; r < R; r++, wr += OP) {                                                  \
+                const T *b = xb + at[r];                                                              \
                 VEC w0 = *(const VEC *)wr, w1 = *(const VEC *)(wr + V);                               \
                 BLOCK(VEC, a, b[0], b[s], b[2 * s], b[3 * s], w0, w1)                                 \
             }                                                                                         \
@@ -77,7 +80,7 @@ int conv_##NAME(long N, long C, long L, long O, long K, long P, long s, long pad
                     y[(n * O + ob + i) * P + pb + j] = tmp[(2 * j + i / V) * V + i % V];             \
         }                                                                                             \
     }                                                                                                 \
-    free(wt);                                                                                         \
+    free(wt); free(at);                                                                               \
     return 0;                                                                                         \
 }                                                                                                     \
 /* gx (N, C, L) = conv_transpose(g (N, O, P), w (O, C, K)): per example the columns (P, C·K) =        \
