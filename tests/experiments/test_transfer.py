@@ -34,7 +34,7 @@ def test_the_pretrained_cnn_learns_new_classes_from_few_images(quick_run):
     assert set(vision) == {"fine-tuned", "from scratch"} and set(vision["fine-tuned"]) == {10, 50, 100}
     assert result.metrics["vision_source_accuracy"] >= 0.8  # classes 0-4 after one epoch of 5,000 images: 85%
     tuned, scratch = vision["fine-tuned"], vision["from scratch"]
-    assert tuned[10] >= 0.8  # 60 steps on 50 images of classes the CNN never saw: measured 85.0%
+    assert tuned[10] >= 0.8  # 60 steps on 50 shifted images of classes the CNN never saw: measured 85.8%
     assert scratch[100] >= scratch[10] + 0.03 and tuned[100] >= tuned[10]  # more images help both
     verdict = "met" if tuned[10] >= scratch[100] else "missed"
     assert f"{tuned[10]:.1%}, against {scratch[100]:.1%} for the same CNN from scratch with 100 per class " \
