@@ -93,6 +93,19 @@ def _batch_chunks(n, bytes_per_example):
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
+def _over_batch(xp, work, n, bytes_per_example):
+    """The results of ``work(chunks)`` over the batch's chunks: one call, or with NumPy arrays and two
+    BLAS threads allowed (:func:`.winograd.workers`), two Python threads each taking half the batch
+    with one BLAS thread (the window copies, the products and col2im release the GIL), as Winograd
+    splits its tiles; two BLAS threads would share only each example's small product."""
+    if xp is not _np or n < 2 or winograd.workers() == 1:
+        return [work(_batch_chunks(n, bytes_per_example))]
+    half = (n + 1) // 2
+    chunks = [slice(c.start + start, c.stop + start) for start, size in ((0, half), (half, n - half))
+              for c in _batch_chunks(size, bytes_per_example)]
+    return winograd.shared(work, chunks)
+
+
 def _columns(xp, view, groups, examples_inside=False):
     """Copy windows ``(n, C, *out, *k)`` into Chainer's im2col layout ``(n, G, C/G · prod(k), prod(out))``:
     the product with the weight then lands in ``(n, O, *out)`` order, and the copy reads the input in
@@ -121,8 +134,11 @@ def _conv_impl(xp, x, weight, *, stride, padding, dilation, groups):
     w = weight.reshape(groups, out_channels // groups, -1)
     ans = xp.empty((n, out_channels) + out, dtype=xp.result_type(x, weight))
     flat = ans.reshape(n, groups, out_channels // groups, -1)
-    for chunk in _batch_chunks(n, x.shape[1] * math.prod(kernel) * math.prod(out) * x.itemsize):
-        xp.matmul(w, _columns(xp, view[chunk], groups), out=flat[chunk])
+    def work(chunks):
+        for chunk in chunks:
+            xp.matmul(w, _columns(xp, view[chunk], groups), out=flat[chunk])
+
+    _over_batch(xp, work, n, x.shape[1] * math.prod(kernel) * math.prod(out) * x.itemsize)
     return ans
 
 
@@ -133,14 +149,20 @@ def _conv_weight_impl(xp, x, y, *, kernel_size, stride, padding, dilation, group
     if conv_direct.applies(x, y, x.shape[1], out_channels, kernel_size, groups):
         return conv_direct.conv_weight(x, y, kernel_size[0], stride, padding, dilation)
     view = windows(padded(xp, x, padding), kernel_size, stride, dilation)
-    grad = None
-    for chunk in _batch_chunks(n, x.shape[1] * math.prod(kernel_size) * math.prod(y.shape[2:]) * x.itemsize):
-        cols = _columns(xp, view[chunk], groups, examples_inside=True)  # (G, C/G·K, n·P)
-        rows = y[chunk].reshape(-1, groups, out_channels // groups, cols.shape[2] // len(y[chunk]))
-        rows = xp.ascontiguousarray(rows.transpose(1, 2, 0, 3)).reshape(groups, out_channels // groups, -1)
-        # One product per group over the long axis n·P: the sum over examples is inside the product.
-        part = xp.matmul(rows, cols.transpose(0, 2, 1))  # (G, O/G, C/G·K)
-        grad = part if grad is None else grad + part
+
+    def work(chunks):
+        grad = None
+        for chunk in chunks:
+            cols = _columns(xp, view[chunk], groups, examples_inside=True)  # (G, C/G·K, n·P)
+            rows = y[chunk].reshape(-1, groups, out_channels // groups, cols.shape[2] // len(y[chunk]))
+            rows = xp.ascontiguousarray(rows.transpose(1, 2, 0, 3)).reshape(groups, out_channels // groups, -1)
+            # One product per group over the long axis n·P: the sum over examples is inside the product.
+            part = xp.matmul(rows, cols.transpose(0, 2, 1))  # (G, O/G, C/G·K)
+            grad = part if grad is None else grad + part
+        return grad
+
+    parts = _over_batch(xp, work, n, x.shape[1] * math.prod(kernel_size) * math.prod(y.shape[2:]) * x.itemsize)
+    grad = parts[0] if len(parts) == 1 else parts[0] + parts[1]
     return grad.reshape((out_channels, x.shape[1] // groups) + tuple(kernel_size))
 
 
@@ -177,19 +199,23 @@ def _conv_transpose_impl(xp, y, weight, *, size, stride, padding, dilation, grou
         image = xp.zeros((n, channels) + full, dtype=dtype)
         grouped_image = image.reshape((n, groups, channels // groups) + full)
     d = len(kernel)
-    for chunk in _batch_chunks(n, channels * math.prod(kernel) * math.prod(out) * y.itemsize):
-        m = y[chunk].shape[0]
-        # One long product per group: (C/G·K, O/G) @ (O/G, m·P), the examples side by side.
-        rows = y[chunk].reshape(m, groups, out_channels // groups, -1).transpose(1, 2, 0, 3)
-        cols = xp.matmul(w, xp.ascontiguousarray(rows).reshape(groups, out_channels // groups, -1))
-        if fast:  # the columns (C·K, m·P) summed into the unpadded image in one pass
-            conv_kernels.col2im(cols, kernel, out, stride, padding, dilation, into=image[chunk])
-            continue
-        cols = cols.reshape((groups, channels // groups) + kernel + (m,) + out)
-        to_image = (2, 0, 1) + tuple(range(3, d + 3))  # (G, C/G, m, *out) -> (m, G, C/G, *out)
-        target = grouped_image[chunk]
-        for offset, index in offsets(kernel, stride, dilation, out):
-            target[(slice(None),) + index] += cols[(slice(None), slice(None)) + offset].transpose(to_image)
+
+    def work(chunks):
+        for chunk in chunks:
+            m = y[chunk].shape[0]
+            # One long product per group: (C/G·K, O/G) @ (O/G, m·P), the examples side by side.
+            rows = y[chunk].reshape(m, groups, out_channels // groups, -1).transpose(1, 2, 0, 3)
+            cols = xp.matmul(w, xp.ascontiguousarray(rows).reshape(groups, out_channels // groups, -1))
+            if fast:  # the columns (C·K, m·P) summed into the unpadded image in one pass
+                conv_kernels.col2im(cols, kernel, out, stride, padding, dilation, into=image[chunk])
+                continue
+            cols = cols.reshape((groups, channels // groups) + kernel + (m,) + out)
+            to_image = (2, 0, 1) + tuple(range(3, d + 3))  # (G, C/G, m, *out) -> (m, G, C/G, *out)
+            target = grouped_image[chunk]
+            for offset, index in offsets(kernel, stride, dilation, out):
+                target[(slice(None),) + index] += cols[(slice(None), slice(None)) + offset].transpose(to_image)
+
+    _over_batch(xp, work, n, channels * math.prod(kernel) * math.prod(out) * y.itemsize)
     return image if fast else image[inner(size, padding)]
 
 

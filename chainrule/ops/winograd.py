@@ -233,7 +233,7 @@ def _pool():
     return ThreadPoolExecutor(2, thread_name_prefix="chainrule-winograd")
 
 
-def _shared(work, chunks):
+def shared(work, chunks):
     """``work(part)`` for the chunks, split in halves between two threads when :func:`workers` says
     so; the list of results."""
     if workers() == 1 or len(chunks) < 2:
@@ -286,7 +286,7 @@ def conv(x, weight, padding):
             m = np.matmul(u, v, out=scratch_m[:16 * out_channels * count].reshape(16, out_channels, count))
             _call(output, n, out_channels, *out, *tiles, t0, count, m, ans)
 
-    _shared(work, _chunks(total))
+    shared(work, _chunks(total))
     return ans
 
 
@@ -311,5 +311,5 @@ def conv_weight(x, y, padding):
             du += np.matmul(dm, v.transpose(0, 2, 1), out=product)
         return du
 
-    du = sum(_shared(work, _chunks(total)))
+    du = sum(shared(work, _chunks(total)))
     return np.einsum("ik,ijoc,jl->ockl", _G, du.reshape(4, 4, out_channels, channels), _G).astype(x.dtype)
