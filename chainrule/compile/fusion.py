@@ -1,6 +1,6 @@
 """Fusion: runs of elementwise operations become one generated C loop each; optimiser updates become
-one pass per parameter (:mod:`.fused_updates`); last-axis softmax, log-softmax, cross-entropy and the
-attention weights become row kernels (:mod:`.row_kernels`). Matrix products, other reductions and
+one pass per parameter (:mod:`.fused_updates`); last-axis softmax, log-softmax, cross-entropy, mean and
+variance become row kernels (:mod:`.row_kernels`). Matrix products, other reductions and
 everything else stay the NumPy calls they were.
 
 As XLA and TorchInductor do it: the program is walked in order, and consecutive elementwise operations

@@ -1,10 +1,9 @@
-"""Row reductions as C kernels: softmax, log-softmax, softmax cross-entropy, masked attention weights,
-mean and variance along the last axis (a layer norm's statistics), forward and VJP, one pass over each
-row kept in cache.
+"""Row reductions as C kernels: softmax, log-softmax, softmax cross-entropy, mean and variance along
+the last axis (a layer norm's statistics), forward and VJP, one pass over each row kept in cache.
 
 NumPy computes ``softmax(x)`` as five passes over the whole array (max, subtract, exp, sum, divide),
 each one allocating; a kernel reads a row, keeps it in L1 and writes the result once. The formulas are
-those of ``ops/reductions.py`` and ``ops/attention.py``, in the same order (the max taken first, NaN
+those of ``ops/reductions.py``, in the same order (the max taken first, NaN
 propagating through it as through ``np.max``), so NaN and infinities come out where NumPy puts them;
 sums are reordered by vectorisation, so results agree to the dtype's rounding, not bit for bit
 (``compile(exact=True)`` keeps the NumPy replay).
@@ -25,8 +24,13 @@ _SOURCE = r"""
 #define T {ctype}
 #define EXP {f}exp{s}
 #define LOG {f}log{s}
+#define LOWEST_EXP {lowest_exp}
 /* np.max: a NaN anywhere gives NaN. */
 static inline T MAX(T a, T b) {{ return a > b || a != a ? a : b; }}
+/* exp(d), taken as 0 below the smallest normal result (exp(-87) in float32): the vector
+   exp of glibc computes lanes out of its range one by one;
+   NumPy's result there is below 1e-37 (float32) or 1e-307 (float64). NaN stays NaN. */
+static inline T EXP_LOW(T d) {{ return d < LOWEST_EXP ? (T)0 : EXP(MAX(d, LOWEST_EXP)); }}
 static inline T row_max(long m, const T *x) {{
     T v = x[0];
     for (long j = 1; j < m; j++) v = MAX(x[j], v);
@@ -38,7 +42,7 @@ static inline void softmax_row(long m, T *restrict y, const T *restrict x) {{
     const T c = row_max(m, x);
     T total = 0;
     #pragma omp simd reduction(+:total)
-    for (long j = 0; j < m; j++) {{ T e = EXP(x[j] - c); y[j] = e; total += e; }}
+    for (long j = 0; j < m; j++) {{ T e = EXP_LOW(x[j] - c); y[j] = e; total += e; }}
     #pragma omp simd
     for (long j = 0; j < m; j++) y[j] /= total;
 }}
@@ -49,7 +53,7 @@ static inline T row_logsumexp(long m, const T *restrict x) {{
     if (!isfinite(c)) c = 0;
     T total = 0;
     #pragma omp simd reduction(+:total)
-    for (long j = 0; j < m; j++) total += EXP(x[j] - c);
+    for (long j = 0; j < m; j++) total += EXP_LOW(x[j] - c);
     return LOG(total) + c;
 }}
 
@@ -86,7 +90,7 @@ void log_softmax_vjp(long rows, long m, T *restrict dx, const T *restrict g, con
         #pragma omp simd reduction(+:total)
         for (long j = 0; j < m; j++) total += gr[j];
         #pragma omp simd
-        for (long j = 0; j < m; j++) out[j] = gr[j] - EXP(ar[j]) * total;
+        for (long j = 0; j < m; j++) out[j] = gr[j] - EXP_LOW(ar[j]) * total;
     }}
 }}
 
@@ -151,63 +155,12 @@ void var_vjp(long rows, long m, T *restrict dx, const T *restrict g, const T *re
         for (long j = 0; j < m; j++) dx[r * m + j] = (T)2 * (xr[j] - c) / n * gr;
     }}
 }}
-
-/* Attention weights w = softmax(scale s), keys j of query row r kept where keep[(r % L) m + j]
-   (keep NULL: all), masked scores set to the lowest finite value; a row with no kept key is zero.
-   Then wd = w * drop (drop NULL: 1). With dp given (the VJP): ds = scale w (dp drop - <w, dp drop>),
-   written over dp. */
-void attention_rows(long rows, long m, long L, T *restrict wd, T *restrict dp, const T *restrict s,
-                    const _Bool *restrict keep, const T *restrict drop, double scale_, T lowest) {{
-    const T scale = (T)scale_;
-    T z[m], w[m];
-    for (long r = 0; r < rows; r++) {{
-        const T *sr = s + r * m; T *out = wd + r * m;
-        const _Bool *kr = keep ? keep + (r % L) * m : 0;
-        const T *dr = drop ? drop + r * m : 0;
-        long kept = m;
-        if (kr) {{
-            kept = 0;
-            for (long j = 0; j < m; j++) kept += kr[j];
-        }}
-        if (kept == 0) {{
-            for (long j = 0; j < m; j++) out[j] = 0;
-            if (dp) for (long j = 0; j < m; j++) dp[r * m + j] = 0;
-            continue;
-        }}
-        if (kr) {{
-            #pragma omp simd
-            for (long j = 0; j < m; j++) z[j] = kr[j] ? sr[j] * scale : lowest;
-        }} else {{
-            #pragma omp simd
-            for (long j = 0; j < m; j++) z[j] = sr[j] * scale;
-        }}
-        softmax_row(m, w, z);
-        if (dr) {{
-            #pragma omp simd
-            for (long j = 0; j < m; j++) out[j] = w[j] * dr[j];
-        }} else {{
-            for (long j = 0; j < m; j++) out[j] = w[j];
-        }}
-        if (!dp) continue;
-        T *dpr = dp + r * m;
-        if (dr) {{
-            #pragma omp simd
-            for (long j = 0; j < m; j++) dpr[j] *= dr[j];
-        }}
-        T dot = 0;
-        #pragma omp simd reduction(+:dot)
-        for (long j = 0; j < m; j++) dot += w[j] * dpr[j];
-        #pragma omp simd
-        for (long j = 0; j < m; j++) dpr[j] = scale * w[j] * (dpr[j] - dot);
-    }}
-}}
 """
 
 _P, _L, _D = ctypes.c_void_p, ctypes.c_long, ctypes.c_double
 _SIGNATURES = {"softmax": [_L, _L, _P, _P], "log_softmax": [_L, _L, _P, _P],
                "softmax_vjp": [_L, _L, _P, _P, _P], "log_softmax_vjp": [_L, _L, _P, _P, _P],
                "sce": [_L, _L, _P, _P, _P], "sce_vjp": [_L, _L, _P, _P, _P, _P],
-               "attention_rows": [_L, _L, _L, _P, _P, _P, _P, _P, _D, None],
                "row_mean": [_L, _L, _P, _P], "row_var": [_L, _L, _P, _P, _D], "mean_vjp": [_L, _L, _P, _P],
                "var_vjp": [_L, _L, _P, _P, _P, _D]}
 _libraries = {}
@@ -216,7 +169,8 @@ _libraries = {}
 def source(dtype="float32"):
     """The C source of the row kernels for arrays of ``dtype``."""
     single = backend.xp.dtype(dtype) == backend.xp.float32
-    return _SOURCE.format(ctype="float" if single else "double", f="", s="f" if single else "")
+    return _SOURCE.format(ctype="float" if single else "double", f="", s="f" if single else "",
+                          lowest_exp="-87.0f" if single else "-708.0")
 
 
 def library(dtype):
@@ -267,8 +221,6 @@ def replacement(op, values):
         return _moment(op, read, kind, name[:-3] if kind == "vjp" else name)
     if name in ("softmax_cross_entropy", "softmax_cross_entropy[0]"):
         return _cross_entropy(op, read, kind)
-    if name == "attention" or name.startswith("attention["):
-        return _attention(op, read, kind)
     return None
 
 
@@ -388,61 +340,3 @@ def _cross_entropy(op, read, kind):
         return out
     return vjp
 
-
-def _attention(op, read, kind):
-    """The attention primitive's forward (inputs ``q, k, v, bias, keep, dropout``) or its joint VJP
-    (``g, ans`` first): products by BLAS, the masked softmax (and its pullback) by ``attention_rows``.
-    Only without an additive mask, with ``keep`` ``None`` or one ``(L, S)`` boolean mask for every
-    batch and head, and ``q, k, v`` of one dtype and one batch shape."""
-    xp = backend.xp
-    q, k, v, bias, keep, drop = read[-6:]
-    if bias is not None or not all(isinstance(a, backend.ndarray) for a in (q, k, v)):
-        return None
-    dtype = q.dtype
-    if dtype.name not in ("float32", "float64") or k.dtype != dtype or v.dtype != dtype:
-        return None
-    if q.ndim < 2 or not q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
-        return None
-    L, S = q.shape[-2], k.shape[-2]
-    shape = q.shape[:-2] + (L, S)
-    if not 0 < S <= 16384 or L == 0:
-        return None
-    if keep is not None:
-        stripped = keep.shape
-        while stripped and stripped[0] == 1:
-            stripped = stripped[1:]
-        if not (isinstance(keep, backend.ndarray) and keep.dtype == bool and stripped == (L, S)
-                and keep.flags.c_contiguous):
-            return None
-    if drop is not None and not (isinstance(drop, backend.ndarray) and drop.dtype == dtype
-                                 and drop.shape == shape and drop.flags.c_contiguous):
-        return None
-    wanted = (0, 1, 2, 3, 4, 5) if kind == "forward" else tuple(
-        int(i) for i in op.kind[1][len("attention["):-1].split(","))
-    if kind != "forward" and not set(wanted) <= {0, 1, 2}:
-        return None
-    function, rows = library(dtype).attention_rows, _rows(shape)
-    scale, lowest = float((op.params or {}).get("scale", 1.0)), float(xp.finfo(dtype).min)
-    matmul, swap, empty, pointer = xp.matmul, xp.swapaxes, xp.empty, c_backend.pointer
-
-    def address(array):
-        return None if array is None else pointer(array)
-
-    def weights(q, k, keep, drop, dp):
-        wd, scores = empty(shape, dtype), matmul(q, swap(k, -1, -2))  # held while the kernel runs
-        function(rows, S, L, pointer(wd), address(dp), pointer(scores), address(keep), address(drop), scale,
-                 lowest)
-        return wd
-
-    if kind == "forward":
-        def forward(q, k, v, bias, keep, drop):
-            return matmul(weights(q, k, keep, drop, None), v)
-        return forward
-
-    def vjp(g, ans, q, k, v, bias, keep, drop):
-        ds = matmul(g, swap(v, -1, -2))  # becomes scale · ds in place
-        wd = weights(q, k, keep, drop, ds)
-        made = {0: lambda: matmul(ds, k), 1: lambda: matmul(swap(ds, -1, -2), q),
-                2: lambda: matmul(swap(wd, -1, -2), g)}
-        return tuple(made[i]() for i in wanted)
-    return vjp
