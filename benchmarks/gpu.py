@@ -268,85 +268,45 @@ def _synchronizer(framework, device):
     return lambda: None
 
 
-def _chainrule_step(name, device):
-    import chainrule as cr
-    import chainrule.nn.functional as F
+def _step(framework, name, device):
+    """One training step of workload ``name``, written once against PyTorch's names, which chainrule
+    shares: ``lib`` is ``torch`` or ``chainrule``."""
+    if framework == "torch":
+        import torch as lib
+        lib.manual_seed(0)
+    else:
+        import chainrule as lib
     rng = np.random.default_rng(0)
     if name.startswith("gpt"):
-        from benchmarks.gpt import _chainrule_model
+        from benchmarks import gpt
         config, batch = (GPT_SMALL, 12) if name == "gpt-12x64" else (GPT_LARGE, 64)
-        model = _chainrule_model(config).to(device)
-        optimizer = cr.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+        model = (gpt._torch_model if framework == "torch" else gpt._chainrule_model)(config).to(device)
+        optimizer = lib.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
         shape = (batch, config["block_size"])
-        x = cr.tensor(rng.integers(0, config["vocab_size"], shape), device=device)
-        y = cr.tensor(rng.integers(0, config["vocab_size"], shape), device=device)
-
-        def step():
-            _, loss = model(x, y)
-            optimizer.zero_grad()
-            loss.backward()
-            cr.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            return loss
-        return step
-    if name == "lenet-512":
-        from benchmarks.vision import _network
-        model = _network(cr.nn, "lenet5")
-        x = rng.standard_normal((512, 1, 28, 28)).astype("float32")
+        x = lib.tensor(rng.integers(0, config["vocab_size"], shape), device=device)
+        y = lib.tensor(rng.integers(0, config["vocab_size"], shape), device=device)
+        objective, clip = lambda: model(x, y)[1], 1.0
     else:
-        model = cr.nn.MLP([784, 1024, 1024, 10])
-        x = rng.standard_normal((4096, 784)).astype("float32")
-    model.to(device)
-    optimizer = cr.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, labels = cr.tensor(x, device=device), cr.tensor(rng.integers(0, 10, len(x)), device=device)
+        if name == "lenet-512":
+            from benchmarks.vision import _network
+            model = _network(lib.nn, "lenet5")
+            x = rng.standard_normal((512, 1, 28, 28)).astype("float32")
+        else:
+            nn = lib.nn
+            model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+                                  nn.Linear(1024, 10))
+            x = rng.standard_normal((4096, 784)).astype("float32")
+        model.to(device)
+        optimizer = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        x, labels = lib.tensor(x, device=device), lib.tensor(rng.integers(0, 10, len(x)), device=device)
+        objective, clip = lambda: lib.nn.functional.cross_entropy(model(x), labels), None
 
     def step():
-        loss = F.cross_entropy(model(x), labels)
+        loss = objective()
         optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
-        return loss
-    return step
-
-
-def _torch_step(name):
-    import torch
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    if name.startswith("gpt"):
-        from benchmarks.gpt import _torch_model
-        config, batch = (GPT_SMALL, 12) if name == "gpt-12x64" else (GPT_LARGE, 64)
-        model = _torch_model(config).cuda()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
-        shape = (batch, config["block_size"])
-        x = torch.tensor(rng.integers(0, config["vocab_size"], shape), device="cuda")
-        y = torch.tensor(rng.integers(0, config["vocab_size"], shape), device="cuda")
-
-        def step():
-            _, loss = model(x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            return loss
-        return step
-    if name == "lenet-512":
-        from benchmarks.vision import _network
-        model = _network(torch.nn, "lenet5")
-        x = rng.standard_normal((512, 1, 28, 28)).astype("float32")
-    else:
-        layers = [torch.nn.Linear(784, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024), torch.nn.ReLU(),
-                  torch.nn.Linear(1024, 10)]
-        model = torch.nn.Sequential(*layers)
-        x = rng.standard_normal((4096, 784)).astype("float32")
-    model.cuda()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, labels = torch.tensor(x, device="cuda"), torch.tensor(rng.integers(0, 10, len(x)), device="cuda")
-
-    def step():
-        loss = torch.nn.functional.cross_entropy(model(x), labels)
-        optimizer.zero_grad()
-        loss.backward()
+        if clip is not None:
+            lib.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         return loss
     return step
@@ -355,7 +315,7 @@ def _torch_step(name):
 def time_one(framework, name, device, repeats, warmup):
     """Seconds per step of workload ``name`` (medians and quartiles of ``repeats`` single steps, each
     ending with the device synchronised), in this process."""
-    step = _torch_step(name) if framework == "torch" else _chainrule_step(name, device)
+    step = _step(framework, name, device)
     synchronize = _synchronizer(framework, device)
     for _ in range(warmup):
         step()

@@ -34,7 +34,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import backend
 from ..core.primitive import primitive
-from . import conv_kernels, winograd
+from . import conv_direct, conv_kernels, winograd
 from .checks import (check_fits, check_groups, check_output_padding, conv_padding, located,
                      positive_ints)
 
@@ -112,6 +112,9 @@ def _conv_impl(xp, x, weight, *, stride, padding, dilation, groups):
     n, out_channels, kernel = x.shape[0], weight.shape[0], weight.shape[2:]
     if winograd.applies(x, weight, out_channels, kernel, stride, padding, dilation, groups):
         return winograd.conv(x, weight, padding)
+    if conv_direct.applies(x, weight, x.shape[1], out_channels, kernel, groups):
+        return conv_direct.conv(x, weight, conv_output_size(x.shape[2], kernel[0], stride[0], padding[0],
+                                                            dilation[0]), stride, padding, dilation)
     view = windows(padded(xp, x, padding), kernel, stride, dilation)
     out = view.shape[2:2 + len(kernel)]
     w = weight.reshape(groups, out_channels // groups, -1)
@@ -126,6 +129,8 @@ def _conv_weight_impl(xp, x, y, *, kernel_size, stride, padding, dilation, group
     n, out_channels = y.shape[:2]
     if winograd.applies(x, y, out_channels, kernel_size, stride, padding, dilation, groups):
         return winograd.conv_weight(x, y, padding)
+    if conv_direct.applies(x, y, x.shape[1], out_channels, kernel_size, groups):
+        return conv_direct.conv_weight(x, y, kernel_size[0], stride, padding, dilation)
     view = windows(padded(xp, x, padding), kernel_size, stride, dilation)
     grad = None
     for chunk in _batch_chunks(n, x.shape[1] * math.prod(kernel_size) * math.prod(y.shape[2:]) * x.itemsize):
@@ -142,6 +147,8 @@ def _conv_transpose_impl(xp, y, weight, *, size, stride, padding, dilation, grou
     n, out_channels, kernel = y.shape[0], weight.shape[0], weight.shape[2:]
     spans = tuple(d * (k - 1) for k, d in zip(kernel, dilation))
     channels = weight.shape[1] * groups
+    if conv_direct.applies(y, weight, channels, out_channels, kernel, groups):
+        return conv_direct.conv_transpose(y, weight, size[0], stride, padding, dilation)
     if (all(s == 1 for s in stride) and all(before <= span and after <= span
                                             for (before, after), span in zip(padding, spans))
             and out_channels * math.prod(size) <= 2 * channels * math.prod(y.shape[2:])):

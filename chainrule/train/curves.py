@@ -1,6 +1,10 @@
 """Learning curves: loss and accuracy (or RMSE), training against validation, drawn to a PNG file."""
 
 import io
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from ..serialization import write_atomic
@@ -53,3 +57,57 @@ def save_figure(figure, path, **options):
     image = io.BytesIO()
     figure.savefig(image, format=Path(path).suffix[1:] or "png", **options)
     write_atomic(path, image.getvalue())
+
+
+_CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from matplotlib.figure import Figure  # the slow import, done while the parent trains
+from chainrule.train.curves import plot_history
+from chainrule.train.history import History
+order = sys.stdin.read()
+if order:
+    order = json.loads(order)
+    plot_history(History.from_json(order["history"]), order["path"], order["title"], order["best_epoch"])
+"""
+
+
+class CurvesPainter:
+    """Draws a run's learning curves in a child process started before the training: the child
+    imports Matplotlib (about a second) on another core while the model trains, and draws while the
+    run scores its test set. Use it as a context manager: leaving it waits for the drawing, or draws
+    in this process if the child could not start or failed; leaving on an error ends the child."""
+
+    def __init__(self):
+        self.order = None
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        try:
+            self.child = subprocess.Popen([sys.executable, "-c", _CHILD, root], stdin=subprocess.PIPE,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError:
+            self.child = None
+
+    def plot(self, history_json, path, title=None, best_epoch=None):
+        """Draw the history saved at ``history_json`` (by :meth:`History.to_json`) to ``path``, as
+        :func:`plot_history` does; done when the painter is left."""
+        self.order = {"history": str(history_json), "path": str(path), "title": title, "best_epoch": best_epoch}
+        if self.child is not None:
+            try:
+                self.child.stdin.write(json.dumps(self.order).encode())
+                self.child.stdin.close()
+            except OSError:  # the child died: drawn here on leaving
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, error_type, *details):
+        child, self.child = self.child, None
+        if child is not None:
+            if not child.stdin.closed:
+                child.stdin.close()  # an empty order: the child exits without drawing
+            child.wait()
+        if error_type is None and self.order is not None and (child is None or child.returncode != 0):
+            from .history import History
+            order = self.order
+            plot_history(History.from_json(order["history"]), order["path"], order["title"], order["best_epoch"])

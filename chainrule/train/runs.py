@@ -29,7 +29,7 @@ from ..data import Standardizer
 from . import lm
 from .build import build_loop, build_loss, build_model
 from .checkpoint import load_checkpoint
-from .curves import plot_history
+from .curves import CurvesPainter
 from .loop import BEST
 from .metrics import predicted_classes
 from .models import ModelInfo
@@ -103,9 +103,14 @@ def _processes(config, distributed):
 
 
 def _run(config, run_dir, resume, progress, log, group, callbacks):
-    started = time.perf_counter()
     if not group.root:
-        progress, log = False, _silent
+        return _run_with(None, config, run_dir, resume, False, _silent, group, callbacks)
+    with CurvesPainter() as painter:  # Matplotlib imported by a child process while the model trains
+        return _run_with(painter, config, run_dir, resume, progress, log, group, callbacks)
+
+
+def _run_with(painter, config, run_dir, resume, progress, log, group, callbacks):
+    started = time.perf_counter()
     # data
     data = prepare_data(config)
     config = config.for_data(data.task, data.train_size)
@@ -141,8 +146,8 @@ def _run(config, run_dir, resume, progress, log, group, callbacks):
     # history, curves
     history.to_json(run_dir / "history.json")
     history.to_csv(run_dir / "history.csv")
-    plot_history(history, run_dir / "curves.png", title=f"{data.name}: {record['model']['kind']}",
-                 best_epoch=loop.monitor.best_epoch)
+    painter.plot(run_dir / "history.json", run_dir / "curves.png",
+                 title=f"{data.name}: {record['model']['kind']}", best_epoch=loop.monitor.best_epoch)
     # report: the best weights scored
     model.load_state_dict(loop.best_checkpoint()["model"])
     results = {"position": loop.POSITION, "done": loop.position, "best": loop.monitor.best_epoch,

@@ -65,3 +65,24 @@ def test_monitor_never_takes_a_nan_for_the_best():
 def test_early_stopping_rejects_bad_settings(settings, message):
     with pytest.raises(ValueError, match=message):
         EarlyStopping(**settings)
+
+
+@pytest.mark.parametrize("child", [True, False])
+def test_the_painter_draws_in_a_child_or_here(tmp_path, monkeypatch, child):
+    from chainrule.train.curves import CurvesPainter
+    if not child:  # no child can start: drawn in this process on leaving
+        monkeypatch.setattr("sys.executable", str(tmp_path / "no-python"))
+    History(RECORDS).to_json(tmp_path / "history.json")
+    with CurvesPainter() as painter:
+        assert (painter.child is not None) == child
+        painter.plot(tmp_path / "history.json", tmp_path / "curves.png", title="run", best_epoch=1)
+    assert painter.child is None
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_painter_ends_its_child_on_an_error(tmp_path):
+    from chainrule.train.curves import CurvesPainter
+    with pytest.raises(KeyError), CurvesPainter() as painter:
+        child = painter.child
+        raise KeyError("the run failed")
+    assert child.returncode == 0 and not (tmp_path / "curves.png").exists()
