@@ -192,8 +192,8 @@ def _float_rows(value):
             and value.flags.c_contiguous and value.ndim >= 1 and value.size > 0)
 
 
-def _last_axis(params, ndim):
-    axis = (params or {}).get("axis", -1)
+def _last_axis(params, ndim, default=-1):
+    axis = (params or {}).get("axis", default)
     if isinstance(axis, tuple) and len(axis) == 1:
         axis = axis[0]
     return isinstance(axis, int) and not isinstance(axis, bool) and axis in (-1, ndim - 1)
@@ -274,7 +274,7 @@ def _moment(op, read, kind, name):
     if dtype.name not in ("float32", "float64") or len(shape) < 2 or not shape[-1] or not _rows(shape):
         return None
     ddof = params.get("ddof", 0)
-    if not _last_axis(params, len(shape)) or name == "var" and not (
+    if not _last_axis(params, len(shape), default=None) or name == "var" and not (
             isinstance(ddof, int) and not isinstance(ddof, bool) and 0 <= ddof < shape[-1]):
         return None
     lib, m, rows = library(dtype), shape[-1], _rows(shape)

@@ -97,3 +97,14 @@ def test_a_layer_norms_statistics_and_their_vjps_agree_with_eager_mode(dtype):
     compiled = _compare(step, (x, RNG.standard_normal(x.shape).astype(dtype)), dtype, "mean", w)
     listing = str(compiled.program(x, x))
     assert all(f"fused {name}" in listing for name in ("var", "vjp mean[0]", "vjp var[0]"))
+
+
+def test_a_mean_over_every_axis_stays_a_numpy_call():
+    # Regression: mean's default axis (None: every axis) was taken for the last one.
+    def step(x):
+        return cr.mean(cr.tensor(x) * 2.0)
+    compiled = cr.compile(step)
+    x = RNG.standard_normal((9, 2)).astype(np.float32)
+    compiled(x)
+    assert compiled(x).shape == ()
+    np.testing.assert_allclose(compiled(x).numpy(), step(x).numpy(), rtol=1e-6)
