@@ -62,12 +62,7 @@ def trainer(framework, params):
 
 def _chainrule(params):
     import chainrule as cr
-    sizes = [params[0].shape[0]] + [w.shape[1] for w in params[::2]]
-    model = cr.nn.MLP(sizes)
-    with cr.no_grad():
-        for linear, w, b in zip(model[::2], params[::2], params[1::2], strict=True):
-            linear.weight.data[...] = w.T
-            linear.bias.data[...] = b
+    model = _chainrule_mlp(params)
     optimizer = cr.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
 
     def step(x, y):
@@ -85,6 +80,18 @@ def _compiled(params):
     import chainrule as cr
     to_batch, step = _chainrule(params)
     return to_batch, cr.compile(step)
+
+
+def _chainrule_mlp(params):
+    """chainrule's MLP holding ``params`` (a Linear stores ``W`` transposed)."""
+    import chainrule as cr
+    sizes = [params[0].shape[0]] + [w.shape[1] for w in params[::2]]
+    model = cr.nn.MLP(sizes)
+    with cr.no_grad():
+        for linear, w, b in zip(model[::2], params[::2], params[1::2], strict=True):
+            linear.weight.data[...] = w.T
+            linear.bias.data[...] = b
+    return model
 
 
 def _torch(params):

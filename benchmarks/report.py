@@ -3,8 +3,8 @@
 import dataclasses
 import json
 
-FRAMEWORK_NAMES = {"chainrule": "chainrule", "compiled": "chainrule compiled", "torch": "PyTorch eager", "jax": "JAX jit",
-                   "autograd": "HIPS autograd", "numpy": "NumPy by hand"}
+FRAMEWORK_NAMES = {"chainrule": "chainrule", "compiled": "chainrule compiled", "train": "chainrule train's loop",
+                   "torch": "PyTorch eager", "jax": "JAX jit", "autograd": "HIPS autograd", "numpy": "NumPy by hand"}
 """How each framework is named in the tables."""
 
 SPREAD_NOTE = ("Times are medians per call; ± is half the interquartile range of the repeats, relative to "

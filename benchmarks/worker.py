@@ -16,8 +16,8 @@ import sys
 from benchmarks import environment, timing
 from benchmarks.workloads import WORKLOADS
 
-REQUIRED_MODULES = {"chainrule": "chainrule", "compiled": "chainrule", "torch": "torch", "jax": "jax", "autograd": "autograd",
-                    "numpy": "numpy"}
+REQUIRED_MODULES = {"chainrule": "chainrule", "compiled": "chainrule", "train": "chainrule", "torch": "torch",
+                    "jax": "jax", "autograd": "autograd", "numpy": "numpy"}
 """The module each framework needs; when it cannot be imported the framework is reported missing."""
 
 BENCH_EXTRA = "pip install 'chainrule[bench]' installs every framework"
