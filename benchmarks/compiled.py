@@ -74,7 +74,8 @@ def tables(all_cases, results):
                + ["compiled / eager", "compiled / PyTorch", "goal", "status"])
     note = ("The same training steps as the step table (forward, cross-entropy, backward, SGD with momentum, "
             "float32) and the tiny graph, with chainrule's step recorded once by `chainrule.compile` and "
-            "replayed: bit for bit the eager results, without Tensor or Node objects or the graph walk. "
+            "replayed with fused kernels (the eager results to float32 rounding), without Tensor or Node "
+            "objects or the graph walk. "
             "The compiled CNN, LSTM, GRU and GPT steps are in the vision, recurrent and GPT tables (column "
             "\"compiled / eager\"), the replayed step's memory in the memory table, compiled epochs in the "
             "epoch table.")

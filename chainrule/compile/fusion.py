@@ -1,6 +1,7 @@
 """Fusion: runs of elementwise operations become one generated C loop each; optimiser updates become
-one pass per parameter (:mod:`.fused_updates`). Matrix products, reductions and everything else stay
-the NumPy calls they were.
+one pass per parameter (:mod:`.fused_updates`); last-axis softmax, log-softmax, cross-entropy, mean and
+variance become row kernels (:mod:`.row_kernels`). Matrix products, other reductions and
+everything else stay the NumPy calls they were.
 
 As XLA and TorchInductor do it: the program is walked in order, and consecutive elementwise operations
 with one result shape and dtype (float32 or float64) join a group, the forward ones by their primitive
@@ -19,7 +20,7 @@ keeps the bit-for-bit replay).
 import ctypes
 
 from .. import backend
-from . import c_backend
+from . import c_backend, row_kernels
 from .program import CONSTANT, SLOT, TENSOR, Op
 
 # {0}, {1}: the inputs; C macros from _PRELUDE pick the float or double function.
@@ -115,6 +116,10 @@ def fuse(ops, values, keep, steps):
             if op is not None:
                 replaced.update({index: None for index in group.indices})
                 replaced[group.indices[-1]] = op
+    for index, op in enumerate(ops):
+        fn = None if index in replaced else row_kernels.replacement(op, values)
+        if fn is not None:
+            op.fn, op.into, op.name = fn, None, f"fused {op.name}"
     if not replaced:
         return ops
     return [replaced.get(index, op) for index, op in enumerate(ops) if replaced.get(index, op) is not None]

@@ -33,8 +33,9 @@ def test_every_peer_trains_like_the_numpy_floor(framework):
     np.testing.assert_allclose(first_losses(installed(framework)), first_losses("numpy"), rtol=1e-5)
 
 
-def test_compiled_mlp_step_replays_chainrule_eager_bit_for_bit():
-    assert first_losses("compiled") == first_losses("chainrule")
+def test_compiled_mlp_step_replays_chainrule_eager_to_float32_rounding():
+    # Fused kernels (the cross-entropy's row kernels) round differently: compile(exact=True) is bit for bit.
+    np.testing.assert_allclose(first_losses("compiled"), first_losses("chainrule"), rtol=1e-6)
 
 
 SMALL_LSTM = {"layer": "LSTM", "seq": 6, "batch": 4, "input": 3, "hidden": 5}
@@ -46,11 +47,11 @@ CHAINRULE_STEPS = {
 
 
 @pytest.mark.parametrize("model", list(CHAINRULE_STEPS))
-def test_compiled_workload_steps_replay_chainrule_eager_bit_for_bit(model):
+def test_compiled_workload_steps_replay_chainrule_eager_to_float32_rounding(model):
     installed("torch")  # the CNN and the LSTM start from PyTorch's parameters
     eager, replayed = (CHAINRULE_STEPS[model](framework) for framework in ("chainrule", "compiled"))
     eager_losses = [eager() for _ in range(3)]
-    assert [replayed() for _ in range(3)] == eager_losses
+    np.testing.assert_allclose([replayed() for _ in range(3)], eager_losses, rtol=1e-6)
     assert eager_losses[2] < eager_losses[0]
 
 

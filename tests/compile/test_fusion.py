@@ -21,8 +21,12 @@ RNG = np.random.default_rng(22)
 
 # Tolerances of a fused step against eager mode, float32: one step's values agree to a few ulp
 # (FUSED_RTOL); after 100 steps parameters agree to 1e-4 relative, and to 1e-4 absolute where Adam
-# turns a gradient at rounding level into a step of its sign.
-FUSED_RTOL, STEPS_RTOL, STEPS_ATOL = 1e-6, 1e-4, 1e-4
+# turns a gradient at rounding level into a step of its sign. A loss near zero is logsumexp(z) - z_y, a
+# difference of two numbers near |z|: it agrees to LOSS_ATOL (a few ulp of |z|), not relatively.
+# In the CNN a last-bit difference (the cross-entropy's row kernel: glibc's expf against NumPy's) moves
+# a max-pool choice at a near tie around step 25; the parameters then keep an offset of ~1e-3 that does
+# not grow (KINK_ATOL), while the losses still agree.
+FUSED_RTOL, STEPS_RTOL, STEPS_ATOL, LOSS_ATOL, KINK_ATOL = 1e-6, 1e-4, 1e-4, 1e-5, 2e-3
 
 
 def _train(make, batches, steps, compiled):
@@ -105,11 +109,12 @@ def test_100_fused_steps_agree_with_100_eager_steps_to_float32_rounding(family):
     fused, fused_losses, step = _train(make, batches, 100, compiled=True)
     assert step.recordings == 1
     np.testing.assert_allclose(fused_losses[:2], eager_losses[:2], rtol=FUSED_RTOL)
-    np.testing.assert_allclose(fused_losses, eager_losses, rtol=STEPS_RTOL)
+    np.testing.assert_allclose(fused_losses, eager_losses, rtol=STEPS_RTOL, atol=LOSS_ATOL)
     first, second = eager.state_dict(), fused.state_dict()
     assert first.keys() == second.keys()
     for key in first:
-        np.testing.assert_allclose(second[key], first[key], rtol=STEPS_RTOL, atol=STEPS_ATOL, err_msg=key)
+        np.testing.assert_allclose(second[key], first[key], rtol=STEPS_RTOL,
+                                   atol=KINK_ATOL if family == "cnn" else STEPS_ATOL, err_msg=key)
     assert eager_losses[-1] < eager_losses[0]
 
 

@@ -1,0 +1,110 @@
+"""Row kernels (softmax, log-softmax, cross-entropy, mean and variance along the last axis): a compiled
+step computes them in C, agreeing with eager mode to the dtype's rounding, with NaN and infinities where
+NumPy puts them; ``exact=True`` keeps the NumPy operations."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.compile import c_backend
+from chainrule.nn import functional as F
+
+pytestmark = pytest.mark.skipif(c_backend.unavailable() is not None, reason="no C compiler")
+
+RNG = np.random.default_rng(23)
+RTOL = {np.float32: 2e-6, np.float64: 1e-13}
+
+
+def _special(dtype):
+    """Rows of ordinary values, then a NaN, a +inf, a whole row of -inf and a -inf among finite values."""
+    x = RNG.standard_normal((6, 7)).astype(dtype)
+    x[1, 2], x[2, 3], x[3], x[4, 0] = np.nan, np.inf, -np.inf, -np.inf
+    return x
+
+
+def _compare(step, args, dtype, name, weight):
+    compiled = cr.compile(step)
+    with np.errstate(all="ignore"):
+        for _ in range(2):  # recorded, then replayed
+            weight.grad = None
+            got = [np.asarray(t.data).copy() for t in compiled(*args)]
+        weight.grad = None
+        want = [t.data for t in step(*args)]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+        np.testing.assert_allclose(g, w, rtol=RTOL[dtype], atol=RTOL[dtype])
+    assert f"fused {name}" in str(compiled.program(*args))
+    return compiled
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_and_log_softmax_and_their_vjps_agree_with_eager_mode(name, dtype):
+    w = cr.tensor(np.ones(7, dtype), requires_grad=True)
+
+    def step(x, g):
+        out = getattr(cr, name)(x * w, axis=-1)
+        out.backward(gradient=g)
+        return out, w.grad
+    compiled = _compare(step, (_special(dtype), RNG.standard_normal((6, 7)).astype(dtype)), dtype, name, w)
+    assert "fused vjp " + name in str(compiled.program(_special(dtype), np.ones((6, 7), dtype)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_and_its_gradient_agree_with_eager_mode(dtype):
+    w = cr.tensor(np.ones(7, dtype), requires_grad=True)
+
+    def step(x, y):
+        loss = F.cross_entropy(x * w * 10, y, reduction="none")
+        loss.sum().backward()
+        return loss, w.grad
+    x = RNG.standard_normal((6, 7)).astype(dtype)
+    _compare(step, (x, RNG.integers(0, 7, 6)), dtype, "softmax_cross_entropy", w)
+    x[1, 2], x[2] = np.nan, np.inf  # NaN rows as in NumPy
+    _compare(step, (x, RNG.integers(0, 7, 6)), dtype, "softmax_cross_entropy", w)
+
+
+def test_exact_keeps_the_numpy_softmax():
+    def step(x):
+        return cr.softmax(cr.tensor(x) * 2.0, axis=-1)
+    compiled = cr.compile(step, exact=True)
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    compiled(x)
+    np.testing.assert_array_equal(compiled(x).numpy(), step(x).numpy())
+    assert "fused" not in str(compiled.program(x))
+
+
+def test_a_softmax_over_another_axis_stays_a_numpy_call():
+    def step(x):
+        return cr.softmax(cr.tensor(x) * 2.0, axis=0)
+    compiled = cr.compile(step)
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    compiled(x)
+    np.testing.assert_allclose(compiled(x).numpy(), step(x).numpy(), rtol=1e-6)
+    assert "fused softmax" not in str(compiled.program(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_layer_norms_statistics_and_their_vjps_agree_with_eager_mode(dtype):
+    w = cr.tensor(np.ones(7, dtype), requires_grad=True)
+    norm = cr.nn.LayerNorm(7).to(dtype=dtype)
+
+    def step(x, g):
+        out = norm(x * w) + cr.var(x * w, axis=-1, ddof=1)[..., None]
+        out.backward(gradient=g)
+        return out, w.grad
+    x = _special(dtype)[None].repeat(2, axis=0)
+    compiled = _compare(step, (x, RNG.standard_normal(x.shape).astype(dtype)), dtype, "mean", w)
+    listing = str(compiled.program(x, x))
+    assert all(f"fused {name}" in listing for name in ("var", "vjp mean[0]", "vjp var[0]"))
+
+
+def test_a_mean_over_every_axis_stays_a_numpy_call():
+    # Regression: mean's default axis (None: every axis) was taken for the last one.
+    def step(x):
+        return cr.mean(cr.tensor(x) * 2.0)
+    compiled = cr.compile(step)
+    x = RNG.standard_normal((9, 2)).astype(np.float32)
+    compiled(x)
+    assert compiled(x).shape == ()
+    np.testing.assert_allclose(compiled(x).numpy(), step(x).numpy(), rtol=1e-6)
