@@ -117,6 +117,17 @@ def unavailable():
     return None
 
 
+def build_or_none(source):
+    """The library :func:`build` makes of ``source``, or ``None`` when no kernel can be built here
+    (callers then compute with NumPy)."""
+    if unavailable() is not None:
+        return None
+    try:
+        return build(source)
+    except OSError:
+        return None
+
+
 _loaded = {}
 
 

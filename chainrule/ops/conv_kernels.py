@@ -87,12 +87,7 @@ DTYPES = ("float32", "float64")
 def _library():
     """The built library, or ``None`` when no kernel can be built here."""
     from chainrule.compile import c_backend
-    if c_backend.unavailable() is not None:
-        return None
-    try:
-        return c_backend.build(_SOURCE)
-    except OSError:
-        return None
+    return c_backend.build_or_none(_SOURCE)
 
 
 def available(*arrays, spatial=1):

@@ -134,17 +134,17 @@ def test_the_prompt_is_only_characters(serving, runs):
     assert not Path("x").exists()
 
 
-def _ctrl_c_delivered():
-    """A shell's background job ignores SIGINT, and Python then never raises KeyboardInterrupt: the
-    server is started as from a terminal, whatever launched the tests."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# A shell's background job ignores SIGINT, and Python then never raises KeyboardInterrupt: the server
+# is started with Python's SIGINT handler, as from a terminal, whatever launched the tests.
+FROM_A_TERMINAL = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "runpy.run_module('chainrule', run_name='__main__', alter_sys=True)")
 
 
 def test_ctrl_c_stops_the_server_cleanly(half_written):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OPENBLAS_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "chainrule", "view", str(half_written), "--no-open",
+    process = subprocess.Popen([sys.executable, "-c", FROM_A_TERMINAL, "view", str(half_written), "--no-open",
                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env, preexec_fn=_ctrl_c_delivered)
+                               env=env)
     try:
         line = process.stdout.readline()
         assert "serving 1 run(s) at http://127.0.0.1:" in line
