@@ -12,8 +12,8 @@ batch's), the timed epochs replay it; "compiled / PyTorch" is checked against is
 MNIST-1D. chainrule train's loop is the :class:`~chainrule.train.Trainer` that ``chainrule train`` runs,
 compiling its step (the command's default), on the same parameters and batch size, shuffling with its
 own seed; the validation pass and the checkpoints that the command adds after each epoch are left
-out, as no other framework's epoch has them. "train / PyTorch" is checked against issue 21's goal on
-MNIST-1D.
+out, as no other framework's epoch has them. "chainrule train's loop / PyTorch" is checked against
+issue 21's goal on MNIST-1D.
 """
 
 import time
@@ -77,7 +77,7 @@ def _trainer_epochs(x, y, params, epochs):
     """:func:`measure_case` for chainrule train's loop: ``Trainer.fit`` one epoch further each time."""
     import chainrule as cr
     from chainrule.train import Trainer
-    model = models._chainrule_mlp(params)
+    model = models.chainrule_mlp(params)
     optimizer = cr.optim.SGD(model.parameters(), lr=models.LEARNING_RATE, momentum=models.MOMENTUM)
     trainer = Trainer(model, cr.nn.CrossEntropyLoss(), optimizer, batch_size=BATCH, compile=True,
                       progress=False)
@@ -96,12 +96,12 @@ def tables(all_cases, results):
     for index, case in enumerate(all_cases):
         missing = [m["data_missing"] for m in (results.get(f, index) for f in FRAMEWORKS)
                    if m is not None and "data_missing" in m]
-        goals = [Goal(f"epoch of {DATA_NAMES[case['data']]} ({FRAMEWORK_NAMES[f]})", "PyTorch",
-                      None if missing else results.ratio(f, "torch", index), limits[case["data"]])
-                 for f, limits in GOALS.items() if case["data"] in limits]
-        all_goals += goals
-        goal_cells = ([", ".join(f"{FRAMEWORK_NAMES[f]} {g.target}" for f, g in zip(GOALS, goals)),
-                       overall_status(goals)] if goals else ["—", "—"])
+        goals = {f: Goal(f"epoch of {DATA_NAMES[case['data']]} ({FRAMEWORK_NAMES[f]})", "PyTorch",
+                         None if missing else results.ratio(f, "torch", index), limits[case["data"]])
+                 for f, limits in GOALS.items() if case["data"] in limits}
+        all_goals += goals.values()
+        goal_cells = ([", ".join(f"{FRAMEWORK_NAMES[f]} {g.target}" for f, g in goals.items()),
+                       overall_status(goals.values())] if goals else ["—", "—"])
         if missing:
             rows.append([DATA_NAMES[case["data"]], case["epochs"]] + ["data missing"] * len(FRAMEWORKS)
                         + ["n/a"] * (1 + len(GOALS)) + [missing[0].split(".")[0]] + goal_cells)

@@ -62,7 +62,7 @@ def trainer(framework, params):
 
 def _chainrule(params):
     import chainrule as cr
-    model = _chainrule_mlp(params)
+    model = chainrule_mlp(params)
     optimizer = cr.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
 
     def step(x, y):
@@ -82,7 +82,7 @@ def _compiled(params):
     return to_batch, cr.compile(step)
 
 
-def _chainrule_mlp(params):
+def chainrule_mlp(params):
     """chainrule's MLP holding ``params`` (a Linear stores ``W`` transposed)."""
     import chainrule as cr
     sizes = [params[0].shape[0]] + [w.shape[1] for w in params[::2]]
