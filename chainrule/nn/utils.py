@@ -78,7 +78,7 @@ def _sum_of_squares(a):
     """``Σ a²`` as a Python float: one BLAS dot product for a real array (no |a| and a² arrays made, as
     ``np.sum(np.abs(a) ** 2)`` makes); summed in another order, so it agrees to the dtype's rounding."""
     if a.dtype.kind == "f" and a.dtype.itemsize in (4, 8):
-        flat = a.reshape(-1)
+        flat = a.ravel(order="K")  # a view of a C- or F-ordered array (a Linear's weight)
         return float(np.dot(flat, flat))
     return float(np.sum(np.abs(a) ** 2))
 
