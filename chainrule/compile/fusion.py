@@ -20,7 +20,7 @@ keeps the bit-for-bit replay).
 import ctypes
 
 from .. import backend
-from . import c_backend, row_kernels
+from . import attention_kernel, c_backend, row_kernels
 from .program import CONSTANT, SLOT, TENSOR, Op
 
 # {0}, {1}: the inputs; C macros from _PRELUDE pick the float or double function.
@@ -117,7 +117,8 @@ def fuse(ops, values, keep, steps):
                 replaced.update({index: None for index in group.indices})
                 replaced[group.indices[-1]] = op
     for index, op in enumerate(ops):
-        fn = None if index in replaced else row_kernels.replacement(op, values)
+        fn = None if index in replaced else (row_kernels.replacement(op, values)
+                                             or attention_kernel.replacement(op, values))
         if fn is not None:
             op.fn, op.into, op.name = fn, None, f"fused {op.name}"
     if not replaced:

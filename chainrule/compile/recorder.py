@@ -225,6 +225,8 @@ class Recorder:
         site = node.site or user_site()
         joint = self._emit("backward", f"vjp {prim.name}{list(wanted)}",
                            _vjp(rule, params, dynamic, None, plain=True), refs, results, site)
+        if not dynamic and self.ops and self.ops[-1].out == joint:
+            self.ops[-1].kind, self.ops[-1].params = ("vjps", f"{prim.name}{list(wanted)}"), params
         out = {}
         for k, i in enumerate(wanted):
             g_full, x = results[k], args[i]
