@@ -17,14 +17,21 @@ a tangent ``Ẇ_hh, ḃ_hh`` enters as ``h_{t-1} Ẇ_hhᵀ + ḃ_hh`` beside ``�
 ``lengths`` (one per sequence) makes step ``t ≥ length`` copy the state unchanged: padding then never
 reaches a state or a gradient. The reverse scan runs once per node: one rule gives the cotangents of all
 four inputs (``defvjp_argnums``). The rules are written on ``ns``, so they serve every order.
+
+On float32 and float64 NumPy arrays with a C compiler, LSTM and GRU scans run each step's elementwise
+work as one kernel (:mod:`.recurrent_kernels`); under grad mode the forward then keeps the gates beside
+the states, and the first-order reverse scan on arrays reads them instead of recomputing ``hw`` (higher
+orders, JVPs and the other cells use the rules below).
 """
 
 import functools
 from collections import namedtuple
 
 from .. import backend
+from ..core.graph import is_grad_enabled
 from ..core.primitive import primitive
 from ..errors import ShapeError
+from . import recurrent_kernels
 
 Step = namedtuple("Step", "input recurrent carry through")
 """A cell's local derivatives at one step: the factors of the cotangent (or tangent) of ``xw_t`` and of
@@ -241,12 +248,20 @@ def _check(xw, state0, weight_hh, bias_hh, mode, lengths):
     return steps, batch, hidden
 
 
+def _rows(mask):
+    """The mask as the kernels read it: ``(T, B)`` bytes, or ``None``."""
+    return None if mask is None else backend.xp.ascontiguousarray(mask[:, :, 0], dtype="uint8")
+
+
 def _scan_impl(xp, xw, state0, weight_hh, bias_hh, mode="lstm", lengths=None):
     steps, batch, H = _check(xw, state0, weight_hh, bias_hh, mode, lengths)
     cell = CELLS[mode]
     dtype = xp.result_type(xw, state0, weight_hh)
-    states = xp.empty((steps, batch, cell.state_width * H), dtype=dtype)
     mask = _mask(lengths, steps)
+    if recurrent_kernels.applies(mode, dtype, xw, state0, weight_hh, bias_hh):
+        return recurrent_kernels.scan(xw, state0, weight_hh, bias_hh, mode, dtype, _rows(mask),
+                                      save=is_grad_enabled())
+    states = xp.empty((steps, batch, cell.state_width * H), dtype=dtype)
     weight_t = xp.ascontiguousarray(weight_hh.T)
     hw = xp.empty((batch, cell.gates * H), dtype=dtype)
     scratch = xp.empty((batch, H), dtype=dtype)
@@ -304,7 +319,17 @@ def _reverse_scan(ns, g, states, xw, state0, weight_hh, bias_hh, mode, lengths):
 
 def _vjp(wanted, ns, g, states, xw, state0, weight_hh, bias_hh, mode="lstm", lengths=None):
     """The cotangents of the inputs at positions ``wanted`` (xw, state0, weight_hh, bias_hh), from one
-    reverse scan."""
+    reverse scan (on arrays, by the kernels when the forward kept its gates)."""
+    saved = recurrent_kernels.saved_gates(states, mode) if type(g) is backend.ndarray else None
+    if saved is not None and recurrent_kernels.applies(mode, states.dtype, g, xw, state0, weight_hh):
+        dxw, dhw, dstate0 = recurrent_kernels.reverse(g, states, saved, state0, weight_hh, mode,
+                                                      _rows(_mask(lengths, states.shape[0])))
+        results = {0: dxw, 1: dstate0}
+        if 2 in wanted:
+            results[2] = recurrent_kernels.weight_gradient(dhw, states, state0, weight_hh.shape[1])
+        if 3 in wanted:
+            results[3] = dhw.sum(axis=(0, 1))
+        return tuple(results[i] for i in wanted)
     dxw, dstate0, dhw = _reverse_scan(ns, g, states, xw, state0, weight_hh, bias_hh, mode, lengths)
     cotangents = []
     for i in wanted:

@@ -1,0 +1,272 @@
+"""LSTM and GRU scans with each step's elementwise work as one C kernel, built by
+:mod:`chainrule.compile.c_backend`; the matrix products stay BLAS calls (``numpy.matmul`` with ``out=``).
+
+NumPy spends a step of an LSTM in about fifteen passes over ``(B, 4H)`` arrays (bias, scaling, tanh,
+slices, products, sums), each a Python call; here one kernel per step reads the product
+``h_{t-1} W_hhᵀ`` and writes the state. The forward keeps what the reverse scan reads, as PyTorch's
+workspace does: LSTM ``(i, f, g, o, tanh c_t)``, GRU ``(r, z, n, hw_n)`` per step, in the same
+allocation as the states, after them (:func:`saved_gates` finds them from the states alone, and they
+live exactly as long as the states). The reverse scan then needs no product to recompute ``hw``, and
+one kernel per step gives the cotangents of ``xw`` and ``hw`` (:mod:`.recurrent`'s equations, with
+``σ' = σ(1 - σ)``, ``tanh' = 1 - tanh²``) and the carry to the step before; ``dh_{t-1}`` is one product
+``dhw_t W_hh`` added by the next kernel.
+
+Padding (``lengths``): a step past a sequence's end copies the state (forward) and passes the cotangent
+on unchanged (reverse), a flag per row. Sigmoid is ``(1 + tanh(x/2)) / 2`` as in NumPy's path; vector
+``tanh`` (glibc's libmvec) rounds differently from NumPy's, so results agree to the dtype's rounding,
+with NaN and infinities where NumPy puts them. Without a C compiler (or with ``CHAINRULE_NO_CC``),
+:mod:`.recurrent` computes with NumPy.
+"""
+
+import ctypes
+import functools
+
+import numpy as np
+
+_TEMPLATE = r"""
+#define T {ctype}
+#define TANH tanh{s}
+#define SIG(x) ((T)0.5 + (T)0.5 * TANH((T)0.5 * (x)))
+
+/* One LSTM step for rows b: z = xw + hw + bias (gates i, f, g, o), c = f c' + i g, h = o tanh c.
+   prev, out: rows of stride 2H ([h, c]); ws: rows of 5H (i, f, g, o, tanh c); a row whose
+   active flag is 0 copies its previous state. */
+void lstm_forward_{name}(long B, long H, const T *restrict xw, const T *restrict hw,
+                         const T *restrict bias, const T *restrict prev, T *restrict out,
+                         T *restrict ws, const unsigned char *restrict active) {{
+    for (long b = 0; b < B; b++) {{
+        const T *x = xw + b * 4 * H, *p = hw + b * 4 * H, *cp = prev + b * 2 * H + H;
+        T *h = out + b * 2 * H, *c = h + H;
+        if (active && !active[b]) {{
+            for (long j = 0; j < 2 * H; j++) h[j] = prev[b * 2 * H + j];
+            continue;
+        }}
+        T *w = ws + b * 5 * H;
+        #pragma omp simd
+        for (long j = 0; j < H; j++) {{
+            T i = SIG(x[j] + p[j] + bias[j]);
+            T f = SIG(x[H + j] + p[H + j] + bias[H + j]);
+            T g = TANH(x[2 * H + j] + p[2 * H + j] + bias[2 * H + j]);
+            T o = SIG(x[3 * H + j] + p[3 * H + j] + bias[3 * H + j]);
+            T cn = f * cp[j] + i * g;
+            T tc = TANH(cn);
+            c[j] = cn;
+            h[j] = o * tc;
+            w[j] = i; w[H + j] = f; w[2 * H + j] = g; w[3 * H + j] = o; w[4 * H + j] = tc;
+        }}
+    }}
+}}
+
+/* One reverse LSTM step. d = (dh, dc) = g + carry + [gemm, 0] (gemm = dz_{{t+1}} W_hh);
+   dc += dh o (1 - tanh² c); dz = (dc g σ'_i, dc c' σ'_f, dc i tanh'_g, dh tanh(c) σ'_o);
+   carry becomes (0, dc f). An inactive row passes d on as the carry, with dz = 0. */
+void lstm_reverse_{name}(long B, long H, const T *restrict g, const T *restrict gemm,
+                         T *restrict carry, const T *restrict ws, const T *restrict prev,
+                         T *restrict dz, const unsigned char *restrict active) {{
+    for (long b = 0; b < B; b++) {{
+        const T *gr = g + b * 2 * H, *w = ws + b * 5 * H, *cp = prev + b * 2 * H + H;
+        const T *m = gemm + b * H;
+        T *k = carry + b * 2 * H, *z = dz + b * 4 * H;
+        if (active && !active[b]) {{
+            for (long j = 0; j < H; j++) {{
+                k[j] += gr[j] + m[j]; k[H + j] += gr[H + j];
+                z[j] = z[H + j] = z[2 * H + j] = z[3 * H + j] = 0;
+            }}
+            continue;
+        }}
+        #pragma omp simd
+        for (long j = 0; j < H; j++) {{
+            T i = w[j], f = w[H + j], gg = w[2 * H + j], o = w[3 * H + j], tc = w[4 * H + j];
+            T dh = gr[j] + k[j] + m[j];
+            T dc = gr[H + j] + k[H + j] + dh * o * (1 - tc * tc);
+            z[j] = dc * gg * i * (1 - i);
+            z[H + j] = dc * cp[j] * f * (1 - f);
+            z[2 * H + j] = dc * i * (1 - gg * gg);
+            z[3 * H + j] = dh * tc * o * (1 - o);
+            k[j] = 0;
+            k[H + j] = dc * f;
+        }}
+    }}
+}}
+
+/* One GRU step: r, z = σ(xw + hw + bias), hn = hw_n + bias_n, n = tanh(xw_n + r hn),
+   h = n + z (h' - n); ws: rows of 4H (r, z, n, hn). */
+void gru_forward_{name}(long B, long H, const T *restrict xw, const T *restrict hw,
+                        const T *restrict bias, const T *restrict prev, T *restrict out,
+                        T *restrict ws, const unsigned char *restrict active) {{
+    for (long b = 0; b < B; b++) {{
+        const T *x = xw + b * 3 * H, *p = hw + b * 3 * H, *hp = prev + b * H;
+        T *h = out + b * H;
+        if (active && !active[b]) {{
+            for (long j = 0; j < H; j++) h[j] = hp[j];
+            continue;
+        }}
+        T *w = ws + b * 4 * H;
+        #pragma omp simd
+        for (long j = 0; j < H; j++) {{
+            T r = SIG(x[j] + p[j] + bias[j]);
+            T z = SIG(x[H + j] + p[H + j] + bias[H + j]);
+            T hn = p[2 * H + j] + bias[2 * H + j];
+            T n = TANH(x[2 * H + j] + r * hn);
+            h[j] = n + z * (hp[j] - n);
+            w[j] = r; w[H + j] = z; w[2 * H + j] = n; w[3 * H + j] = hn;
+        }}
+    }}
+}}
+
+/* One reverse GRU step. d = g + carry + gemm; A_n = d (1 - z) tanh'_n, A_r = A_n hn σ'_r,
+   A_z = d (h' - n) σ'_z: dxw = (A_r, A_z, A_n), dhw = (A_r, A_z, A_n r), carry becomes d z. */
+void gru_reverse_{name}(long B, long H, const T *restrict g, const T *restrict gemm,
+                        T *restrict carry, const T *restrict ws, const T *restrict prev,
+                        T *restrict dxw, T *restrict dhw, const unsigned char *restrict active) {{
+    for (long b = 0; b < B; b++) {{
+        const T *gr = g + b * H, *w = ws + b * 4 * H, *hp = prev + b * H;
+        const T *m = gemm + b * H;
+        T *k = carry + b * H, *dx = dxw + b * 3 * H, *dw = dhw + b * 3 * H;
+        if (active && !active[b]) {{
+            for (long j = 0; j < H; j++) {{
+                k[j] += gr[j] + m[j];
+                dx[j] = dx[H + j] = dx[2 * H + j] = dw[j] = dw[H + j] = dw[2 * H + j] = 0;
+            }}
+            continue;
+        }}
+        #pragma omp simd
+        for (long j = 0; j < H; j++) {{
+            T r = w[j], z = w[H + j], n = w[2 * H + j], hn = w[3 * H + j];
+            T d = gr[j] + k[j] + m[j];
+            T an = d * (1 - z) * (1 - n * n);
+            T ar = an * hn * r * (1 - r);
+            T az = d * (hp[j] - n) * z * (1 - z);
+            dx[j] = dw[j] = ar;
+            dx[H + j] = dw[H + j] = az;
+            dx[2 * H + j] = an;
+            dw[2 * H + j] = an * r;
+            k[j] = d * z;
+        }}
+    }}
+}}
+#undef T
+#undef TANH
+#undef SIG
+"""
+
+_SOURCE = "#include <math.h>\n" + "".join(
+    _TEMPLATE.format(ctype=ctype, s=suffix, name=name)
+    for ctype, suffix, name in (("float", "f", "float32"), ("double", "", "float64")))
+
+MODES = {"lstm": (4, 2, 5), "gru": (3, 1, 4)}
+"""Per cell: gates, state width and saved width (in units of H)."""
+
+DTYPES = ("float32", "float64")
+
+
+@functools.cache
+def _library():
+    """The built library, or ``None`` when no kernel can be built here."""
+    from chainrule.compile import c_backend
+    library = c_backend.build_or_none(_SOURCE)
+    if library is None:
+        return None
+    for mode in MODES:
+        for dtype in DTYPES:
+            getattr(library, f"{mode}_forward_{dtype}").argtypes = [ctypes.c_long] * 2 + [ctypes.c_void_p] * 7
+            getattr(library, f"{mode}_reverse_{dtype}").argtypes = (
+                [ctypes.c_long] * 2 + [ctypes.c_void_p] * (8 if mode == "gru" else 7))
+    return library
+
+
+def applies(mode, dtype, *arrays):
+    """Whether the kernels compute this scan: LSTM or GRU, float32 or float64 NumPy arrays, a compiler."""
+    return (mode in MODES and np.dtype(dtype).name in DTYPES
+            and all(isinstance(a, np.ndarray) for a in arrays) and _library() is not None)
+
+
+def _steps(array):
+    """``address(t)``: where step ``t`` of a C-contiguous ``(T, ...)`` array starts (``None``: none);
+    reading ``array[t].ctypes.data`` costs microseconds a call, more than a small step's kernel."""
+    if array is None:
+        return lambda t: None
+    start, stride = array.__array_interface__["data"][0], array.strides[0]
+    return lambda t: start + t * stride
+
+
+def scan(xw, state0, weight_hh, bias_hh, mode, dtype, mask=None, save=True):
+    """The states ``(T, B, width·H)`` of the scan, ``mask`` ``(T, B)`` ``uint8`` (``None``: no lengths);
+    with ``save``, the gates the reverse scan reads are kept after them (:func:`saved_gates`)."""
+    gates, width, saved = MODES[mode]
+    steps, batch, _ = xw.shape
+    H = weight_hh.shape[1]
+    xw, state0, bias = (np.ascontiguousarray(a, dtype=dtype) for a in (xw, state0, bias_hh))
+    weight_t = np.ascontiguousarray(np.asarray(weight_hh, dtype=dtype).T)
+    if save:
+        size = steps * batch * width * H
+        flat = np.empty(size + steps * batch * saved * H, dtype=dtype)
+        states = flat[:size].reshape(steps, batch, width * H)
+        ws = flat[size:].reshape(steps, batch, saved * H)
+    else:  # every step writes its gates into one scratch block (unconditional stores vectorise better)
+        states = np.empty((steps, batch, width * H), dtype=dtype)
+        ws = np.empty((1, batch, saved * H), dtype=dtype)
+    hw = np.empty((batch, gates * H), dtype=dtype)
+    forward = getattr(_library(), f"{mode}_forward_{np.dtype(dtype).name}")
+    x_at, state_at, ws_at, active_at = _steps(xw), _steps(states), _steps(ws), _steps(mask)
+    hw_address, bias_address = _steps(hw)(0), _steps(bias)(0)
+    state, previous = state0, _steps(state0)(0)
+    for t in range(steps):
+        np.matmul(state[:, :H], weight_t, out=hw)
+        forward(batch, H, x_at(t), hw_address, bias_address, previous, state_at(t), ws_at(t if save else 0),
+                active_at(t))
+        state, previous = states[t], state_at(t)
+    return states
+
+
+def saved_gates(states, mode):
+    """The gates :func:`scan` kept after ``states`` (the same allocation), or ``None`` when ``states``
+    was made otherwise."""
+    base = states.base if isinstance(states, np.ndarray) and type(states) is np.ndarray else None
+    if mode not in MODES or base is None or base.ndim != 1 or base.dtype != states.dtype:
+        return None
+    steps, batch, width_h = states.shape
+    saved = MODES[mode][2] * width_h // MODES[mode][1]
+    if (base.size != states.size + steps * batch * saved or not states.flags.c_contiguous
+            or base.__array_interface__["data"][0] != states.__array_interface__["data"][0]):
+        return None
+    return base[states.size:].reshape(steps, batch, saved)
+
+
+def reverse(g, states, ws, state0, weight_hh, mode, mask=None):
+    """``(dxw, dhw, dstate0)`` of the scan from the states' cotangent ``g`` and the saved gates ``ws``
+    (``dxw is dhw`` for LSTM)."""
+    gates, width, _ = MODES[mode]
+    steps, batch, _ = states.shape
+    H = weight_hh.shape[1]
+    dtype = states.dtype
+    g = np.ascontiguousarray(g, dtype=dtype)
+    weight = np.ascontiguousarray(weight_hh, dtype=dtype)
+    state0 = np.ascontiguousarray(state0, dtype=dtype)
+    dhw = np.empty((steps, batch, gates * H), dtype=dtype)
+    dxw = dhw if mode == "lstm" else np.empty_like(dhw)
+    carry = np.zeros((batch, width * H), dtype=dtype)
+    gemm = np.zeros((batch, H), dtype=dtype)
+    backward = getattr(_library(), f"{mode}_reverse_{dtype.name}")
+    g_at, ws_at, state_at, dxw_at, dhw_at, active_at = (_steps(a) for a in (g, ws, states, dxw, dhw, mask))
+    gemm_address, carry_address, first = _steps(gemm)(0), _steps(carry)(0), _steps(state0)(0)
+    extra = () if mode == "lstm" else (dhw_at,)
+    for t in reversed(range(steps)):
+        backward(batch, H, g_at(t), gemm_address, carry_address, ws_at(t), state_at(t - 1) if t else first,
+                 dxw_at(t), *(at(t) for at in extra), active_at(t))
+        np.matmul(dhw[t], weight, out=gemm)
+    carry[:, :H] += gemm
+    return dxw, dhw, carry
+
+
+def weight_gradient(dhw, states, state0, H):
+    """``dW_hh = Σ_t dhw_tᵀ h_{t-1}``: one product over steps 1..T-1 and one for step 0."""
+    steps, batch, columns = dhw.shape
+    dtype = dhw.dtype
+    dw = np.zeros((columns, H), dtype=dtype)
+    if steps > 1:
+        previous = np.ascontiguousarray(states[:-1, :, :H]).reshape(-1, H)
+        np.matmul(dhw[1:].reshape(-1, columns).T, previous, out=dw)
+    dw += dhw[0].T @ np.asarray(state0[:, :H], dtype=dtype)
+    return dw
+
