@@ -43,14 +43,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     xp = backend.namespace_of(grads[0].data)
     if xp is not np:  # on a device: one copy to the host of every gradient's part, then as on the CPU
         parts = devices.to_host(xp.stack([xp.max(xp.abs(g.data)) if norm_type == math.inf else
-                                          xp.sum(xp.abs(g.data) ** norm_type) for g in grads])).tolist()
+                                          _power_sum(xp, g.data, norm_type) for g in grads])).tolist()
         total = max(parts) if norm_type == math.inf else sum(parts) ** (1 / norm_type)
     elif norm_type == math.inf:
         total = max(float(np.max(np.abs(g.data), initial=0)) for g in grads)
-    elif norm_type == 2:
-        total = math.sqrt(sum(_sum_of_squares(g.data) for g in grads))
     else:
-        total = sum(float(np.sum(np.abs(g.data) ** norm_type)) for g in grads) ** (1 / norm_type)
+        total = sum(float(_power_sum(np, g.data, norm_type)) for g in grads) ** (1 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise FloatingPointError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {total}; "
                                  f"pass error_if_nonfinite=False to clip anyway")
@@ -74,13 +72,14 @@ def clip_grad_value_(parameters, clip_value):
         g.data = np.clip(g.data, -clip_value, clip_value).astype(g.dtype)
 
 
-def _sum_of_squares(a):
-    """``Σ a²`` as a Python float: one BLAS dot product for a real array (no |a| and a² arrays made, as
-    ``np.sum(np.abs(a) ** 2)`` makes); summed in another order, so it agrees to the dtype's rounding."""
-    if a.dtype.kind == "f" and a.dtype.itemsize in (4, 8):
-        flat = a.ravel(order="K")  # a view of a C- or F-ordered array (a Linear's weight)
-        return float(np.dot(flat, flat))
-    return float(np.sum(np.abs(a) ** 2))
+def _power_sum(xp, a, norm_type):
+    """``Σ |a|^p``; for p = 2 on a real array one dot product (no ``|a|`` and ``a²`` arrays made, as
+    ``sum(abs(a) ** 2)`` makes), over ``a`` in memory order (a view of a Linear's F-ordered gradient),
+    the same on the CPU and on a device; summed in another order, so it agrees to the dtype's rounding."""
+    if norm_type == 2 and a.dtype.kind == "f" and a.dtype.itemsize in (4, 8):
+        flat = a.ravel(order="K")
+        return xp.dot(flat, flat)
+    return xp.sum(xp.abs(a) ** norm_type)
 
 
 def _grads(parameters):
