@@ -23,9 +23,36 @@ import functools
 
 import numpy as np
 
+_FAST_TANH = r"""
+/* tanh in float32 as Eigen's rational function (a degree 13/6 minimax fit on [-c, c], beyond which
+   tanh rounds to ±1; x itself below 4e-4): a few ulp (measured in docs/compile.md), vectorised without
+   libmvec's slower tanhf. NaN compares false and passes through. */
+static inline float fast_tanhf(float x) {
+    const float c = 7.90531110763549805f;
+    float y = x > c ? c : (x < -c ? -c : x);
+    float y2 = y * y;
+    float p = y2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = y2 * p + -8.60467152213735e-11f;
+    p = y2 * p + 5.12229709037114e-08f;
+    p = y2 * p + 1.48572235717979e-05f;
+    p = y2 * p + 6.37261928875436e-04f;
+    p = y2 * p + 4.89352455891786e-03f;
+    float q = y2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = y2 * q + 2.26843463243900e-03f;
+    q = y2 * q + 4.89352518554385e-03f;
+    return fabsf(x) < 0.0004f ? x : y * p / q;
+}
+
+/* The float32 kernels' tanh over an array, to measure it. */
+void tanh_float32(long n, float *restrict y, const float *restrict x) {
+    #pragma omp simd
+    for (long i = 0; i < n; i++) y[i] = fast_tanhf(x[i]);
+}
+"""
+
 _TEMPLATE = r"""
 #define T {ctype}
-#define TANH tanh{s}
+#define TANH {tanh}
 #define SIG(x) ((T)0.5 + (T)0.5 * TANH((T)0.5 * (x)))
 
 /* One LSTM step for rows b: z = xw + hw + bias (gates i, f, g, o), c = f c' + i g, h = o tanh c.
@@ -150,9 +177,9 @@ void gru_reverse_{name}(long B, long H, const T *restrict g, const T *restrict g
 #undef SIG
 """
 
-_SOURCE = "#include <math.h>\n" + "".join(
-    _TEMPLATE.format(ctype=ctype, s=suffix, name=name)
-    for ctype, suffix, name in (("float", "f", "float32"), ("double", "", "float64")))
+_SOURCE = "#include <math.h>\n" + _FAST_TANH + "".join(
+    _TEMPLATE.format(ctype=ctype, tanh=tanh, name=name)
+    for ctype, tanh, name in (("float", "fast_tanhf", "float32"), ("double", "tanh", "float64")))
 
 MODES = {"lstm": (4, 2, 5), "gru": (3, 1, 4)}
 """Per cell: gates, state width and saved width (in units of H)."""
@@ -172,7 +199,16 @@ def _library():
             getattr(library, f"{mode}_forward_{dtype}").argtypes = [ctypes.c_long] * 2 + [ctypes.c_void_p] * 7
             getattr(library, f"{mode}_reverse_{dtype}").argtypes = (
                 [ctypes.c_long] * 2 + [ctypes.c_void_p] * (8 if mode == "gru" else 7))
+    library.tanh_float32.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
     return library
+
+
+def tanh_float32(x):
+    """The float32 kernels' ``tanh`` of ``x`` (to measure its accuracy; needs a compiler)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.empty_like(x)
+    _library().tanh_float32(x.size, y.ctypes.data, x.ctypes.data)
+    return y
 
 
 def applies(mode, dtype, *arrays):
@@ -265,7 +301,7 @@ def weight_gradient(dhw, states, state0, H):
     dtype = dhw.dtype
     dw = np.zeros((columns, H), dtype=dtype)
     if steps > 1:
-        previous = np.ascontiguousarray(states[:-1, :, :H]).reshape(-1, H)
+        previous = states[:-1, :, :H].reshape(-1, H)  # a view: BLAS reads LSTM's h with c between rows
         np.matmul(dhw[1:].reshape(-1, columns).T, previous, out=dw)
     dw += dhw[0].T @ np.asarray(state0[:, :H], dtype=dtype)
     return dw
