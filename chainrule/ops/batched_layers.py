@@ -10,7 +10,7 @@ from ..core.batching import defbatch, defbroadcasting, lift, materialize
 from .attention import attention
 from .conv import conv, conv_transpose, conv_weight
 from .matrix import moveaxis
-from .pooling import _out, max_pool_primitive, max_share, window_scatter, window_sum
+from .pooling import _out, max_pool_gather, max_pool_primitive, max_pool_scatter, window_scatter, window_sum
 from .recurrent import recurrent_scan
 from .shape import broadcast_to, reshape
 
@@ -82,11 +82,11 @@ def _window_scatter_batched(args, dims, size, /, **p):
     return _unfold(window_scatter(_fold(y), _window_weights(weights, dims[1], size, full), **p), size)
 
 
-def _max_share_batched(args, dims, size, **p):
-    x, ans = (_fold(materialize(a, d, size)) for a, d in zip(args, dims))
-    share = max_share(x, ans, **p)  # (K, B·N, C, *out)
-    share = reshape(share, (share.shape[0], size, share.shape[1] // size) + tuple(share.shape[2:]))
-    return moveaxis(share, 1, 0)
+def _max_rule_batched(op):
+    """The batching rule of ``max_pool_scatter`` or ``max_pool_gather``: all three operands folded."""
+    def rule(args, dims, size, **p):
+        return _unfold(op(*(_fold(materialize(a, d, size)) for a, d in zip(args, dims)), **p), size)
+    return rule
 
 
 def _recurrent_scan_batched(args, dims, size, mode="lstm", lengths=None):
@@ -110,6 +110,7 @@ defbatch(conv_weight, _conv_weight_batched)
 defbatch(window_sum, _window_sum_batched)
 defbatch(window_scatter, _window_scatter_batched)
 defbatch(max_pool_primitive, lambda args, dims, size, **p: _unfold(max_pool_primitive(_fold(args[0]), **p), size))
-defbatch(max_share, _max_share_batched)
+defbatch(max_pool_scatter, _max_rule_batched(max_pool_scatter))
+defbatch(max_pool_gather, _max_rule_batched(max_pool_gather))
 defbatch(recurrent_scan, _recurrent_scan_batched)
 defbroadcasting(attention)  # leading axes of query, key, value and masks broadcast against each other

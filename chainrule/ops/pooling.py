@@ -7,9 +7,14 @@ Three primitives share the window geometry of :mod:`chainrule.ops.conv` (``kerne
   in ``x``; ``weights`` (``(prod(k) or 1, ...)``, each row broadcast against ``(N, C, *out)``) is a constant.
 - ``window_scatter(y, weights)``: its adjoint, every output's value spread back over its window
   (col2im by kernel-offset slices).
-- ``max_pool(x)``: the largest element of each window (padding counts as ``-inf``). Ties share the
-  derivative equally, as :func:`chainrule.max` does, so its VJP is ``window_scatter(g, share)`` and its
-  JVP ``window_sum(t, share)`` with ``share = [x = max] / #ties`` read off the saved input and output.
+- ``max_pool(x)``: the largest element of each window (padding counts as ``-inf``; NaN propagates).
+  Ties share the derivative equally, as :func:`chainrule.max` does: with ``share = [x = max] / #ties``
+  read off the saved input and output (NaN throughout a window whose maximum is NaN, as ``max``'s
+  ``0 / 0``), its VJP is ``max_pool_scatter(g, x, y)`` = ``window_scatter(g, share)`` and its JVP
+  ``max_pool_gather(t, x, y)`` = ``window_sum(t, share)``: two primitives linear in their first
+  argument, each the other's VJP, with ``x`` and ``y`` constants (the share is piecewise constant).
+  Where a C compiler is found, all three are one pass each (:mod:`.pool_kernels`); else NumPy
+  computes the shares and then the window sum or scatter.
 
 Average pooling is ``window_sum`` with ``1/divisor`` weights; every loop is over kernel offsets, never
 over pixels.
@@ -18,6 +23,7 @@ over pixels.
 import numpy as _np
 
 from ..core.primitive import primitive
+from . import pool_kernels
 from .checks import check_fits, ints, located, positive_ints
 from .conv import conv_output_size, inner, offsets, padded
 
@@ -60,8 +66,10 @@ def _window_scatter_impl(xp, y, weights, *, size, kernel_size, stride, padding, 
 
 
 def _max_pool_impl(xp, x, *, kernel_size, stride, padding, dilation):
-    x_pad = padded(xp, x, padding, fill=-xp.inf)
     out = _out(x.shape, kernel_size, stride, padding, dilation)
+    if pool_kernels.available(x, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation):
+        return pool_kernels.max_pool(x, out, kernel_size, stride, padding, dilation)
+    x_pad = padded(xp, x, padding, fill=-xp.inf)
     views = [x_pad[index] for _, index in offsets(kernel_size, stride, dilation, out)]
     if len(views) == 1:
         return views[0].copy()
@@ -81,17 +89,31 @@ def _max_share_impl(xp, x, ans, *, kernel_size, stride, padding, dilation):
     for i, (_, index) in enumerate(windows):
         xp.equal(x_pad[index], top, out=share[i])  # 1.0 where the element is its window's maximum
     ties = xp.add.reduce(share, axis=0)
-    if ties.max(initial=1) > 1:
-        share /= ties
+    if ties.max(initial=1) > 1 or ties.min(initial=1) < 1:  # < 1: a NaN maximum, shares 0 / 0 = NaN
+        with _np.errstate(invalid="ignore"):
+            share /= ties
     return share
 
 
-# A primitive (without derivative) so that under vmap the share is computed on the whole batch.
-max_share = primitive("max_pool_share", _max_share_impl, differentiable=False)
+def _tiled(size, kernel_size, stride, padding, dilation):
+    """Whether every input position lies in exactly one window (pooling's usual stride = kernel)."""
+    out = _out((0, 0) + tuple(size), kernel_size, stride, padding, dilation)
+    return all(s == k and d == 1 and o * s == n + before + after for k, s, d, o, n, (before, after)
+               in zip(kernel_size, stride, dilation, out, size, padding))
 
 
-def _max_share(ns, ans, x, **p):
-    return ns.max_pool_share(ns.value(x), ns.value(ans), **p)
+def _max_scatter_impl(xp, g, x, ans, *, kernel_size, stride, padding, dilation):
+    p = {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
+    if pool_kernels.available(g, x, ans, **p):
+        return pool_kernels.max_pool_scatter(g, x, ans, **p, tiled=_tiled(x.shape[2:], **p))
+    return _window_scatter_impl(xp, g, _max_share_impl(xp, x, ans, **p), size=x.shape[2:], **p)
+
+
+def _max_gather_impl(xp, t, x, ans, *, kernel_size, stride, padding, dilation):
+    p = {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
+    if pool_kernels.available(t, x, ans, **p):
+        return pool_kernels.max_pool_gather(t, x, ans, **p)
+    return _window_sum_impl(xp, t, _max_share_impl(xp, x, ans, **p), **p)
 
 
 window_sum = primitive("window_sum", _window_sum_impl, saves=("inputs",))
@@ -109,9 +131,21 @@ window_scatter.defjvp(lambda ns, t, ans, y, weights, size, **p: ns.window_scatte
 
 max_pool_primitive = primitive("max_pool", _max_pool_impl)
 max_pool_primitive.__doc__ = """The maximum of each window; ties share the derivative equally."""
-max_pool_primitive.defvjp(lambda ns, g, ans, x, **p:
-                          ns.window_scatter(g, _max_share(ns, ans, x, **p), size=x.shape[2:], **p))
-max_pool_primitive.defjvp(lambda ns, t, ans, x, **p: ns.window_sum(t, _max_share(ns, ans, x, **p), **p))
+max_pool_primitive.defvjp(lambda ns, g, ans, x, **p: ns.max_pool_scatter(g, ns.value(x), ns.value(ans), **p))
+max_pool_primitive.defjvp(lambda ns, t, ans, x, **p: ns.max_pool_gather(t, ns.value(x), ns.value(ans), **p))
+
+max_pool_scatter = primitive("max_pool_scatter", _max_scatter_impl, saves=("inputs",))
+max_pool_scatter.__doc__ = """``max_pool``'s VJP at ``x`` (pooled to ``y``): ``g`` ``(N, C, *out)`` spread
+over each window's maxima (ties share it), an array of ``x``'s shape. Linear in ``g``; ``x``, ``y``
+constants."""
+max_pool_scatter.defvjp(lambda ns, gg, ans, g, x, y, **p: ns.max_pool_gather(gg, x, y, **p), None, None)
+max_pool_scatter.defjvp(lambda ns, t, ans, g, x, y, **p: ns.max_pool_scatter(t, x, y, **p), None, None)
+
+max_pool_gather = primitive("max_pool_gather", _max_gather_impl, saves=("inputs",))
+max_pool_gather.__doc__ = """``max_pool``'s JVP at ``x`` (pooled to ``y``): per window, the tangent ``t``
+(``x``'s shape) at its maxima, averaged over ties. The adjoint of ``max_pool_scatter``."""
+max_pool_gather.defvjp(lambda ns, gg, ans, t, x, y, **p: ns.max_pool_scatter(gg, x, y, **p), None, None)
+max_pool_gather.defjvp(lambda ns, tt, ans, t, x, y, **p: ns.max_pool_gather(tt, x, y, **p), None, None)
 
 
 # -- the user-facing forms ------------------------------------------------------------------------

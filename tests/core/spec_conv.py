@@ -12,6 +12,16 @@ PAIR = ((1, 0), (0, 2))
 WEIGHTS_1D = np.random.default_rng(1).uniform(0.5, 1.5, (2, 2, 3, 3))  # (offsets, N, C, out)
 
 
+# The max-pool's rules as primitives: x (with ties) and its pooled y are constants, the gradient or the
+# tangent the argument. A 2-D grid of windows that tile x, and overlapping 1-D windows with padding.
+TILED = {"kernel_size": (2, 2), "stride": (2, 2), "padding": ((0, 0), (0, 0)), "dilation": (1, 1)}
+OVERLAPPING = {"kernel_size": (3,), "stride": (2,), "padding": ((1, 1),), "dilation": (1,)}
+POOL_X_2D = np.random.default_rng(2).integers(-2, 3, (2, 3, 4, 6)).astype(float)
+POOL_X_1D = np.random.default_rng(3).integers(-2, 3, (2, 2, 8)).astype(float)
+POOL_Y_2D = pooling.max_pool_primitive(POOL_X_2D, **TILED).data
+POOL_Y_1D = pooling.max_pool_primitive(POOL_X_1D, **OVERLAPPING).data
+
+
 def _upsample(y, w):
     return cr.conv_transpose(y, w, stride=2, padding=1, output_padding=1)
 
@@ -43,6 +53,14 @@ SPECS = {
         (lambda x: cr.max_pool(x, 2), [real(2, 3, 4, 5)]),
         (lambda x: cr.max_pool(x, 3, stride=2, padding=1, ceil_mode=True), [real(1, 2, 8)]),
         (lambda x: cr.max_pool(x, (2, 3), stride=1, dilation=(2, 1)), [real(1, 2, 5, 5)]),
+    ],
+    "max_pool_scatter": [
+        (lambda g: pooling.max_pool_scatter(g, POOL_X_2D, POOL_Y_2D, **TILED), [real(2, 3, 2, 3)]),
+        (lambda g: pooling.max_pool_scatter(g, POOL_X_1D, POOL_Y_1D, **OVERLAPPING), [real(2, 2, 4)]),
+    ],
+    "max_pool_gather": [
+        (lambda t: pooling.max_pool_gather(t, POOL_X_2D, POOL_Y_2D, **TILED), [real(2, 3, 4, 6)]),
+        (lambda t: pooling.max_pool_gather(t, POOL_X_1D, POOL_Y_1D, **OVERLAPPING), [real(2, 2, 8)]),
     ],
     "window_sum": [
         (lambda x: cr.avg_pool(x, 3, stride=2, padding=1, count_include_pad=False, ceil_mode=True),
