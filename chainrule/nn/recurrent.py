@@ -143,6 +143,16 @@ class GRUCell(_CellBase):
         return self._step(input, hx)
 
 
+def _projection(x, weight, bias):
+    """``x Wᵀ (+ b)`` for every step at once, one product of all rows (without a bias too: a stacked
+    product's weight gradient would be a ``(T, gates·H, input)`` array summed over the steps)."""
+    if bias is not None:
+        return F.linear(x, weight, bias)
+    shape = np.shape(unwrap(x))
+    rows = ops.matmul(ops.reshape(x, shape=(-1, shape[-1])), ops.transpose(weight))
+    return ops.reshape(rows, shape=(*shape[:-1], np.shape(unwrap(weight))[0]))
+
+
 def _scan(xw, state0, weight_hh, bias_hh, mode, lengths=None):
     """The fused scan of ``ops/recurrent.py``; no ``bias_hh`` is a zero one."""
     if bias_hh is None:
@@ -240,7 +250,7 @@ class _RNNBase(Module):
         if bias_ih is not None and self.mode != "GRU":
             # b_ih and b_hh add before every gate (not GRU's n): one bias, added in the scan's step
             bias_ih, bias_hh = None, bias_ih + bias_hh
-        xw = F.linear(x, getattr(self, f"weight_ih_{suffix}"), bias_ih)
+        xw = _projection(x, getattr(self, f"weight_ih_{suffix}"), bias_ih)
         if direction:
             xw = _reverse_in_time(xw, lengths)
         # The scan takes its lengths as a setting, which a compiled step would freeze at the recorded
