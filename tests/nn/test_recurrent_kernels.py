@@ -119,3 +119,20 @@ def test_the_float32_tanh_of_the_kernels_is_within_a_few_ulp():
     ulp = np.abs(got[normal].astype(np.float64) - want[normal]) / np.spacing(np.abs(want[normal]))
     assert ulp.max() <= 6 and ulp.mean() < 1
     assert np.abs(got[:-1]).max() <= 1
+
+
+def test_a_buffer_is_reused_only_when_nothing_refers_to_it():
+    args, g = _case("lstm", np.float32, None, 3, steps=9, batch=3, hidden=7)
+    states = recurrent._scan_impl(np, *args, mode="lstm")
+    first = states.copy()
+    output = states[..., :7]  # a view keeps the buffer: the next scan gets another one
+    del states
+    again = recurrent._scan_impl(np, *args, mode="lstm")
+    assert not np.shares_memory(again, output)
+    np.testing.assert_array_equal(output, first[..., :7])
+    address = again.__array_interface__["data"][0]
+    del again
+    reused = recurrent._scan_impl(np, *args, mode="lstm")  # the freed buffer, overwritten in full
+    assert reused.__array_interface__["data"][0] == address
+    np.testing.assert_array_equal(reused, first)
+    assert len(recurrent_kernels._pool) <= recurrent_kernels.POOL_SIZE
