@@ -19,7 +19,9 @@ compiler is found, else one kernel offset at a time (col2im by slices, never ``n
 stride-1 convolutions with many channels (both ways, and their weight gradients) use Winograd's
 F(2x2, 3x3) instead (:mod:`.winograd`): 16 products of channels in place of im2col's one with 9x the
 inner axis. 1-D convolutions with few channels (MNIST-1D's) use direct C loops (:mod:`.conv_direct`)
-for all three primitives.
+for all three primitives; 2-D ones with stride 1 and few channels (LeNet-5's) use those of
+:mod:`.conv_direct2d` for the forward and the weight gradient, and so for the input gradient (a
+flipped stride-1 convolution), with no im2col copy.
 
 Memory: the im2col matrix of ``conv`` and ``conv_weight`` (and the column matrix of
 ``conv_transpose``) holds ``N · C · prod(k) · prod(out)`` elements, ``prod(k)`` times the output's
@@ -35,7 +37,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import backend
 from ..core.primitive import primitive
-from . import conv_direct, conv_kernels, winograd
+from . import conv_direct, conv_direct2d, conv_kernels, winograd
 from .checks import (check_fits, check_groups, check_output_padding, conv_padding, located,
                      positive_ints)
 
@@ -122,6 +124,11 @@ def _columns(xp, view, groups, examples_inside=False):
     return cols.reshape(n, groups, -1, math.prod(out))
 
 
+def _out_size(shape, kernel, stride, padding, dilation):
+    return tuple(conv_output_size(n, k, s, p, d) for n, k, s, p, d in zip(shape[2:], kernel, stride, padding,
+                                                                          dilation))
+
+
 def _conv_impl(xp, x, weight, *, stride, padding, dilation, groups):
     n, out_channels, kernel = x.shape[0], weight.shape[0], weight.shape[2:]
     if winograd.applies(x, weight, out_channels, kernel, stride, padding, dilation, groups):
@@ -129,6 +136,8 @@ def _conv_impl(xp, x, weight, *, stride, padding, dilation, groups):
     if conv_direct.applies(x, weight, x.shape[1], out_channels, kernel, groups):
         return conv_direct.conv(x, weight, conv_output_size(x.shape[2], kernel[0], stride[0], padding[0],
                                                             dilation[0]), stride, padding, dilation)
+    if conv_direct2d.applies(x, weight, x.shape[1], out_channels, kernel, stride, dilation, groups):
+        return conv_direct2d.conv(x, weight, _out_size(x.shape, kernel, stride, padding, dilation), padding)
     view = windows(padded(xp, x, padding), kernel, stride, dilation)
     out = view.shape[2:2 + len(kernel)]
     w = weight.reshape(groups, out_channels // groups, -1)
@@ -148,6 +157,10 @@ def _conv_weight_impl(xp, x, y, *, kernel_size, stride, padding, dilation, group
         return winograd.conv_weight(x, y, padding)
     if conv_direct.applies(x, y, x.shape[1], out_channels, kernel_size, groups):
         return conv_direct.conv_weight(x, y, kernel_size[0], stride, padding, dilation)
+    if conv_direct2d.applies(x, y, x.shape[1], out_channels, kernel_size, stride, dilation, groups):
+        grad = conv_direct2d.conv_weight(x, y, kernel_size, padding)
+        if grad is not None:
+            return grad
     view = windows(padded(xp, x, padding), kernel_size, stride, dilation)
 
     def work(chunks):
@@ -174,13 +187,15 @@ def _conv_transpose_impl(xp, y, weight, *, size, stride, padding, dilation, grou
         return conv_direct.conv_transpose(y, weight, size[0], stride, padding, dilation)
     if (all(s == 1 for s in stride) and all(before <= span and after <= span
                                             for (before, after), span in zip(padding, spans))
-            and out_channels * math.prod(size) <= 2 * channels * math.prod(y.shape[2:])):
+            and (out_channels * math.prod(size) <= 2 * channels * math.prod(y.shape[2:])
+                 or conv_direct2d.applies(y, weight, out_channels, channels, kernel, stride, dilation,
+                                          groups))):
         # With stride 1 the adjoint is itself a convolution: of y padded by span - padding, with the
         # kernel flipped and its channel axes swapped per group. im2col's copy reads rows, where
         # col2im's sums would write strided slices: worth it unless its columns (O·K per input
         # position) outnumber col2im's (C·K per output position) more than twice, as when a
         # convolution widens the channels (LeNet's 6 -> 16: its adjoint would copy 16·25 rows per
-        # pixel where col2im sums 6·25).
+        # pixel where col2im sums 6·25), or unless the direct 2-D loops (no columns) serve it.
         flipped = weight.reshape((groups, out_channels // groups) + weight.shape[1:]).swapaxes(1, 2)
         flipped = flipped[(slice(None),) * 3 + (slice(None, None, -1),) * len(kernel)]
         flipped = flipped.reshape((-1, out_channels // groups) + kernel)

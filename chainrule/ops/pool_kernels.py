@@ -153,7 +153,7 @@ MAX_WINDOW = 64
 """The largest window (``prod(kernel_size)``) the C loops serve: each window is unrolled in the loops."""
 
 DTYPES = ("float32", "float64")
-SPLIT_ELEMENTS = 1 << 16
+SPLIT_ELEMENTS = 1 << 20
 """The fewest input elements for which two Python threads (when two BLAS threads are allowed, see
 :func:`.winograd.workers`) each take half of the planes."""
 

@@ -1,0 +1,219 @@
+"""Direct 2-D convolution, stride 1: C loops for few channels, built by :mod:`chainrule.compile.c_backend`.
+
+LeNet-5's first layer (1 → 6 channels, 5x5, 28x28 at batch 128) is a product of ``(6, 25)`` by
+``(25, 784)`` per example: im2col copies 25 times the input (10 MB) for 30 MFLOP, and 128 small BLAS
+calls (which two OpenBLAS threads make slower). These loops read the input once per example.
+
+Each example's image is copied into a zero-bordered buffer of rows ``Wb = OW + KW − 1`` wide, so that
+with stride 1 every kernel offset ``(c, kh, kw)`` is one constant shift ``c·Hb·Wb + kh·Wb + kw`` of the
+flat output position ``q = i·Wb + j``; the loops run over ``q`` in vectors (the ``KW − 1`` columns past
+``OW`` of each row are computed and dropped), and over blocks of 6 output channels::
+
+    conv:         yb[o, q]     = Σ_r w[o, r] · xb[q + at[r]]
+    conv_weight:  gw[o, r]     = Σ_n Σ_q gb[n, o, q] · xb[n, q + at[r]]   (gb zero past OW)
+
+for the flattened kernel offsets ``r = (c, kh, kw)``. The same sums as im2col's in another order:
+float32 results differ by rounding (tested). The input gradient stays :mod:`.conv`'s (for stride 1, a
+convolution of the gradient, which these loops serve when it has few channels).
+
+Used for 2-D convolutions with stride 1, no dilation, one group and ``C·KH·KW·O`` at most
+:data:`MAX_WORK` (:func:`applies`); the weight gradient only for finite inputs (the dropped columns
+multiply the input by zeros). Without a C compiler (or with ``CHAINRULE_NO_CC`` set) :mod:`.conv` keeps
+im2col.
+"""
+
+import ctypes
+import functools
+
+import numpy as np
+
+MAX_WORK = 4096
+"""The most multiply-adds per output position and example (``C · KH · KW · O``) for which the direct loops
+replace im2col (LeNet-5's layers: 150 and 2400)."""
+
+_SOURCE = r"""
+#include <stdlib.h>
+#include <string.h>
+#define OB 6  /* output channels per block: 2 x 6 vector accumulators */
+static long up(long n, long m) { return (n + m - 1) / m * m; }
+
+#define KERNELS(T, NAME, VEC)                                                                         \
+typedef T VEC __attribute__((vector_size(32), aligned(sizeof(T))));                                  \
+enum { V_##NAME = 32 / sizeof(T) };                                                                   \
+/* One example's channels (C, H, W) into xb (C, Hb, Wb): pt rows and pl columns of zeros before. */   \
+static void pad_##NAME(long C, long H, long W, long Hb, long Wb, long pt, long pl, const T *x, T *xb, \
+                       long size) {                                                                   \
+    memset(xb, 0, sizeof(T) * size);                                                                  \
+    for (long c = 0; c < C; c++)                                                                      \
+        for (long h = 0; h < H; h++)                                                                  \
+            memcpy(xb + (c * Hb + h + pt) * Wb + pl, x + (c * H + h) * W, sizeof(T) * W);             \
+}                                                                                                     \
+/* y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, C, KH, KW)), stride 1, padding pt, pl before. */     \
+int conv2d_##NAME(long N, long C, long H, long W, long O, long KH, long KW, long OH, long OW, long pt,\
+                  long pl, const T *x, const T *w, T *y) {                                            \
+    const long V = V_##NAME, R = C * KH * KW, OP = up(O, OB), Wb = OW + KW - 1, Hb = OH + KH - 1;     \
+    const long QP = up(OH * Wb, 2 * V), size = C * Hb * Wb + QP + KH * Wb + 2 * V;                    \
+    T *wt = calloc(R * OP + size + OP * QP + 2 * V, sizeof(T));                                       \
+    long *at = malloc(sizeof(long) * R);                                                              \
+    if (!wt || !at) { free(wt); free(at); return 1; }                                                 \
+    T *xb = wt + R * OP, *yb = xb + size;                                                             \
+    for (long o = 0; o < O; o++)                                                                      \
+        for (long r = 0; r < R; r++) wt[r * OP + o] = w[o * R + r];                                   \
+    for (long r = 0; r < R; r++) at[r] = r / (KH * KW) * Hb * Wb + r / KW % KH * Wb + r % KW;        \
+    for (long n = 0; n < N; n++) {                                                                    \
+        pad_##NAME(C, H, W, Hb, Wb, pt, pl, x + n * C * H * W, xb, size);                             \
+        for (long ob = 0; ob < OP; ob += OB)                                                          \
+        for (long qb = 0; qb < QP; qb += 2 * V) {                                                     \
+            VEC a[2 * OB] = {0};                                                                      \
+            const T *wr = wt + ob;                                                                    \
+            for (long r = 0; r < R; r++, wr += OP) {                                                  \
+                const T *b = xb + at[r] + qb;                                                         \
+                VEC x0 = *(const VEC *)b, x1 = *(const VEC *)(b + V);                                 \
+                __asm__("" : "+x"(x0), "+x"(x1));  /* held in registers for the six FMAs */           \
+                for (long o = 0; o < OB; o++) { a[2 * o] += x0 * wr[o]; a[2 * o + 1] += x1 * wr[o]; } \
+            }                                                                                         \
+            for (long o = 0; o < OB; o++) {                                                           \
+                *(VEC *)(yb + (ob + o) * QP + qb) = a[2 * o];                                         \
+                *(VEC *)(yb + (ob + o) * QP + qb + V) = a[2 * o + 1];                                 \
+            }                                                                                         \
+        }                                                                                             \
+        for (long o = 0; o < O; o++)                                                                  \
+            for (long i = 0; i < OH; i++)                                                             \
+                memcpy(y + ((n * O + o) * OH + i) * OW, yb + o * QP + i * Wb, sizeof(T) * OW);        \
+    }                                                                                                 \
+    free(wt); free(at);                                                                               \
+    return 0;                                                                                         \
+}                                                                                                     \
+/* gw (O, C, KH, KW) = conv_weight(x (N, C, H, W), g (N, O, OH, OW)), stride 1. */                    \
+int conv2d_weight_##NAME(long N, long C, long H, long W, long O, long KH, long KW, long OH, long OW,  \
+                         long pt, long pl, const T *x, const T *g, T *gw) {                           \
+    const long V = V_##NAME, R = C * KH * KW, RP = up(R, 2), OP = up(O, OB), Wb = OW + KW - 1;        \
+    const long Hb = OH + KH - 1, QP = up(OH * Wb, V), size = C * Hb * Wb + QP + KH * Wb + 2 * V;      \
+    T *acc = calloc(RP * OP * V + size + OP * QP + 2 * V, sizeof(T));                                 \
+    long *at = malloc(sizeof(long) * RP);                                                             \
+    if (!acc || !at) { free(acc); free(at); return 1; }                                               \
+    T *xb = acc + RP * OP * V, *gb = xb + size;                                                       \
+    for (long r = 0; r < RP; r++)                                                                     \
+        at[r] = r < R ? r / (KH * KW) * Hb * Wb + r / KW % KH * Wb + r % KW : 0;                      \
+    for (long n = 0; n < N; n++) {                                                                    \
+        pad_##NAME(C, H, W, Hb, Wb, pt, pl, x + n * C * H * W, xb, size);                             \
+        memset(gb, 0, sizeof(T) * OP * QP);                                                           \
+        for (long o = 0; o < O; o++)                                                                  \
+            for (long i = 0; i < OH; i++)                                                             \
+                memcpy(gb + o * QP + i * Wb, g + ((n * O + o) * OH + i) * OW, sizeof(T) * OW);        \
+        for (long rb = 0; rb < RP; rb += 2)                                                           \
+        for (long ob = 0; ob < OP; ob += OB) {                                                        \
+            VEC a[2 * OB];                                                                            \
+            VEC *sum = (VEC *)(acc + (rb * OP + ob) * V);  /* (r, o) accumulators, r-major */         \
+            for (long o = 0; o < OB; o++) { a[2 * o] = sum[o]; a[2 * o + 1] = sum[OP + o]; }          \
+            const T *b0 = xb + at[rb], *b1 = xb + at[rb + 1], *gq = gb + ob * QP;                     \
+            for (long q = 0; q < QP; q += V) {                                                        \
+                VEC x0 = *(const VEC *)(b0 + q), x1 = *(const VEC *)(b1 + q);                         \
+                __asm__("" : "+x"(x0), "+x"(x1));                                                     \
+                for (long o = 0; o < OB; o++) {                                                       \
+                    VEC gv = *(const VEC *)(gq + o * QP + q);                                         \
+                    a[2 * o] += x0 * gv; a[2 * o + 1] += x1 * gv;                                     \
+                }                                                                                     \
+            }                                                                                         \
+            for (long o = 0; o < OB; o++) { sum[o] = a[2 * o]; sum[OP + o] = a[2 * o + 1]; }          \
+        }                                                                                             \
+    }                                                                                                 \
+    for (long o = 0; o < O; o++)                                                                      \
+        for (long r = 0; r < R; r++) {                                                                \
+            const T *lanes = acc + (r * OP + o) * V;                                                  \
+            T s = 0;                                                                                  \
+            for (long l = 0; l < V; l++) s += lanes[l];                                               \
+            gw[o * R + r] = s;                                                                        \
+        }                                                                                             \
+    free(acc); free(at);                                                                              \
+    return 0;                                                                                         \
+}
+
+KERNELS(float, float32, vf32)
+KERNELS(double, float64, vf64)
+"""
+
+DTYPES = ("float32", "float64")
+
+
+@functools.cache
+def _library():
+    """The built library, or ``None`` when no kernel can be built here."""
+    from chainrule.compile import c_backend
+    library = c_backend.build_or_none(_SOURCE)
+    if library is None:
+        return None
+    for name in ("conv2d", "conv2d_weight"):
+        for dtype in DTYPES:
+            function = getattr(library, f"{name}_{dtype}")
+            function.argtypes = [ctypes.c_long] * 11 + [ctypes.c_void_p] * 3
+            function.restype = ctypes.c_int
+    return library
+
+
+def applies(a, b, channels, out_channels, kernel, stride, dilation, groups):
+    """Whether the direct loops compute this convolution of ``a`` with ``b`` (NumPy arrays of one float
+    dtype): two spatial axes, stride and dilation 1, one group, ``channels · prod(kernel) ·
+    out_channels`` at most :data:`MAX_WORK`, and a C compiler."""
+    if len(kernel) != 2 or groups != 1 or any(s != 1 for s in stride) or any(d != 1 for d in dilation):
+        return False
+    if channels * kernel[0] * kernel[1] * out_channels > MAX_WORK:
+        return False
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype:
+        return False
+    return a.dtype.name in DTYPES and _library() is not None
+
+
+SPLIT_MACS = 1 << 25
+"""The fewest multiply-adds (``N · O · OH · Wb · C · KH · KW``, about 1 ms on one core) for which two
+threads share the examples: handing half of them to a second thread costs about 0.1 ms on the 2-vCPU
+machine of docs/vision.md. LeNet-5's first layer (17 M) ran slower split, its second layer's forward,
+weight and input gradients (43, 43, 77 M) faster."""
+
+
+def _halves(n, macs):
+    from . import winograd
+    halves = 2 if winograd.workers() == 2 and n >= 2 and macs >= SPLIT_MACS else 1
+    return [(n * h // halves, n * (h + 1) // halves) for h in range(halves)]
+
+
+def _call(name, x, first, second, out_channels, kernel, out, padding, into, per_example):
+    """``name`` over the examples of ``x`` ``(N, C, H, W)``, in two halves on two threads when two BLAS
+    threads are allowed (:func:`.winograd.workers`); ``into`` per half, or one array of the examples."""
+    from . import winograd
+    function = getattr(_library(), f"{name}_{x.dtype.name}")
+    n, channels, h, w = x.shape
+    first, second = np.ascontiguousarray(first), np.ascontiguousarray(second)
+
+    def part(bounds):
+        (start, stop), = bounds
+        pointers = [a.ctypes.data + start * a[0].nbytes if step else a.ctypes.data
+                    for a, step in ((first, True), (second, per_example[1]), (into(start), per_example[2]))]
+        if function(stop - start, channels, h, w, out_channels, *kernel, *out, padding[0][0], padding[1][0],
+                    *pointers):
+            raise MemoryError(f"{name}: no memory for the direct loops' buffers")
+    macs = n * out_channels * out[0] * (out[1] + kernel[1] - 1) * channels * kernel[0] * kernel[1]
+    winograd.shared(part, _halves(n, macs))
+
+
+def conv(x, weight, out, padding):
+    """``conv(x, weight)``, ``(N, C, H, W)`` and ``(O, C, KH, KW)`` to ``(N, O, *out)``, stride 1."""
+    y = np.empty((x.shape[0], weight.shape[0]) + tuple(out), dtype=x.dtype)
+    _call("conv2d", x, x, weight, weight.shape[0], weight.shape[2:], out, padding, lambda start: y,
+          (True, False, True))
+    return y
+
+
+def conv_weight(x, y, kernel, padding):
+    """The weight gradient: ``x`` ``(N, C, H, W)`` and ``y`` ``(N, O, OH, OW)`` to ``(O, C, *kernel)``;
+    ``None`` when ``x`` holds an infinity or NaN (then :mod:`.conv` computes it)."""
+    if not np.isfinite(x).all():
+        return None
+    parts = {}
+
+    def into(start):
+        parts[start] = np.empty((y.shape[1], x.shape[1]) + tuple(kernel), dtype=x.dtype)
+        return parts[start]
+    _call("conv2d_weight", x, x, y, y.shape[1], kernel, y.shape[2:], padding, into, (True, True, False))
+    grads = list(parts.values())
+    return grads[0] if len(grads) == 1 else grads[0] + grads[1]
