@@ -207,11 +207,14 @@ def _contiguous(leaf):
 
 
 def _flat_signature(args):
-    """The signature of positional arguments that are all arrays (the common, fast case), else None;
-    and the arguments, made contiguous."""
-    for arg in args:
-        if type(arg) is not backend.ndarray:
-            return None, args
+    """The signature of positional arguments that are all arrays or all tensors (the common, fast
+    cases: a loop's batches), else None; and the arguments, arrays made contiguous."""
+    kinds = set(map(type, args))
+    if kinds == {Tensor}:  # a tensor argument is kept as it is (see _contiguous)
+        return (len(args), "tensors", is_grad_enabled(),
+                *[(*_layout(arg.data), arg.requires_grad) for arg in args]), args
+    if not kinds <= {backend.ndarray}:
+        return None, args
     if not all(arg.flags.c_contiguous for arg in args):
         args = tuple(map(_contiguous, args))
     return (len(args), is_grad_enabled(), *map(_layout, args)), args

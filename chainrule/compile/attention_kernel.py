@@ -37,69 +37,163 @@ from .program import CONSTANT, SLOT
 _SOURCE = r"""
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #define T {ctype}
 #define EXP {f}exp{s}
 #define LOWEST_EXP {lowest_exp}
-#define E {width}
-#define Ev {width_v}
+#define E {width}           /* features of a query and a key */
+#define Ev {width_v}        /* features of a value */
+#define R 4                 /* rows computed together: their sums stay in registers */
+#define CB (64 / (long)sizeof(T))  /* columns of the scores computed together (two AVX2 vectors) */
+#define VL (32 / (long)sizeof(T))  /* one AVX2 vector */
+typedef T vec __attribute__((vector_size(32)));
+typedef {itype} ivec __attribute__((vector_size(32)));  /* integers of T's size: a vector's lane masks */
+#define IOTA ((ivec){{{iota}}})
 static inline T MAX(T a, T b) {{ return a > b || a != a ? a : b; }}
 static inline T EXP_LOW(T d) {{ return d < LOWEST_EXP ? (T)0 : EXP(MAX(d, LOWEST_EXP)); }}
+static inline long MIN_L(long a, long b) {{ return a < b ? a : b; }}
 
 /* The strides (in elements) of one operand: batch axes b0, b1, b2, then rows; the last axis has stride 1. */
 typedef struct {{ long b0, b1, b2, row; }} strides;
 
-/* x^T of a (rows, width) slice into t (width, rows) */
-static void transpose(long rows, long width, long row_stride, const T *restrict x, T *restrict t) {{
+/* x^T of a (rows, width) slice into t (width, sp), the columns past rows zero */
+static void transpose(long rows, long width, long sp, long row_stride, const T *restrict x, T *restrict t) {{
+    memset(t, 0, sizeof(T) * width * sp);
     for (long j = 0; j < rows; j++)
-        for (long d = 0; d < width; d++) t[d * rows + j] = x[j * row_stride + d];
+        for (long d = 0; d < width; d++) t[d * sp + j] = x[j * row_stride + d];
 }}
 
-/* p[0:n] = softmax(scale q_i k^T) over the first n keys (kt: k^T, E x S) */
-static void weights_row(long n, long S, T scale, const T *restrict qi, const T *restrict kt,
-                        T *restrict p) {{
-    for (long j = 0; j < n; j++) p[j] = 0;
-    for (long d = 0; d < E; d++) {{
-        const T a = qi[d]; const T *restrict kd = kt + d * S;
-        #pragma omp simd
-        for (long j = 0; j < n; j++) p[j] += a * kd[j];
+/* out rows r0.. (R of them, `rows` valid; row stride sp) = a (rows of `width` features, stride a_row)
+   times bt (width x sp), over the columns [0, n) rounded up to CB */
+static inline void rows_times(long rows, long n, long width, long sp, const T *restrict a, long a_row,
+                              const T *restrict bt, T *restrict out) {{
+    const T *ar[R];
+    for (long r = 0; r < R; r++) ar[r] = a + (r < rows ? r : 0) * a_row;
+    for (long c0 = 0; c0 < n; c0 += CB) {{
+        T acc[R][CB] = {{{{0}}}};
+        for (long d = 0; d < width; d++) {{
+            const T *restrict b = bt + d * sp + c0;
+            for (long r = 0; r < R; r++) {{
+                const T x = ar[r][d];
+                #pragma omp simd
+                for (long c = 0; c < CB; c++) acc[r][c] += x * b[c];
+            }}
+        }}
+        for (long r = 0; r < rows; r++) memcpy(out + r * sp + c0, acc[r], sizeof(T) * CB);
     }}
-    T c = p[0] * scale;
-    for (long j = 0; j < n; j++) {{ p[j] *= scale; c = MAX(p[j], c); }}
-    T total = 0;
-    #pragma omp simd reduction(+:total)
-    for (long j = 0; j < n; j++) {{ T e = EXP_LOW(p[j] - c); p[j] = e; total += e; }}
-    #pragma omp simd
-    for (long j = 0; j < n; j++) p[j] /= total;
 }}
+
+/* p[0:n] = softmax(scale p[0:n]), then zeros up to sp. Whole vectors (sp is a multiple of CB): a
+   remainder loop would call the scalar expf, and a running max with NumPy's NaN rule would not
+   vectorise, so each lane keeps its own max */
+static inline void softmax_row(long n, long sp, T scale, T *restrict row) {{
+    T *restrict p = __builtin_assume_aligned(row, 32);  /* rows of the scratch start at 64 bytes */
+    const long nv = (n + VL - 1) / VL * VL;
+    if (n > 0) {{
+        vec lane, x;
+        for (long c = 0; c < VL; c++) lane[c] = p[0] * scale;
+        for (long j0 = 0; j0 < nv; j0 += VL) {{
+            memcpy(&x, p + j0, sizeof x);
+            x = x * scale;
+            memcpy(p + j0, &x, sizeof x);
+            const ivec take = (IOTA < ({itype})(n - j0)) & ((x > lane) | (x != x));  /* NumPy's max: NaN wins */
+            lane = (vec)((take & (ivec)x) | (~take & (ivec)lane));
+        }}
+        T top = lane[0];
+        for (long c = 1; c < VL; c++) top = MAX(lane[c], top);
+        T total = 0;
+        #pragma omp simd reduction(+:total)
+        for (long j = 0; j < nv; j++) {{
+            const T e = EXP_LOW(j < n ? p[j] - top : (T)0);
+            p[j] = j < n ? e : (T)0; total += p[j];
+        }}
+        #pragma omp simd
+        for (long j = 0; j < n; j++) p[j] /= total;
+    }}
+    for (long j = nv; j < sp; j++) p[j] = 0;
+}}
+
+/* out (R rows, `rows` valid, `W` features, stride out_row) = p (R rows, stride sp) times x (rows of W
+   features, stride x_row), over x's rows [0, n) */
+#define TIMES_ROWS(W) \
+static inline void times_rows_##W(long rows, long n, long sp, const T *restrict p, const T *restrict x, \
+                                  long x_row, T *restrict out, long out_row) {{ \
+    T acc[R][W] = {{{{0}}}}; \
+    for (long j = 0; j < n; j++) {{ \
+        const T *restrict xj = x + j * x_row; \
+        for (long r = 0; r < R; r++) {{ \
+            const T w = p[r * sp + j]; \
+            _Pragma("omp simd") \
+            for (long e = 0; e < W; e++) acc[r][e] += w * xj[e]; \
+        }} \
+    }} \
+    for (long r = 0; r < rows; r++) memcpy(out + r * out_row, acc[r], sizeof(T) * W); \
+}}
+TIMES_ROWS(E)
+TIMES_ROWS(Ev)
+
+/* out (R rows j0.., `rows` valid, W features) = pᵀ x over the rows i of p (stride sp) whose visible
+   keys reach past j0 (the others are zero there) */
+#define TRANSPOSED_TIMES(W) \
+static inline void transposed_times_##W(long rows, long j0, long L, const long *restrict lengths, long sp, \
+                                        const T *restrict p, const T *restrict x, long x_row, T *restrict out) {{ \
+    T acc[R][W] = {{{{0}}}}; \
+    for (long i = 0; i < L; i++) {{ \
+        if (lengths[i] <= j0) continue; \
+        const T *restrict xi = x + i * x_row, *restrict pi = p + i * sp + j0; \
+        for (long r = 0; r < R; r++) {{ \
+            const T w = pi[r]; \
+            _Pragma("omp simd") \
+            for (long e = 0; e < W; e++) acc[r][e] += w * xi[e]; \
+        }} \
+    }} \
+    for (long r = 0; r < rows; r++) memcpy(out + r * W, acc[r], sizeof(T) * W); \
+}}
+TRANSPOSED_TIMES(E)
+TRANSPOSED_TIMES(Ev)
 
 #define SLICE(x, st) ((x) + a0 * (st).b0 + a1 * (st).b1 + a2 * (st).b2)
 #define LOOP_SLICES for (long a0 = 0; a0 < B0; a0++) for (long a1 = 0; a1 < B1; a1++) \
                     for (long a2 = 0; a2 < B2; a2++)
 
+/* zeros (rows past L are read, not kept), 64-byte aligned */
+static T *scratch(long count) {{
+    const size_t bytes = (sizeof(T) * count + 63) / 64 * 64;
+    T *block = aligned_alloc(64, bytes);
+    if (block) memset(block, 0, bytes);
+    return block;
+}}
+
+static long block_max(long rows, const long *restrict lengths) {{
+    long n = 0;
+    for (long r = 0; r < rows; r++) n = lengths[r] > n ? lengths[r] : n;
+    return n;
+}}
+
 /* out (contiguous B0 x B1 x B2 x L x Ev) = attention(q, k, v); drop: NULL or contiguous (..., L, S) */
 int forward(long B0, long B1, long B2, long L, long S, const long *restrict lengths, T scale,
             const T *q, strides qs, const T *k, strides ks, const T *v, strides vs, const T *drop, T *out) {{
-    T *kt = malloc(sizeof(T) * (S * E + S));
+    const long sp = (S + CB - 1) / CB * CB, lp = (L + R - 1) / R * R;
+    T *kt = scratch(E * sp + lp * sp);
     if (!kt) return 1;
-    T *p = kt + S * E;
+    T *p = kt + E * sp;
     long slice = 0;
     LOOP_SLICES {{
         const T *qb = SLICE(q, qs), *vb = SLICE(v, vs);
-        transpose(S, E, ks.row, SLICE(k, ks), kt);
-        for (long i = 0; i < L; i++, slice++) {{
-            const long n = lengths[i];
-            T acc[Ev] = {{0}};
-            if (n > 0) {{
-                weights_row(n, S, scale, qb + i * qs.row, kt, p);
-                if (drop) {{ const T *m = drop + slice * S; for (long j = 0; j < n; j++) p[j] *= m[j]; }}
-                for (long j = 0; j < n; j++) {{
-                    const T w = p[j]; const T *restrict vj = vb + j * vs.row;
-                    #pragma omp simd
-                    for (long e = 0; e < Ev; e++) acc[e] += w * vj[e];
-                }}
+        const T *m = drop ? drop + slice * L * S : 0;
+        T *ob = out + slice * L * Ev;
+        transpose(S, E, sp, ks.row, SLICE(k, ks), kt);
+        for (long i0 = 0; i0 < L; i0 += R) {{
+            const long rows = MIN_L(R, L - i0), n = block_max(rows, lengths + i0);
+            T *pb = p + i0 * sp;
+            rows_times(rows, n, E, sp, qb + i0 * qs.row, qs.row, kt, pb);
+            for (long r = 0; r < rows; r++) {{
+                softmax_row(lengths[i0 + r], sp, scale, pb + r * sp);
+                if (m) for (long j = 0; j < lengths[i0 + r]; j++) pb[r * sp + j] *= m[(i0 + r) * S + j];
             }}
-            for (long e = 0; e < Ev; e++) out[slice * Ev + e] = acc[e];
+            times_rows_Ev(rows, n, sp, pb, vb, vs.row, ob + i0 * Ev, Ev);
         }}
+        slice++;
     }}
     free(kt);
     return 0;
@@ -109,49 +203,43 @@ int forward(long B0, long B1, long B2, long L, long S, const long *restrict leng
 int backward(long B0, long B1, long B2, long L, long S, const long *restrict lengths, T scale,
              const T *q, strides qs, const T *k, strides ks, const T *v, strides vs, const T *drop,
              const T *g, strides gs, T *dq, T *dk, T *dv) {{
-    T *kt = malloc(sizeof(T) * (S * E + S * Ev + 3 * S));
+    const long sp = (S + CB - 1) / CB * CB, lp = (L + R - 1) / R * R;
+    T *kt = scratch(E * sp + Ev * sp + 2 * lp * sp);
     if (!kt) return 1;
-    T *vt = kt + S * E, *p = vt + S * Ev, *dp = p + S, *pm = dp + S;
+    T *vt = kt + E * sp, *p = vt + Ev * sp, *ds = p + lp * sp;
     long slice = 0;
     LOOP_SLICES {{
         const T *qb = SLICE(q, qs), *kb = SLICE(k, ks), *vb = SLICE(v, vs), *gb = SLICE(g, gs);
-        const long at = slice / L;  /* the slice's number */
-        T *dkb = dk + at * S * E, *dvb = dv + at * S * Ev;
-        transpose(S, E, ks.row, kb, kt);
-        transpose(S, Ev, vs.row, vb, vt);
-        for (long j = 0; j < S * E; j++) dkb[j] = 0;
-        for (long j = 0; j < S * Ev; j++) dvb[j] = 0;
-        for (long i = 0; i < L; i++, slice++) {{
-            const long n = lengths[i];
-            const T *restrict qi = qb + i * qs.row, *restrict gi = gb + i * gs.row;
-            T dqi[E] = {{0}};
-            if (n == 0) {{ for (long d = 0; d < E; d++) dq[slice * E + d] = 0; continue; }}
-            weights_row(n, S, scale, qi, kt, p);
-            for (long j = 0; j < n; j++) dp[j] = 0;
-            for (long e = 0; e < Ev; e++) {{
-                const T a = gi[e]; const T *restrict ve = vt + e * S;
+        const T *m = drop ? drop + slice * L * S : 0;
+        transpose(S, E, sp, ks.row, kb, kt);
+        transpose(S, Ev, sp, vs.row, vb, vt);
+        for (long i0 = 0; i0 < L; i0 += R) {{
+            const long rows = MIN_L(R, L - i0), n = block_max(rows, lengths + i0);
+            T *pb = p + i0 * sp, *db = ds + i0 * sp;
+            rows_times(rows, n, E, sp, qb + i0 * qs.row, qs.row, kt, pb);
+            rows_times(rows, n, Ev, sp, gb + i0 * gs.row, gs.row, vt, db);  /* dp = g vᵀ */
+            for (long r = 0; r < rows; r++) {{
+                const long ni = lengths[i0 + r];
+                T *pr = pb + r * sp, *dr = db + r * sp;
+                const T *mr = m ? m + (i0 + r) * S : 0;
+                softmax_row(ni, sp, scale, pr);
+                if (mr) for (long j = 0; j < ni; j++) dr[j] *= mr[j];
+                T dot = 0;
+                #pragma omp simd reduction(+:dot)
+                for (long j = 0; j < ni; j++) dot += pr[j] * dr[j];
                 #pragma omp simd
-                for (long j = 0; j < n; j++) dp[j] += a * ve[j];
+                for (long j = 0; j < ni; j++) dr[j] = scale * (pr[j] * (dr[j] - dot));  /* ds */
+                for (long j = ni; j < sp; j++) dr[j] = 0;
+                if (mr) for (long j = 0; j < ni; j++) pr[j] *= mr[j];  /* the weights v saw */
             }}
-            const T *m = drop ? drop + slice * S : 0;
-            for (long j = 0; j < n; j++) pm[j] = m ? p[j] * m[j] : p[j];
-            if (m) for (long j = 0; j < n; j++) dp[j] *= m[j];
-            T dot = 0;
-            #pragma omp simd reduction(+:dot)
-            for (long j = 0; j < n; j++) dot += p[j] * dp[j];
-            #pragma omp simd
-            for (long j = 0; j < n; j++) dp[j] = scale * (p[j] * (dp[j] - dot));  /* ds */
-            for (long j = 0; j < n; j++) {{
-                const T s = dp[j], w = pm[j];
-                const T *restrict kj = kb + j * ks.row;
-                T *restrict dkj = dkb + j * E, *restrict dvj = dvb + j * Ev;
-                #pragma omp simd
-                for (long d = 0; d < E; d++) {{ dqi[d] += s * kj[d]; dkj[d] += s * qi[d]; }}
-                #pragma omp simd
-                for (long e = 0; e < Ev; e++) dvj[e] += w * gi[e];
-            }}
-            for (long d = 0; d < E; d++) dq[slice * E + d] = dqi[d];
+            times_rows_E(rows, n, sp, db, kb, ks.row, dq + (slice * L + i0) * E, E);  /* dq = ds k */
         }}
+        for (long j0 = 0; j0 < S; j0 += R) {{
+            const long rows = MIN_L(R, S - j0);
+            transposed_times_E(rows, j0, L, lengths, sp, ds, qb, qs.row, dk + (slice * S + j0) * E);
+            transposed_times_Ev(rows, j0, L, lengths, sp, p, gb, gs.row, dv + (slice * S + j0) * Ev);
+        }}
+        slice++;
     }}
     free(kt);
     return 0;
@@ -174,7 +262,8 @@ def source(dtype="float32", width=64, width_v=64):
     over them and keeps a row's sums in registers)."""
     single = backend.xp.dtype(dtype) == backend.xp.float32
     return _SOURCE.format(ctype="float" if single else "double", f="", s="f" if single else "",
-                          lowest_exp="-87.0f" if single else "-708.0", width=width, width_v=width_v)
+                          lowest_exp="-87.0f" if single else "-708.0", width=width, width_v=width_v,
+                          itype="int" if single else "long", iota=", ".join(map(str, range(8 if single else 4))))
 
 
 def library(dtype, width, width_v):

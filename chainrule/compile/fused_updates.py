@@ -99,17 +99,20 @@ def fused_step(optimizer):
     libraries = {dtype: _library(dtype) for dtype in dtypes}
     state = optimizer.state
     pointer = c_backend.pointer
+    keys = ("momentum_buffer",) if kind == "sgd" else ("exp_avg", "exp_avg_sq")
 
     def ready(p, s, group):
         # The kernels walk memory: any contiguous layout serves (a Linear's weight is stored transposed,
         # F-ordered) provided every array has the parameter's.
         layout = "C" if p.data.flags.c_contiguous else "F" if p.data.flags.f_contiguous else None
-        keys = ("momentum_buffer",) if kind == "sgd" else ("exp_avg", "exp_avg_sq")
         for key in keys:  # state read back from a checkpoint is C-ordered: put in the parameter's layout once
             a = s.get(key)
             if layout is not None and a is not None and a.shape == p.data.shape and not _laid_out(a, layout):
                 s[key] = backend.xp.asarray(a, order=layout)
-        arrays = [p.data, p.grad.data] + [s.get(key) for key in keys]
+        grad = p.grad.data
+        if layout is not None and grad.shape == p.data.shape and not _laid_out(grad, layout):
+            grad = backend.xp.asarray(grad, order=layout)  # a tied weight's gradient (the GPT's embedding)
+        arrays = [p.data, grad] + [s.get(key) for key in keys]
         if kind == "sgd" and arrays[2] is None and not group["momentum"]:
             arrays[2] = p.data  # not read without momentum
         for a in arrays:
@@ -118,27 +121,49 @@ def fused_step(optimizer):
                 return None
         return arrays
 
+    known = {}  # id(p) -> (its array, its state's arrays, their addresses, the layout): checked once
+
+    def addresses(p, s, group):
+        """``(addresses, gradient)``: the addresses of ``p``'s array, gradient and state arrays, and the
+        gradient read (kept alive until the kernel has run), or ``None`` (see ``ready``); an address
+        costs a microsecond, so those of the arrays seen at the last step are kept."""
+        grad, saved = p.grad.data, known.get(id(p))
+        if saved is not None and saved[0] is p.data and all(s.get(k) is a for k, a in zip(keys, saved[1])):
+            layout = saved[3]
+            if grad.shape == p.data.shape and grad.dtype == p.data.dtype:
+                if not _laid_out(grad, layout):
+                    grad = backend.xp.asarray(grad, order=layout)
+                return (saved[2][0], pointer(grad), *saved[2][1:]), grad
+        arrays = ready(p, s, group)
+        if arrays is None:
+            known.pop(id(p), None)
+            return None
+        fixed = (pointer(arrays[0]), *map(pointer, arrays[2:]))
+        known[id(p)] = (p.data, tuple(s.get(k) for k in keys), fixed,
+                        "C" if p.data.flags.c_contiguous else "F")
+        return (fixed[0], pointer(arrays[1]), *fixed[1:]), arrays[1]
+
     def step():
         work = []
         for group in optimizer.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                arrays = ready(p, state[p], group)
-                if arrays is None:  # the first step makes the state: the optimiser's own step
+                found = addresses(p, state[p], group)
+                if found is None:  # the first step makes the state: the optimiser's own step
                     return optimizer.step()
-                work.append((group, p, arrays))
-        for group, p, arrays in work:
+                work.append((group, p, *found))
+        for group, p, arrays, _ in work:
             library, n = libraries[p.data.dtype], p.data.size
             if kind == "sgd":
-                library.sgd(n, *map(pointer, arrays), group["lr"], group["weight_decay"],
+                library.sgd(n, *arrays, group["lr"], group["weight_decay"],
                             group["momentum"], group["dampening"], int(bool(group["nesterov"])))
                 continue
             s = state[p]
             s["step"] = t = s.get("step", 0) + 1
             lr, (b1, b2), wd = float(group["lr"]), group["betas"], float(group["weight_decay"])
             decay, l2 = (1 - lr * wd, 0.0) if kind == "adamw" else (1.0, wd)
-            library.adam(n, *map(pointer, arrays), decay, l2, b1, b2, lr / (1 - b1 ** t),
+            library.adam(n, *arrays, decay, l2, b1, b2, lr / (1 - b1 ** t),
                          (1 - b2 ** t) ** 0.5, group["eps"])
     return step
 

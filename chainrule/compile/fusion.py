@@ -20,7 +20,7 @@ keeps the bit-for-bit replay).
 import ctypes
 
 from .. import backend
-from . import attention_kernel, c_backend, row_kernels
+from . import attention_kernel, c_backend, row_kernels, slices
 from .program import CONSTANT, SLOT, TENSOR, Op
 
 # {0}, {1}: the inputs; C macros from _PRELUDE pick the float or double function.
@@ -81,6 +81,7 @@ def fuse(ops, values, keep, steps):
     ``values``: each buffer's value while recording (shapes, dtypes); ``keep``: buffers that must stay
     in memory (results, arguments); ``steps``: ``(op, optimiser)`` of the recorded optimiser steps."""
     from .fused_updates import fused_step
+    ops = slices.merge(ops, values, keep)
     for op, optimizer in steps:
         step = fused_step(optimizer)
         if step is not None:

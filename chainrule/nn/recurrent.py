@@ -143,6 +143,16 @@ class GRUCell(_CellBase):
         return self._step(input, hx)
 
 
+def _projection(x, weight, bias):
+    """``x Wᵀ (+ b)`` for every step at once, one product of all rows (without a bias too: a stacked
+    product's weight gradient would be a ``(T, gates·H, input)`` array summed over the steps)."""
+    if bias is not None:
+        return F.linear(x, weight, bias)
+    shape = np.shape(unwrap(x))
+    rows = ops.matmul(ops.reshape(x, shape=(-1, shape[-1])), ops.transpose(weight))
+    return ops.reshape(rows, shape=(*shape[:-1], np.shape(unwrap(weight))[0]))
+
+
 def _scan(xw, state0, weight_hh, bias_hh, mode, lengths=None):
     """The fused scan of ``ops/recurrent.py``; no ``bias_hh`` is a zero one."""
     if bias_hh is None:
@@ -236,7 +246,11 @@ class _RNNBase(Module):
     def _run(self, x, layer, direction, state0, lengths):
         """One layer in one direction: the input projection of every step in one product, then the scan."""
         suffix = f"l{layer}{'_reverse' if direction else ''}"
-        xw = F.linear(x, getattr(self, f"weight_ih_{suffix}"), getattr(self, f"bias_ih_{suffix}", None))
+        bias_ih, bias_hh = getattr(self, f"bias_ih_{suffix}", None), getattr(self, f"bias_hh_{suffix}", None)
+        if bias_ih is not None and self.mode != "GRU":
+            # b_ih and b_hh add before every gate (not GRU's n): one bias, added in the scan's step
+            bias_ih, bias_hh = None, bias_ih + bias_hh
+        xw = _projection(x, getattr(self, f"weight_ih_{suffix}"), bias_ih)
         if direction:
             xw = _reverse_in_time(xw, lengths)
         # The scan takes its lengths as a setting, which a compiled step would freeze at the recorded
@@ -244,8 +258,8 @@ class _RNNBase(Module):
         # step. The steps past a length change nothing that is read (outputs are masked), so values and
         # gradients are the masked scan's.
         recorded = isinstance(lengths, Tensor)
-        states = _scan(xw, state0, getattr(self, f"weight_hh_{suffix}"),
-                       getattr(self, f"bias_hh_{suffix}", None), self.mode.lower(), None if recorded else lengths)
+        states = _scan(xw, state0, getattr(self, f"weight_hh_{suffix}"), bias_hh, self.mode.lower(),
+                       None if recorded else lengths)
         output = states[..., :self.hidden_size] if self.mode == "LSTM" else states
         if direction:
             output = _reverse_in_time(output, lengths)

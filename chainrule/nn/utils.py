@@ -43,12 +43,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     xp = backend.namespace_of(grads[0].data)
     if xp is not np:  # on a device: one copy to the host of every gradient's part, then as on the CPU
         parts = devices.to_host(xp.stack([xp.max(xp.abs(g.data)) if norm_type == math.inf else
-                                          xp.sum(xp.abs(g.data) ** norm_type) for g in grads])).tolist()
+                                          _power_sum(xp, g.data, norm_type) for g in grads])).tolist()
         total = max(parts) if norm_type == math.inf else sum(parts) ** (1 / norm_type)
     elif norm_type == math.inf:
         total = max(float(np.max(np.abs(g.data), initial=0)) for g in grads)
     else:
-        total = sum(float(np.sum(np.abs(g.data) ** norm_type)) for g in grads) ** (1 / norm_type)
+        total = sum(float(_power_sum(np, g.data, norm_type)) for g in grads) ** (1 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise FloatingPointError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {total}; "
                                  f"pass error_if_nonfinite=False to clip anyway")
@@ -70,6 +70,16 @@ def clip_grad_value_(parameters, clip_value):
     _check_number(clip_value, "clip_value", lower=0)
     for g in _grads(parameters):
         g.data = np.clip(g.data, -clip_value, clip_value).astype(g.dtype)
+
+
+def _power_sum(xp, a, norm_type):
+    """``Σ |a|^p``; for p = 2 on a real array one dot product (no ``|a|`` and ``a²`` arrays made, as
+    ``sum(abs(a) ** 2)`` makes), over ``a`` in memory order (a view of a Linear's F-ordered gradient),
+    the same on the CPU and on a device; summed in another order, so it agrees to the dtype's rounding."""
+    if norm_type == 2 and a.dtype.kind == "f" and a.dtype.itemsize in (4, 8):
+        flat = a.ravel(order="K")
+        return xp.dot(flat, flat)
+    return xp.sum(xp.abs(a) ** norm_type)
 
 
 def _grads(parameters):

@@ -20,12 +20,41 @@ with NaN and infinities where NumPy puts them. Without a C compiler (or with ``C
 
 import ctypes
 import functools
+import sys
+import threading
 
 import numpy as np
 
+_FAST_TANH = r"""
+/* tanh in float32 as Eigen's rational function (a degree 13/6 minimax fit on [-c, c], beyond which
+   tanh rounds to ±1; x itself below 4e-4): a few ulp (measured in docs/compile.md), vectorised without
+   libmvec's slower tanhf. NaN compares false and passes through. */
+static inline float fast_tanhf(float x) {
+    const float c = 7.90531110763549805f;
+    float y = x > c ? c : (x < -c ? -c : x);
+    float y2 = y * y;
+    float p = y2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = y2 * p + -8.60467152213735e-11f;
+    p = y2 * p + 5.12229709037114e-08f;
+    p = y2 * p + 1.48572235717979e-05f;
+    p = y2 * p + 6.37261928875436e-04f;
+    p = y2 * p + 4.89352455891786e-03f;
+    float q = y2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = y2 * q + 2.26843463243900e-03f;
+    q = y2 * q + 4.89352518554385e-03f;
+    return fabsf(x) < 0.0004f ? x : y * p / q;
+}
+
+/* The float32 kernels' tanh over an array, to measure it. */
+void tanh_float32(long n, float *restrict y, const float *restrict x) {
+    #pragma omp simd
+    for (long i = 0; i < n; i++) y[i] = fast_tanhf(x[i]);
+}
+"""
+
 _TEMPLATE = r"""
 #define T {ctype}
-#define TANH tanh{s}
+#define TANH {tanh}
 #define SIG(x) ((T)0.5 + (T)0.5 * TANH((T)0.5 * (x)))
 
 /* One LSTM step for rows b: z = xw + hw + bias (gates i, f, g, o), c = f c' + i g, h = o tanh c.
@@ -150,9 +179,9 @@ void gru_reverse_{name}(long B, long H, const T *restrict g, const T *restrict g
 #undef SIG
 """
 
-_SOURCE = "#include <math.h>\n" + "".join(
-    _TEMPLATE.format(ctype=ctype, s=suffix, name=name)
-    for ctype, suffix, name in (("float", "f", "float32"), ("double", "", "float64")))
+_SOURCE = "#include <math.h>\n" + _FAST_TANH + "".join(
+    _TEMPLATE.format(ctype=ctype, tanh=tanh, name=name)
+    for ctype, tanh, name in (("float", "fast_tanhf", "float32"), ("double", "tanh", "float64")))
 
 MODES = {"lstm": (4, 2, 5), "gru": (3, 1, 4)}
 """Per cell: gates, state width and saved width (in units of H)."""
@@ -172,7 +201,16 @@ def _library():
             getattr(library, f"{mode}_forward_{dtype}").argtypes = [ctypes.c_long] * 2 + [ctypes.c_void_p] * 7
             getattr(library, f"{mode}_reverse_{dtype}").argtypes = (
                 [ctypes.c_long] * 2 + [ctypes.c_void_p] * (8 if mode == "gru" else 7))
+    library.tanh_float32.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
     return library
+
+
+def tanh_float32(x):
+    """The float32 kernels' ``tanh`` of ``x`` (to measure its accuracy; needs a compiler)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.empty_like(x)
+    _library().tanh_float32(x.size, y.ctypes.data, x.ctypes.data)
+    return y
 
 
 def applies(mode, dtype, *arrays):
@@ -190,6 +228,36 @@ def _steps(array):
     return lambda t: start + t * stride
 
 
+POOL_SIZE = 8
+"""The most buffers :func:`_buffer` keeps for reuse."""
+
+_pool, _pool_lock = [], threading.Lock()
+
+
+def _buffer(size, dtype):
+    """A 1-D array of ``size`` elements, uninitialised: one the scans made before when nothing refers to
+    it any more (its reference count says so), else a new one, kept for later.
+
+    A training step frees its scans' states and cotangents at the end of the backward pass, and a new
+    array of megabytes is new pages, each faulted in by the kernel (about 3 µs a page on the machine of
+    docs/compile.md: 2,200 faults, 7 ms, of an LSTM step of 31 ms); reusing the same buffers keeps them
+    resident, as PyTorch's workspaces are."""
+    dtype = np.dtype(dtype)
+    with _pool_lock:
+        # free: referred to by the pool and getrefcount's argument alone (no view of it is alive)
+        free = [i for i in range(len(_pool)) if sys.getrefcount(_pool[i]) == 2]
+        for i in free:
+            if _pool[i].size == size and _pool[i].dtype == dtype:
+                return _pool[i]
+        buffer = np.empty(size, dtype=dtype)
+        if len(_pool) >= POOL_SIZE:
+            if not free:
+                return buffer
+            _pool.pop(free[0])  # the oldest free one
+        _pool.append(buffer)
+        return buffer
+
+
 def scan(xw, state0, weight_hh, bias_hh, mode, dtype, mask=None, save=True):
     """The states ``(T, B, width·H)`` of the scan, ``mask`` ``(T, B)`` ``uint8`` (``None``: no lengths);
     with ``save``, the gates the reverse scan reads are kept after them (:func:`saved_gates`)."""
@@ -200,7 +268,7 @@ def scan(xw, state0, weight_hh, bias_hh, mode, dtype, mask=None, save=True):
     weight_t = np.ascontiguousarray(np.asarray(weight_hh, dtype=dtype).T)
     if save:
         size = steps * batch * width * H
-        flat = np.empty(size + steps * batch * saved * H, dtype=dtype)
+        flat = _buffer(size + steps * batch * saved * H, dtype)
         states = flat[:size].reshape(steps, batch, width * H)
         ws = flat[size:].reshape(steps, batch, saved * H)
     else:  # every step writes its gates into one scratch block (unconditional stores vectorise better)
@@ -243,8 +311,9 @@ def reverse(g, states, ws, state0, weight_hh, mode, mask=None):
     g = np.ascontiguousarray(g, dtype=dtype)
     weight = np.ascontiguousarray(weight_hh, dtype=dtype)
     state0 = np.ascontiguousarray(state0, dtype=dtype)
-    dhw = np.empty((steps, batch, gates * H), dtype=dtype)
-    dxw = dhw if mode == "lstm" else np.empty_like(dhw)
+    count = steps * batch * gates * H
+    dhw = _buffer(count, dtype).reshape(steps, batch, gates * H)
+    dxw = dhw if mode == "lstm" else _buffer(count, dtype).reshape(dhw.shape)
     carry = np.zeros((batch, width * H), dtype=dtype)
     gemm = np.zeros((batch, H), dtype=dtype)
     backward = getattr(_library(), f"{mode}_reverse_{dtype.name}")
@@ -265,7 +334,7 @@ def weight_gradient(dhw, states, state0, H):
     dtype = dhw.dtype
     dw = np.zeros((columns, H), dtype=dtype)
     if steps > 1:
-        previous = np.ascontiguousarray(states[:-1, :, :H]).reshape(-1, H)
+        previous = states[:-1, :, :H].reshape(-1, H)  # a view: BLAS reads LSTM's h with c between rows
         np.matmul(dhw[1:].reshape(-1, columns).T, previous, out=dw)
     dw += dhw[0].T @ np.asarray(state0[:, :H], dtype=dtype)
     return dw

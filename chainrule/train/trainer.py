@@ -174,9 +174,11 @@ class Trainer(Loop):
             loss, outputs = self._update(x, y, check_first=True)
         else:
             loss, outputs = result
-            self._check_finite(loss.item())
+        value = loss.item()
+        if result is not None:
+            self._check_finite(value)
         self.step += 1
-        return loss.item(), on_host(outputs)
+        return value, on_host(outputs)
 
     def _bucketed(self, x):
         """Token ids (padded at the end) cut to their length bucket: one program per bucket (the models

@@ -310,6 +310,21 @@ def test_side_effects_outside_chainrule_run_only_while_recording():
     assert seen == [1]
 
 
+def test_tensor_arguments_are_told_apart_by_layout_and_requires_grad():
+    # A loop's batches are tensors: their signature is taken without flattening a tree, and still
+    # tells shapes, dtypes, contiguity and requires_grad apart.
+    f = compile_exact(lambda x, y: (x * y).sum())
+    a, b = cr.tensor(np.ones((2, 3), np.float32)), cr.tensor(np.full((2, 3), 2, np.float32))
+    assert f(a, b).item() == 12 and f(b, b).item() == 24
+    assert f.recordings == 1
+    assert f(cr.tensor(np.ones((3, 2), np.float32)), cr.tensor(np.ones((3, 2), np.float32))).item() == 6
+    assert f(cr.tensor(np.ones((2, 3), np.float32), requires_grad=True), b).item() == 12
+    assert f(cr.tensor(np.ones((3, 2), np.float32).T), b).item() == 12
+    assert f.recordings == 4
+    assert f(a, np.full((2, 3), 3, np.float32)).item() == 18  # mixed: the general signature
+    assert f.recordings == 5
+
+
 def test_too_many_signatures_warn_and_keep_the_newest():
     f = compile_exact(lambda x: cr.exp(x), max_programs=2)
     for n in (1, 2):

@@ -302,3 +302,28 @@ def test_the_update_kernels_take_a_linear_layers_transposed_weights(kind):
     assert calls == []
     for p, q in zip(model.parameters(), fused_model.parameters()):
         np.testing.assert_allclose(q.data, p.data, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.skipif(c_backend.unavailable() is not None, reason="no C compiler")
+def test_a_tied_weight_whose_gradient_has_another_layout_is_updated_by_the_kernels():
+    # The GPT's embedding is the output layer's weight: F-ordered, while its gradient (the embedding's
+    # scatter plus the product's) is C-ordered; the update copies the gradient into the weight's layout
+    # instead of falling back to the optimiser's own step for every parameter.
+    (idx, targets), = TOKENS[:1]
+    model, optimizer, step = _gpt()
+    fused, fused_optimizer, fused_step = _gpt()
+    step = cr.compile(step, exact=True)
+    fused_step = cr.compile(fused_step)
+    for _ in range(2):  # recorded (the optimiser makes its state), then replayed
+        step(idx, targets), fused_step(idx, targets)
+    tied = fused.transformer.wte.weight
+    assert tied.data.flags.f_contiguous and not tied.data.flags.c_contiguous
+    calls = []
+    fused_optimizer.step = lambda: calls.append(1)
+    cr.manual_seed(0)
+    step(idx, targets)
+    cr.manual_seed(0)
+    fused_step(idx, targets)
+    assert calls == []
+    for p, q in zip(model.parameters(), fused.parameters()):
+        np.testing.assert_allclose(q.data, p.data, rtol=1e-5, atol=1e-6)

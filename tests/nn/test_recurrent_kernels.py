@@ -106,3 +106,33 @@ def test_a_compiled_training_step_follows_the_eager_one_over_steps(kind):
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
     for name, value in eager_weights.items():
         np.testing.assert_allclose(weights[name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_the_float32_tanh_of_the_kernels_is_within_a_few_ulp():
+    x = np.concatenate([np.linspace(-12, 12, 1_000_001, dtype=np.float32),
+                        np.float32([3e-4, 5e-4, 0.0, -0.0, 1e-30, -1e-30, np.inf, -np.inf, np.nan])])
+    got = recurrent_kernels.tanh_float32(x)
+    want = np.tanh(x.astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(got[-7:-1], want[-7:-1])  # signed zeros, tiny values, ±1 at ±inf
+    assert np.isnan(got[-1])
+    normal = np.abs(want) > np.finfo(np.float32).tiny
+    ulp = np.abs(got[normal].astype(np.float64) - want[normal]) / np.spacing(np.abs(want[normal]))
+    assert ulp.max() <= 6 and ulp.mean() < 1
+    assert np.abs(got[:-1]).max() <= 1
+
+
+def test_a_buffer_is_reused_only_when_nothing_refers_to_it():
+    args, g = _case("lstm", np.float32, None, 3, steps=9, batch=3, hidden=7)
+    states = recurrent._scan_impl(np, *args, mode="lstm")
+    first = states.copy()
+    output = states[..., :7]  # a view keeps the buffer: the next scan gets another one
+    del states
+    again = recurrent._scan_impl(np, *args, mode="lstm")
+    assert not np.shares_memory(again, output)
+    np.testing.assert_array_equal(output, first[..., :7])
+    address = again.__array_interface__["data"][0]
+    del again
+    reused = recurrent._scan_impl(np, *args, mode="lstm")  # the freed buffer, overwritten in full
+    assert reused.__array_interface__["data"][0] == address
+    np.testing.assert_array_equal(reused, first)
+    assert len(recurrent_kernels._pool) <= recurrent_kernels.POOL_SIZE

@@ -27,6 +27,17 @@ def test_clip_grad_norm_scales_all_gradients_together():
     assert a.grad.dtype == np.float32
 
 
+def test_the_2_norm_of_many_float32_gradients_agrees_with_float64():
+    # The 2-norm is a dot product per gradient, summed in another order
+    # than np.sum: it agrees to float32 rounding.
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal(100_003), rng.standard_normal((300, 41)), rng.standard_normal((9, 8))[:, ::2]]
+    parameters = parameters_with_grads(*grads)
+    want = math.sqrt(sum(float(np.sum(np.float32(g).astype(np.float64) ** 2)) for g in grads))
+    assert clip_grad_norm_(parameters, max_norm=1.0).item() == pytest.approx(want, rel=1e-6)
+    np.testing.assert_allclose(parameters[1].grad.data, np.float32(grads[1]) / (want + 1e-6), rtol=2e-6)
+
+
 def test_clip_grad_norm_leaves_small_gradients_and_skips_missing_ones():
     a, b = parameters_with_grads([0.3, 0.4], [1.0])
     b.grad = None

@@ -257,3 +257,13 @@ def test_progress_bar_shows_loss_accuracy_and_speed_on_a_terminal(monkeypatch):
 def test_progress_bar_is_quiet_off_a_terminal(capsys):
     make_trainer(progress=True).fit(blobs(), epochs=1)
     assert capsys.readouterr() == ("", "")
+
+
+def test_epoch_accuracy_counts_hits_of_tensor_or_array_targets():
+    from chainrule.core.tensor import Tensor
+    from chainrule.train.metrics import EpochMetrics
+    outputs = np.array([[0.1, 2.0], [3.0, 0.0], [0.0, 1.0]])
+    totals = EpochMetrics("classification")
+    totals.update(0.5, outputs, Tensor(np.array([1, 0, 0])))
+    totals.update(0.2, outputs[:1], np.array([0]))
+    assert totals.result() == {"loss": pytest.approx((1.5 + 0.2) / 4), "accuracy": 0.5}
