@@ -117,15 +117,19 @@ def unavailable():
     return None
 
 
-def build_or_none(source):
+def build_or_none(source, signatures=None):
     """The library :func:`build` makes of ``source``, or ``None`` when no kernel can be built here
-    (callers then compute with NumPy)."""
+    (callers then compute with NumPy). ``signatures`` maps a function's name to how many ``long``
+    arguments it takes and then how many pointers: its ctypes ``argtypes``."""
     if unavailable() is not None:
         return None
     try:
-        return build(source)
+        library = build(source)
     except OSError:
         return None
+    for name, (longs, pointers) in (signatures or {}).items():
+        getattr(library, name).argtypes = [ctypes.c_long] * longs + [ctypes.c_void_p] * pointers
+    return library
 
 
 _loaded = {}

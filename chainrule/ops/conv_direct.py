@@ -19,7 +19,6 @@ Used for one spatial axis, one group and few channels (:func:`applies`); without
 ``CHAINRULE_NO_CC`` set) :mod:`.conv` keeps im2col.
 """
 
-import ctypes
 import functools
 
 import numpy as np
@@ -181,15 +180,8 @@ DTYPES = ("float32", "float64")
 def _library():
     """The built library, or ``None`` when no kernel can be built here."""
     from chainrule.compile import c_backend
-    library = c_backend.build_or_none(_SOURCE)
-    if library is None:
-        return None
-    for name in ("conv", "conv_transpose", "conv_weight"):
-        for dtype in DTYPES:
-            function = getattr(library, f"{name}_{dtype}")
-            function.argtypes = [ctypes.c_long] * 9 + [ctypes.c_void_p] * 3
-            function.restype = ctypes.c_int
-    return library
+    return c_backend.build_or_none(_SOURCE, {f"{name}_{dtype}": (9, 3) for dtype in DTYPES
+                                             for name in ("conv", "conv_transpose", "conv_weight")})
 
 
 def applies(a, b, channels, out_channels, kernel, groups):

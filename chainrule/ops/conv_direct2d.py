@@ -22,7 +22,6 @@ multiply the input by zeros). Without a C compiler (or with ``CHAINRULE_NO_CC`` 
 im2col.
 """
 
-import ctypes
 import functools
 
 import numpy as np
@@ -144,15 +143,8 @@ DTYPES = ("float32", "float64")
 def _library():
     """The built library, or ``None`` when no kernel can be built here."""
     from chainrule.compile import c_backend
-    library = c_backend.build_or_none(_SOURCE)
-    if library is None:
-        return None
-    for name in ("conv2d", "conv2d_weight"):
-        for dtype in DTYPES:
-            function = getattr(library, f"{name}_{dtype}")
-            function.argtypes = [ctypes.c_long] * 11 + [ctypes.c_void_p] * 3
-            function.restype = ctypes.c_int
-    return library
+    return c_backend.build_or_none(_SOURCE, {f"{name}_{dtype}": (11, 3) for dtype in DTYPES
+                                             for name in ("conv2d", "conv2d_weight")})
 
 
 def applies(a, b, channels, out_channels, kernel, stride, dilation, groups):

@@ -18,7 +18,6 @@ with NaN and infinities where NumPy puts them. Without a C compiler (or with ``C
 :mod:`.recurrent` computes with NumPy.
 """
 
-import ctypes
 import functools
 import sys
 import threading
@@ -193,16 +192,12 @@ DTYPES = ("float32", "float64")
 def _library():
     """The built library, or ``None`` when no kernel can be built here."""
     from chainrule.compile import c_backend
-    library = c_backend.build_or_none(_SOURCE)
-    if library is None:
-        return None
+    signatures = {"tanh_float32": (1, 2)}
     for mode in MODES:
         for dtype in DTYPES:
-            getattr(library, f"{mode}_forward_{dtype}").argtypes = [ctypes.c_long] * 2 + [ctypes.c_void_p] * 7
-            getattr(library, f"{mode}_reverse_{dtype}").argtypes = (
-                [ctypes.c_long] * 2 + [ctypes.c_void_p] * (8 if mode == "gru" else 7))
-    library.tanh_float32.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
-    return library
+            signatures[f"{mode}_forward_{dtype}"] = (2, 7)
+            signatures[f"{mode}_reverse_{dtype}"] = (2, 8 if mode == "gru" else 7)
+    return c_backend.build_or_none(_SOURCE, signatures)
 
 
 def tanh_float32(x):
