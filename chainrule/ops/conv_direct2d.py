@@ -26,6 +26,8 @@ import functools
 
 import numpy as np
 
+from . import conv_threads
+
 MAX_WORK = 9216
 """The most multiply-adds per output position and example (``C · KH · KW · O``) for which the direct loops
 replace im2col (LeNet-5's layers: 150 and 2400; 32 → 32 channels 3x3: 9216). Measured at batch 128, one
@@ -51,20 +53,26 @@ static void pad_##NAME(long C, long H, long W, long Hb, long Wb, long pt, long p
         for (long h = 0; h < H; h++)                                                                  \
             memcpy(xb + (c * Hb + h + pt) * Wb + pl, x + (c * H + h) * W, sizeof(T) * W);             \
 }                                                                                                     \
+/* The arguments of both kernels: shares of the examples go to the two threads. */              \
+struct args_##NAME { long N, C, H, W, O, KH, KW, OH, OW, pt, pl; const T *x, *w; T *y, *extra;        \
+                     int failed[2]; };                                                                \
 /* y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, C, KH, KW)), stride 1, padding pt, pl before. */     \
-int conv2d_##NAME(long N, long C, long H, long W, long O, long KH, long KW, long OH, long OW, long pt,\
-                  long pl, const T *x, const T *w, T *y) {                                            \
+static void conv2d_body_##NAME(void *ctx, long part, long parts) {                                    \
+    struct args_##NAME *A = ctx;                                                                      \
+    const long C = A->C, H = A->H, W = A->W, O = A->O, KH = A->KH, KW = A->KW, OH = A->OH, OW = A->OW;\
+    const T *x = A->x, *w = A->w;                                                                     \
+    T *y = A->y;                                                                                      \
     const long V = V_##NAME, R = C * KH * KW, OP = up(O, OB), Wb = OW + KW - 1, Hb = OH + KH - 1;     \
     const long QP = up(OH * Wb, 2 * V), size = C * Hb * Wb + QP + KH * Wb + 2 * V;                    \
     T *wt = calloc(R * OP + size + OP * QP + 2 * V, sizeof(T));                                       \
     long *at = malloc(sizeof(long) * R);                                                              \
-    if (!wt || !at) { free(wt); free(at); return 1; }                                                 \
+    if (!wt || !at) { free(wt); free(at); A->failed[part] = 1; return; }                              \
     T *xb = wt + R * OP, *yb = xb + size;                                                             \
     for (long o = 0; o < O; o++)                                                                      \
         for (long r = 0; r < R; r++) wt[r * OP + o] = w[o * R + r];                                   \
     for (long r = 0; r < R; r++) at[r] = r / (KH * KW) * Hb * Wb + r / KW % KH * Wb + r % KW;        \
-    for (long n = 0; n < N; n++) {                                                                    \
-        pad_##NAME(C, H, W, Hb, Wb, pt, pl, x + n * C * H * W, xb, size);                             \
+    for (long n = A->N * part / parts; n < A->N * (part + 1) / parts; n++) {                          \
+        pad_##NAME(C, H, W, Hb, Wb, A->pt, A->pl, x + n * C * H * W, xb, size);                       \
         for (long ob = 0; ob < OP; ob += OB)                                                          \
         for (long qb = 0; qb < QP; qb += 2 * V) {                                                     \
             VEC a[2 * OB] = {0};                                                                      \
@@ -85,21 +93,30 @@ int conv2d_##NAME(long N, long C, long H, long W, long O, long KH, long KW, long
                 memcpy(y + ((n * O + o) * OH + i) * OW, yb + o * QP + i * Wb, sizeof(T) * OW);        \
     }                                                                                                 \
     free(wt); free(at);                                                                               \
-    return 0;                                                                                         \
 }                                                                                                     \
-/* gw (O, C, KH, KW) = conv_weight(x (N, C, H, W), g (N, O, OH, OW)), stride 1. */                    \
-int conv2d_weight_##NAME(long N, long C, long H, long W, long O, long KH, long KW, long OH, long OW,  \
-                         long pt, long pl, const T *x, const T *g, T *gw) {                           \
+int conv2d_##NAME(long N, long C, long H, long W, long O, long KH, long KW, long OH, long OW, long pt,\
+                  long pl, const T *x, const T *w, T *y, const void *run) {                           \
+    struct args_##NAME A = {N, C, H, W, O, KH, KW, OH, OW, pt, pl, x, w, y, NULL, {0, 0}};             \
+    split(run, conv2d_body_##NAME, &A);                                                               \
+    return A.failed[0] | A.failed[1];                                                                 \
+}                                                                                                     \
+/* gw (O, C, KH, KW) = conv_weight(x (N, C, H, W), g (N, O, OH, OW)), stride 1; the second share's   \
+   sum goes to `extra`, added to gw after. */                                                         \
+static void conv2d_weight_body_##NAME(void *ctx, long part, long parts) {                             \
+    struct args_##NAME *A = ctx;                                                                      \
+    const long C = A->C, H = A->H, W = A->W, O = A->O, KH = A->KH, KW = A->KW, OH = A->OH, OW = A->OW;\
+    const T *x = A->x, *g = A->w;                                                                     \
+    T *gw = part == 0 ? A->y : A->extra;                                                              \
     const long V = V_##NAME, R = C * KH * KW, RP = up(R, 2), OP = up(O, OB), Wb = OW + KW - 1;        \
     const long Hb = OH + KH - 1, QP = up(OH * Wb, V), size = C * Hb * Wb + QP + KH * Wb + 2 * V;      \
     T *acc = calloc(RP * OP * V + size + OP * QP + 2 * V, sizeof(T));                                 \
     long *at = malloc(sizeof(long) * RP);                                                             \
-    if (!acc || !at) { free(acc); free(at); return 1; }                                               \
+    if (!acc || !at) { free(acc); free(at); A->failed[part] = 1; return; }                            \
     T *xb = acc + RP * OP * V, *gb = xb + size;                                                       \
     for (long r = 0; r < RP; r++)                                                                     \
         at[r] = r < R ? r / (KH * KW) * Hb * Wb + r / KW % KH * Wb + r % KW : 0;                      \
-    for (long n = 0; n < N; n++) {                                                                    \
-        pad_##NAME(C, H, W, Hb, Wb, pt, pl, x + n * C * H * W, xb, size);                             \
+    for (long n = A->N * part / parts; n < A->N * (part + 1) / parts; n++) {                          \
+        pad_##NAME(C, H, W, Hb, Wb, A->pt, A->pl, x + n * C * H * W, xb, size);                       \
         memset(gb, 0, sizeof(T) * OP * QP);                                                           \
         for (long o = 0; o < O; o++)                                                                  \
             for (long i = 0; i < OH; i++)                                                             \
@@ -129,7 +146,18 @@ int conv2d_weight_##NAME(long N, long C, long H, long W, long O, long KH, long K
             gw[o * R + r] = s;                                                                        \
         }                                                                                             \
     free(acc); free(at);                                                                              \
-    return 0;                                                                                         \
+}                                                                                                     \
+int conv2d_weight_##NAME(long N, long C, long H, long W, long O, long KH, long KW, long OH, long OW,  \
+                         long pt, long pl, const T *x, const T *g, T *gw, const void *run) {          \
+    const long size = O * C * KH * KW;                                                                \
+    T *extra = run ? calloc(size, sizeof(T)) : NULL;                                                  \
+    if (run && !extra) return 1;                                                                      \
+    struct args_##NAME A = {N, C, H, W, O, KH, KW, OH, OW, pt, pl, x, g, gw, extra, {0, 0}};           \
+    split(run, conv2d_weight_body_##NAME, &A);                                                        \
+    if (run && !(A.failed[0] | A.failed[1]))                                                          \
+        for (long i = 0; i < size; i++) gw[i] += extra[i];                                            \
+    free(extra);                                                                                      \
+    return A.failed[0] | A.failed[1];                                                                 \
 }
 
 KERNELS(float, float32, vf32)
@@ -143,8 +171,9 @@ DTYPES = ("float32", "float64")
 def _library():
     """The built library, or ``None`` when no kernel can be built here."""
     from chainrule.compile import c_backend
-    return c_backend.build_or_none(_SOURCE, {f"{name}_{dtype}": (11, 3) for dtype in DTYPES
-                                             for name in ("conv2d", "conv2d_weight")})
+    return c_backend.build_or_none(conv_threads.PROLOGUE + _SOURCE,
+                                   {f"{name}_{dtype}": (11, 4) for dtype in DTYPES
+                                    for name in ("conv2d", "conv2d_weight")})
 
 
 def applies(a, b, channels, out_channels, kernel, stride, dilation, groups):
@@ -160,44 +189,31 @@ def applies(a, b, channels, out_channels, kernel, stride, dilation, groups):
     return a.dtype.name in DTYPES and _library() is not None
 
 
-SPLIT_MACS = 1 << 25
-"""The fewest multiply-adds (``N · O · OH · Wb · C · KH · KW``, about 1 ms on one core) for which two
-threads share the examples: handing half of them to a second thread costs about 0.1 ms on the 2-vCPU
-machine of docs/vision.md. LeNet-5's first layer (17 M) ran slower split, its second layer's forward,
-weight and input gradients (43, 43, 77 M) faster."""
+SPLIT_MACS = 1 << 22
+"""The fewest multiply-adds (``N · O · OH · Wb · C · KH · KW``, about 0.1 ms on one core) for which the
+second thread (:mod:`.conv_threads`, a persistent C worker) takes half of the examples. With a Python
+thread pool's hand-off (0.1-0.2 ms) the least was 32 M, and LeNet-5's layers gained little or lost (at
+batch 128, second layer forward 1.21 -> 1.36 ms, weight gradient 2.54 -> 2.03)."""
 
 
-def _halves(n, macs):
-    from . import winograd
-    halves = 2 if winograd.workers() == 2 and n >= 2 and macs >= SPLIT_MACS else 1
-    return [(n * h // halves, n * (h + 1) // halves) for h in range(halves)]
-
-
-def _call(name, x, first, second, out_channels, kernel, out, padding, into, per_example):
-    """``name`` over the examples of ``x`` ``(N, C, H, W)``, in two halves on two threads when two BLAS
-    threads are allowed (:func:`.winograd.workers`); ``into`` per half, or one array of the examples."""
-    from . import winograd
+def _call(name, x, second, out_channels, kernel, out, padding, into):
+    """The C function ``name`` over the examples of ``x`` ``(N, C, H, W)``, split between two threads
+    when allowed (:func:`.conv_threads.runner`)."""
     function = getattr(_library(), f"{name}_{x.dtype.name}")
     n, channels, h, w = x.shape
-    first, second = np.ascontiguousarray(first), np.ascontiguousarray(second)
-
-    def part(bounds):
-        (start, stop), = bounds
-        pointers = [a.ctypes.data + start * a[0].nbytes if step else a.ctypes.data
-                    for a, step in ((first, True), (second, per_example[1]), (into(start), per_example[2]))]
-        if function(stop - start, channels, h, w, out_channels, *kernel, *out, padding[0][0], padding[1][0],
-                    *pointers):
-            raise MemoryError(f"{name}: no memory for the direct loops' buffers")
+    x, second = np.ascontiguousarray(x), np.ascontiguousarray(second)
     macs = n * out_channels * out[0] * (out[1] + kernel[1] - 1) * channels * kernel[0] * kernel[1]
-    winograd.shared(part, _halves(n, macs))
+    run = conv_threads.runner(macs, SPLIT_MACS) if n >= 2 else None
+    if function(n, channels, h, w, out_channels, *kernel, *out, padding[0][0], padding[1][0],
+                x.ctypes.data, second.ctypes.data, into.ctypes.data, run):
+        raise MemoryError(f"{name}: no memory for the direct loops' buffers")
+    return into
 
 
 def conv(x, weight, out, padding):
     """``conv(x, weight)``, ``(N, C, H, W)`` and ``(O, C, KH, KW)`` to ``(N, O, *out)``, stride 1."""
     y = np.empty((x.shape[0], weight.shape[0]) + tuple(out), dtype=x.dtype)
-    _call("conv2d", x, x, weight, weight.shape[0], weight.shape[2:], out, padding, lambda start: y,
-          (True, False, True))
-    return y
+    return _call("conv2d", x, weight, weight.shape[0], weight.shape[2:], out, padding, y)
 
 
 def conv_weight(x, y, kernel, padding):
@@ -205,11 +221,5 @@ def conv_weight(x, y, kernel, padding):
     ``None`` when ``x`` holds an infinity or NaN (then :mod:`.conv` computes it)."""
     if not np.isfinite(x).all():
         return None
-    parts = {}
-
-    def into(start):
-        parts[start] = np.empty((y.shape[1], x.shape[1]) + tuple(kernel), dtype=x.dtype)
-        return parts[start]
-    _call("conv2d_weight", x, x, y, y.shape[1], kernel, y.shape[2:], padding, into, (True, True, False))
-    grads = list(parts.values())
-    return grads[0] if len(grads) == 1 else grads[0] + grads[1]
+    gw = np.empty((y.shape[1], x.shape[1]) + tuple(kernel), dtype=x.dtype)
+    return _call("conv2d_weight", x, y, y.shape[1], kernel, y.shape[2:], padding, gw)

@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from . import conv_threads
+
 _SOURCE = r"""
 #include <math.h>
 #include <stdlib.h>
@@ -93,15 +95,15 @@ static void inside(long size, long out, long k, long s, long d, long pad, long *
     T hit = (g) * (t > 0 ? 1 / t : NAN), miss = t > 0 && fabs(g) < INFINITY ? 0 : NAN; /* g · 0 */
 
 #define KERNELS(T, NAME)                                                                              \
-void max_pool_##NAME(long P, long D, long H, long W, long O0, long O1, long O2, long p0, long p1,    \
-                     long p2, const T *restrict x, T *restrict y) {                                          \
+static void max_pool_range_##NAME(long P, long D, long H, long W, long O0, long O1, long O2, long p0, \
+                                  long p1, long p2, const T *restrict x, T *restrict y) {             \
     ROWS(1, FORWARD_##NAME)                                                                           \
 }                                                                                                     \
 /* gx = the VJP at (x, y) applied to g; `assign` when each input position lies in one window (written, \
    gx not zeroed first). */                                                                           \
-void max_pool_scatter_##NAME(long P, long D, long H, long W, long O0, long O1, long O2, long p0,     \
-                             long p1, long p2, long assign, const T *restrict g, const T *restrict x,  \
-                             const T *restrict y, T *restrict gx) {                                          \
+static void max_pool_scatter_range_##NAME(long P, long D, long H, long W, long O0, long O1, long O2,  \
+                                          long p0, long p1, long p2, long assign, const T *restrict g, \
+                                          const T *restrict x, const T *restrict y, T *restrict gx) { \
     if (assign) {                                                                                     \
         ROWS(ROW_DISJOINT, SCATTER_ASSIGN_##NAME)                                                     \
     } else {                                                                                          \
@@ -110,11 +112,53 @@ void max_pool_scatter_##NAME(long P, long D, long H, long W, long O0, long O1, l
     }                                                                                                 \
 }                                                                                                     \
 /* ty = the JVP at (x, y) applied to tx. */                                                           \
-void max_pool_gather_##NAME(long P, long D, long H, long W, long O0, long O1, long O2, long p0,      \
-                            long p1, long p2, const T *restrict tx, const T *restrict x,               \
-                            const T *restrict y, T *restrict ty) {           \
+static void max_pool_gather_range_##NAME(long P, long D, long H, long W, long O0, long O1, long O2,   \
+                                         long p0, long p1, long p2, const T *restrict tx,              \
+                                         const T *restrict x, const T *restrict y, T *restrict ty) {  \
     ROWS(1, GATHER_##NAME)                                                                            \
+}                                                                                                     \
+/* The entry points: the planes [P·part/parts, P·(part+1)/parts) of each share (see split). */        \
+static void max_pool_body_##NAME(void *ctx, long part, long parts) {                                  \
+    SHARE(ctx, part, parts)                                                                           \
+    max_pool_range_##NAME(END - START, GEOMETRY, (const T *)A->in[0] + START * IN,                    \
+                          (T *)A->out + START * OUT);                                                 \
+}                                                                                                     \
+static void max_pool_scatter_body_##NAME(void *ctx, long part, long parts) {                          \
+    SHARE(ctx, part, parts)                                                                           \
+    max_pool_scatter_range_##NAME(END - START, GEOMETRY, A->assign, (const T *)A->in[0] + START * OUT,\
+                                  (const T *)A->in[1] + START * IN, (const T *)A->in[2] + START * OUT,\
+                                  (T *)A->out + START * IN);                                          \
+}                                                                                                     \
+static void max_pool_gather_body_##NAME(void *ctx, long part, long parts) {                           \
+    SHARE(ctx, part, parts)                                                                           \
+    max_pool_gather_range_##NAME(END - START, GEOMETRY, (const T *)A->in[0] + START * IN,             \
+                                 (const T *)A->in[1] + START * IN, (const T *)A->in[2] + START * OUT, \
+                                 (T *)A->out + START * OUT);                                          \
+}                                                                                                     \
+void max_pool_##NAME(long P, long D, long H, long W, long O0, long O1, long O2, long p0, long p1,    \
+                     long p2, const T *x, T *y, const void *run) {                                    \
+    struct args A = {P, D, H, W, O0, O1, O2, p0, p1, p2, 0, {x, NULL, NULL}, y};                      \
+    split(run, max_pool_body_##NAME, &A);                                                             \
+}                                                                                                     \
+void max_pool_scatter_##NAME(long P, long D, long H, long W, long O0, long O1, long O2, long p0,     \
+                             long p1, long p2, long assign, const T *g, const T *x, const T *y,       \
+                             T *gx, const void *run) {                                                \
+    struct args A = {P, D, H, W, O0, O1, O2, p0, p1, p2, assign, {g, x, y}, gx};                      \
+    split(run, max_pool_scatter_body_##NAME, &A);                                                     \
+}                                                                                                     \
+void max_pool_gather_##NAME(long P, long D, long H, long W, long O0, long O1, long O2, long p0,      \
+                            long p1, long p2, const T *tx, const T *x, const T *y, T *ty,             \
+                            const void *run) {                                                        \
+    struct args A = {P, D, H, W, O0, O1, O2, p0, p1, p2, 0, {tx, x, y}, ty};                          \
+    split(run, max_pool_gather_body_##NAME, &A);                                                      \
 }
+
+struct args { long P, D, H, W, O0, O1, O2, p0, p1, p2, assign; const void *in[3]; void *out; };
+#define SHARE(ctx, part, parts)                                                                       \
+    const struct args *A = ctx;                                                                       \
+    const long START = A->P * part / parts, END = A->P * (part + 1) / parts;                          \
+    const long IN = A->D * A->H * A->W, OUT = A->O0 * A->O1 * A->O2;
+#define GEOMETRY A->D, A->H, A->W, A->O0, A->O1, A->O2, A->p0, A->p1, A->p2
 
 #define FORWARD_BODY(T, POS, OK)                                                                        \
     T m = -INFINITY;                                                                                  \
@@ -152,9 +196,9 @@ MAX_WINDOW = 64
 """The largest window (``prod(kernel_size)``) the C loops serve: each window is unrolled in the loops."""
 
 DTYPES = ("float32", "float64")
-SPLIT_ELEMENTS = 1 << 20
-"""The fewest input elements for which two Python threads (when two BLAS threads are allowed, see
-:func:`.winograd.workers`) each take half of the planes."""
+SPLIT_ELEMENTS = 1 << 16
+"""The fewest input elements for which the second thread (:mod:`.conv_threads`, when two threads are
+allowed) takes half of the planes (about 0.1 ms of work on one core)."""
 
 
 @functools.cache
@@ -165,10 +209,10 @@ def _library(kernel_size, stride, dilation):
     constants = "".join(f"#define {name}{axis} {value}\n" for name, values in
                         (("K", kernel_size), ("S", stride), ("D", dilation))
                         for axis, value in enumerate(values))
-    return c_backend.build_or_none(constants + _SOURCE, {
+    return c_backend.build_or_none(constants + conv_threads.PROLOGUE + _SOURCE, {
         f"{name}_{dtype}": arguments for dtype in DTYPES
-        for name, arguments in (("max_pool", (10, 2)), ("max_pool_scatter", (11, 4)),
-                                ("max_pool_gather", (10, 4)))})
+        for name, arguments in (("max_pool", (10, 3)), ("max_pool_scatter", (11, 5)),
+                                ("max_pool_gather", (10, 5)))})
 
 
 def available(*arrays, kernel_size, stride, padding, dilation):
@@ -189,22 +233,15 @@ def _as_3d(values, fill):
 
 
 def _run(name, x, out, kernel_size, stride, padding, dilation, arrays, extra=()):
-    """The C function ``name`` over the planes (``N·C``) of ``x`` pooled to spatial shape ``out``, in two
-    halves on two threads when two BLAS threads are allowed (:func:`.winograd.workers`) and the input
-    is large; ``arrays`` are C-contiguous, the inputs first, the result last."""
-    from . import winograd
+    """The C function ``name`` over the planes (``N·C``) of ``x`` pooled to spatial shape ``out``, split
+    between two threads when allowed (:func:`.conv_threads.runner`); ``arrays`` are C-contiguous, the
+    inputs first, the result last."""
     library = _library(_as_3d(kernel_size, 1), _as_3d(stride, 1), _as_3d(dilation, 1))
     function = getattr(library, f"{name}_{x.dtype.name}")
     geometry = (*_as_3d(x.shape[2:], 1), *_as_3d(out, 1), *_as_3d([before for before, _ in padding], 0))
     planes = math.prod(x.shape[:2])
-    halves = 2 if winograd.workers() == 2 and planes >= 2 and x.size >= SPLIT_ELEMENTS else 1
-    cut = [planes * h // halves for h in range(halves + 1)]
-
-    def part(bounds):
-        start, stop = bounds[0]
-        pointers = [a.ctypes.data + start * (a.size // planes) * a.itemsize for a in arrays]
-        function(stop - start, *geometry, *extra, *pointers)
-    winograd.shared(part, [(cut[h], cut[h + 1]) for h in range(halves)])
+    run = conv_threads.runner(x.size, SPLIT_ELEMENTS) if planes >= 2 else None
+    function(planes, *geometry, *extra, *(a.ctypes.data for a in arrays), run)
 
 
 def max_pool(x, out, kernel_size, stride, padding, dilation):
