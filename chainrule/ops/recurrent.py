@@ -323,7 +323,7 @@ def _vjp(wanted, ns, g, states, xw, state0, weight_hh, bias_hh, mode="lstm", len
     saved = recurrent_kernels.saved_gates(states, mode) if type(g) is backend.ndarray else None
     if saved is not None and recurrent_kernels.applies(mode, states.dtype, g, xw, state0, weight_hh):
         dxw, dhw, dstate0 = recurrent_kernels.reverse(g, states, saved, state0, weight_hh, mode,
-                                                      _rows(_mask(lengths, states.shape[0])))
+                                                      _rows(_mask(lengths, states.shape[0])), 1 in wanted)
         results = {0: dxw, 1: dstate0}
         if 2 in wanted:
             results[2] = recurrent_kernels.weight_gradient(dhw, states, state0, weight_hh.shape[1])

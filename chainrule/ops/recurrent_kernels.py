@@ -273,12 +273,13 @@ def scan(xw, state0, weight_hh, bias_hh, mode, dtype, mask=None, save=True):
     forward = getattr(_library(), f"{mode}_forward_{np.dtype(dtype).name}")
     x_at, state_at, ws_at, active_at = _steps(xw), _steps(states), _steps(ws), _steps(mask)
     hw_address, bias_address = _steps(hw)(0), _steps(bias)(0)
-    state, previous = state0, _steps(state0)(0)
+    # each step's arguments made before the loop, as in reverse
+    calls = [(batch, H, x_at(t), hw_address, bias_address, state_at(t - 1) if t else _steps(state0)(0),
+              state_at(t), ws_at(t if save else 0), active_at(t)) for t in range(steps)]
+    hidden, matmul = [state0[:, :H]] + [state[:, :H] for state in states[:-1]], np.matmul
     for t in range(steps):
-        np.matmul(state[:, :H], weight_t, out=hw)
-        forward(batch, H, x_at(t), hw_address, bias_address, previous, state_at(t), ws_at(t if save else 0),
-                active_at(t))
-        state, previous = states[t], state_at(t)
+        matmul(hidden[t], weight_t, out=hw)
+        forward(*calls[t])
     return states
 
 
@@ -296,9 +297,10 @@ def saved_gates(states, mode):
     return base[states.size:].reshape(steps, batch, saved)
 
 
-def reverse(g, states, ws, state0, weight_hh, mode, mask=None):
+def reverse(g, states, ws, state0, weight_hh, mode, mask=None, initial=True):
     """``(dxw, dhw, dstate0)`` of the scan from the states' cotangent ``g`` and the saved gates ``ws``
-    (``dxw is dhw`` for LSTM)."""
+    (``dxw is dhw`` for LSTM); without ``initial``, ``dstate0`` is ``None`` and its product
+    ``dhw_0 W_hh`` is not computed."""
     gates, width, _ = MODES[mode]
     steps, batch, _ = states.shape
     H = weight_hh.shape[1]
@@ -314,11 +316,17 @@ def reverse(g, states, ws, state0, weight_hh, mode, mask=None):
     backward = getattr(_library(), f"{mode}_reverse_{dtype.name}")
     g_at, ws_at, state_at, dxw_at, dhw_at, active_at = (_steps(a) for a in (g, ws, states, dxw, dhw, mask))
     gemm_address, carry_address, first = _steps(gemm)(0), _steps(carry)(0), _steps(state0)(0)
-    extra = () if mode == "lstm" else (dhw_at,)
-    for t in reversed(range(steps)):
-        backward(batch, H, g_at(t), gemm_address, carry_address, ws_at(t), state_at(t - 1) if t else first,
-                 dxw_at(t), *(at(t) for at in extra), active_at(t))
-        np.matmul(dhw[t], weight, out=gemm)
+    # each step's arguments made before the loop: the kernel's are ~10 Python calls a step otherwise
+    calls = [(batch, H, g_at(t), gemm_address, carry_address, ws_at(t), state_at(t - 1) if t else first,
+              dxw_at(t)) + (() if mode == "lstm" else (dhw_at(t),)) + (active_at(t),) for t in range(steps)]
+    rows, matmul = list(dhw), np.matmul
+    for t in range(steps - 1, 0, -1):
+        backward(*calls[t])
+        matmul(rows[t], weight, out=gemm)
+    backward(*calls[0])
+    if not initial:
+        return dxw, dhw, None
+    np.matmul(dhw[0], weight, out=gemm)
     carry[:, :H] += gemm
     return dxw, dhw, carry
 
