@@ -10,9 +10,10 @@ outputs, and its VJP recomputes the row's mean and ``1/σ`` from ``x`` instead o
 
 - GELU, exact: ``y = x Φ(x) = x/2 (1 + erf(x/√2))``, ``dy/dx = Φ(x) + x φ(x)`` with
   ``φ(x) = e^(−x²/2)/√(2π)``. Tanh form: ``u = √(2/π) (x + 0.044715 x³)``, ``y = x/2 (1 + tanh u)``,
-  ``dy/dx = (1 + tanh u)/2 + x/2 (1 − tanh² u) √(2/π) (1 + 3·0.044715 x²)``. Float32 ``erff``,
-  ``expf`` and ``tanhf`` are glibc's vector functions (libmvec): their accuracy over 10^7 points is in
-  docs/compile.md.
+  ``dy/dx = (1 + tanh u)/2 + x/2 (1 − tanh² u) √(2/π) (1 + 3·0.044715 x²)``. In float32, ``erf`` and
+  ``tanh`` are glibc's vector ``erff`` and ``tanhf`` (libmvec), and ``e^x`` (``x <= 0``) a Cody-Waite
+  reduction with Cephes' polynomial, twice as fast as libmvec's ``expf``; float64 calls libm. Their
+  accuracy over 10^7 points is in docs/compile.md (``python -m benchmarks.layer_kernels``).
 - Layer norm over rows of ``n``: ``μ = Σx/n``, ``σ² = Σ(x − μ)²/n`` (two passes, as ``np.var``),
   ``r = 1/√(σ² + ε)``, ``x̂ = (x − μ) r``, ``y = x̂ w + b``. VJP with ``ĝ = g w``:
   ``dx = r (ĝ − mean(ĝ) − x̂ mean(ĝ x̂))``, ``dw = Σ_rows g x̂``, ``db = Σ_rows g`` (the column sums
@@ -29,8 +30,8 @@ import numpy as np
 
 _TEMPLATE = r"""
 #define T {ctype}
-#define ERF {f}erf{s}
-#define EXP {f}exp{s}
+#define ERF {erf}
+#define EXP {exp}
 #define TANH {f}tanh{s}
 #define SQRT {f}sqrt{s}
 {gelu}
@@ -93,6 +94,34 @@ void layer_norm_vjp_{name}(long rows, long n, T *restrict dx, T *restrict dw, T 
 #undef SQRT
 """
 
+_FAST_MATH = r"""
+/* float32 e^x for x <= 0 (or NaN): 2^n e^r with n = rint(x / ln 2) and r = x - n ln 2 in two fmas
+   (Cody and Waite; fmas, which -ffast-math does not merge), a degree-6 polynomial (Cephes' expf);
+   0 below -87. 1.3 ulp at most over [-87, 0] (docs/compile.md). */
+static inline float fast_expf_neg(float x) {
+    float c = x < -87.0f ? -87.0f : x;
+    float n = rintf(c * 1.44269504088896341f);
+    float r = fmaf(n, -0.693359375f, c);
+    r = fmaf(n, 2.12194440e-4f, r);
+    float y = 1.9875691500E-4f;
+    y = fmaf(y, r, 1.3981999507E-3f);
+    y = fmaf(y, r, 8.3334519073E-3f);
+    y = fmaf(y, r, 4.1665795894E-2f);
+    y = fmaf(y, r, 1.6666665459E-1f);
+    y = fmaf(y, r, 5.0000001201E-1f);
+    y = fmaf(y, r * r, r + 1.0f);
+    union { int i; float f; } scale;
+    scale.i = ((int)n + 127) << 23;
+    return x < -87.0f ? 0.0f : y * scale.f;
+}
+
+/* The float32 kernels' exp over an array, to measure it. */
+void exp_negative_float32(long n, float *restrict y, const float *restrict x) {
+    #pragma omp simd
+    for (long i = 0; i < n; i++) y[i] = fast_expf_neg(x[i]);
+}
+"""
+
 _GELU = r"""
 /* GELU, {form} form: c = Φ(x) = {cdf_doc}; y = x c. gelu_keep also writes c to cdf, for the VJP. */
 static inline T gelu_cdf_{form}_{name}(T v) {{ return (T)0.5 * ((T)1 + {cdf}); }}
@@ -138,10 +167,11 @@ FORMS = {
                       " * ((T)1 + (T)0.134145 * v * v)"},
 }
 
-_SOURCE = "#include <math.h>\n#include <stddef.h>\n" + "".join(
-    _TEMPLATE.format(ctype=ctype, name=name, f="", s=suffix, gelu="".join(
+_SOURCE = "#include <math.h>\n" + _FAST_MATH + "".join(
+    _TEMPLATE.format(ctype=ctype, name=name, f="", s=suffix, erf=erf, exp=exp, gelu="".join(
         _GELU.format(name=name, form=form, **parts) for form, parts in FORMS.items()))
-    for ctype, name, suffix in (("float", "float32", "f"), ("double", "float64", "")))
+    for ctype, name, suffix, erf, exp in (("float", "float32", "f", "erff", "fast_expf_neg"),
+                                          ("double", "float64", "", "erf", "exp")))
 
 DTYPES = ("float32", "float64")
 
@@ -150,7 +180,7 @@ DTYPES = ("float32", "float64")
 def _library():
     """The built library, or ``None`` when no kernel can be built here."""
     from chainrule.compile import c_backend
-    signatures = {}
+    signatures = {"exp_negative_float32": (1, 2)}
     for dtype in DTYPES:
         for form in FORMS:
             signatures[f"gelu_{form}_{dtype}"] = (1, 2)
@@ -172,6 +202,14 @@ def applies(*arrays):
     present = [a for a in arrays if a is not None]
     return (all(isinstance(a, np.ndarray) for a in present) and present[0].dtype.name in DTYPES
             and all(a.dtype == present[0].dtype for a in present) and _library() is not None)
+
+
+def exp_negative_float32(x):
+    """The float32 kernels' ``e^x`` of ``x <= 0``, to measure its accuracy."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.empty_like(x)
+    _library().exp_negative_float32(x.size, _address(y), _address(x))
+    return y
 
 
 def _address(array):
