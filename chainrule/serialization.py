@@ -46,10 +46,38 @@ def save(state, path):
         path: the file to write.
     """
     path = _file_path(path, "save")
+    write_atomic(path, encode(state))
+
+
+def encode(state):
+    """The bytes :func:`save` writes for ``state`` (a file's whole content: write them with
+    :func:`write_atomic`, to one path or several)."""
     arrays = {}
     structure = _encode(state, (), arrays)
     metadata = {_STRUCTURE: json.dumps(structure), _CHECKSUM: _checksum(arrays)}
-    write_atomic(path, safetensors_bytes(arrays, metadata=metadata))
+    return safetensors_bytes(arrays, metadata=metadata)
+
+
+class Plain:
+    """Plain data (dicts, lists, numbers, strings, None: no arrays) described for a file once, where many
+    files repeat it (a training history's records, in every checkpoint). :func:`load` gives back the
+    value itself. The value must not change afterwards.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "state.safetensors")
+        >>> save({"history": [Plain({"epoch": 1, "loss": 0.5})]}, path)
+        >>> load(path)
+        {'history': [{'epoch': 1, 'loss': 0.5}]}
+    """
+
+    __slots__ = ("value", "structure")
+
+    def __init__(self, value):
+        arrays = {}
+        self.value, self.structure = value, _encode(value, ("plain",), arrays)
+        if arrays:
+            raise TypeError(f"Plain holds plain data, not arrays (found {', '.join(arrays)})")
 
 
 def write_atomic(path, payload):
@@ -167,6 +195,8 @@ def _file_path(path, where):
 
 def _encode(node, path, arrays):
     """The JSON description of ``node``; its arrays go into ``arrays`` under their dotted path."""
+    if type(node) is Plain:
+        return node.structure
     if isinstance(node, dict):
         for key in node:
             if isinstance(key, bool) or not isinstance(key, (str, int)):

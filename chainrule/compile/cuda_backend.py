@@ -67,8 +67,8 @@ def render(kernel):
     the CPU's, taking ``(long rows, long m, outputs..., inputs...)`` as the CPU's does."""
     body = getattr(kernel, "body", None)
     if body is None:
-        raise ValueError(f"cuda_backend.render: kernel {kernel.name} carries no loop body (made by another "
-                         f"fusion than chainrule.compile.fusion)")
+        raise ValueError(f"cuda_backend.render: kernel {kernel.name} carries no loop body (it sums to a "
+                         f"smaller shape, or was made by another fusion than chainrule.compile.fusion)")
     single = kernel.dtype == "float32"
     signature = ", ".join([f"T *__restrict__ o{k}" for k in range(len(kernel.outputs))] +
                           [f"const T *__restrict__ a{k}" for k in range(len(kernel.inputs))])

@@ -39,6 +39,15 @@ void adam(long n, T *restrict p, const T *restrict grad, T *restrict m, T *restr
     }}
 }}
 
+/* Adam or AdamW on `count` parameters in one call: parameter k has n[k] values at p[k], its gradient
+   at g[k], its moments at m[k], v[k], and its seven numbers (decay ... eps, as above) at h[7 k]. */
+void adam_many(long count, const long *restrict n, T *const *p, T *const *g, T *const *m, T *const *v,
+               const double *restrict h) {{
+    for (long k = 0; k < count; k++)
+        adam(n[k], p[k], g[k], m[k], v[k], h[7 * k], h[7 * k + 1], h[7 * k + 2], h[7 * k + 3], h[7 * k + 4],
+             h[7 * k + 5], h[7 * k + 6]);
+}}
+
 /* SGD (optim/functional.py): g = grad + l2 p; buf = momentum buf + (1 - dampening) g;
    p -= lr (nesterov ? g + momentum buf : buf); without momentum p -= lr g. */
 void sgd(long n, T *restrict p, const T *restrict grad, T *restrict buf, double lr, double l2,
@@ -77,6 +86,8 @@ def _library(dtype):
     library.adam.restype = None
     library.sgd.argtypes = [_L, _P, _P, _P, _D, _D, _D, _D, _I]
     library.sgd.restype = None
+    library.adam_many.argtypes = [_L] + [_P] * 6
+    library.adam_many.restype = None
     return library
 
 
@@ -153,18 +164,27 @@ def fused_step(optimizer):
                 if found is None:  # the first step makes the state: the optimiser's own step
                     return optimizer.step()
                 work.append((group, p, *found))
+        if kind == "sgd":
+            for group, p, arrays, _ in work:
+                libraries[p.data.dtype].sgd(p.data.size, *arrays, group["lr"], group["weight_decay"],
+                                            group["momentum"], group["dampening"], int(bool(group["nesterov"])))
+            return
+        batches = {}  # dtype -> (sizes, addresses, numbers): one call of adam_many per dtype
         for group, p, arrays, _ in work:
-            library, n = libraries[p.data.dtype], p.data.size
-            if kind == "sgd":
-                library.sgd(n, *arrays, group["lr"], group["weight_decay"],
-                            group["momentum"], group["dampening"], int(bool(group["nesterov"])))
-                continue
             s = state[p]
             s["step"] = t = s.get("step", 0) + 1
             lr, (b1, b2), wd = float(group["lr"]), group["betas"], float(group["weight_decay"])
             decay, l2 = (1 - lr * wd, 0.0) if kind == "adamw" else (1.0, wd)
-            library.adam(n, *arrays, decay, l2, b1, b2, lr / (1 - b1 ** t),
-                         (1 - b2 ** t) ** 0.5, group["eps"])
+            sizes, addresses_, numbers = batches.setdefault(p.data.dtype, ([], [[], [], [], []], []))
+            sizes.append(p.data.size)
+            for column, address in zip(addresses_, arrays):
+                column.append(address)
+            numbers += (decay, l2, b1, b2, lr / (1 - b1 ** t), (1 - b2 ** t) ** 0.5, group["eps"])
+        for dtype, (sizes, columns, numbers) in batches.items():
+            count = len(sizes)
+            buffers = [(ctypes.c_long * count)(*sizes), *((ctypes.c_void_p * count)(*c) for c in columns),
+                       (ctypes.c_double * len(numbers))(*numbers)]
+            libraries[dtype].adam_many(count, *buffers)
     return step
 
 

@@ -45,9 +45,14 @@ VJP = {
     "minimum[0]": "({g} * ((T)({x0} < {x1}) + (T)0.5 * (T)({x0} == {x1})))",
     "minimum[1]": "({g} * ((T)({x1} < {x0}) + (T)0.5 * (T)({x0} == {x1})))",
 }
+# The VJPs that are the cotangent itself: they only sum it to a broadcast input's shape.
+PASSED = {"add[0]": "{g}", "add[1]": "{g}", "sub[0]": "{g}", "sub[1]": "(-{g})", "identity[0]": "{g}"}
 TRANSCENDENTAL = ("EXP", "LOG", "TANH", "ERF", "SIN", "COS", "EXPM1", "LOG1P")
 
-_PRELUDE = """#include <math.h>
+# Signed zeros are honoured in these loops: under -fno-signed-zeros GCC turns g * (T)mask (a ReLU's or
+# clip's VJP) into mask ? g : 0, which drops NumPy's inf * 0 = NaN.
+_PRELUDE = """#pragma GCC optimize ("signed-zeros")
+#include <math.h>
 #define T {ctype}
 #define EXP {f}exp{s}
 #define LOG {f}log{s}
@@ -68,11 +73,12 @@ static inline T MIN(T a, T b) {{ return a < b || a != a ? a : b; }}
 class Kernel:
     """One fused group: its C source, its operations (for the listing) and how to call it."""
 
-    def __init__(self, name, source, members, inputs, outputs, shape, dtype):
+    def __init__(self, name, source, members, inputs, outputs, shape, dtype, out_shapes=None):
         self.name, self.source, self.members = name, source, members
         self.inputs, self.outputs, self.shape, self.dtype = inputs, outputs, shape, dtype
+        self.out_shapes = list(out_shapes or [shape] * len(outputs))
         itemsize = backend.xp.dtype(dtype).itemsize
-        self.bytes_written = len(outputs) * _size(shape) * itemsize
+        self.bytes_written = sum(_size(s) for s in self.out_shapes) * itemsize
         self.bytes_read = sum(_size(getattr(v, "shape", ())) * itemsize for v in inputs)
 
 
@@ -94,9 +100,15 @@ def fuse(ops, values, keep, steps):
     groups, current = [], None
     for index, op in enumerate(ops):
         form = _form(op, values)
+        if form is None and current is not None:
+            template = _reduction(op, values, current)
+            if template is not None:  # a VJP summing a member to a broadcast input (a bias's gradient)
+                current.add(index, op, template, reduces=True)
+                continue
         if current is not None and (not op.pure and op.kind != ("accumulate", None) or
                                     any(code == SLOT and ref in current.made for code, ref in op.refs)
-                                    and (form is None or form[0] != current.key)):
+                                    and (form is None or form[0] != current.key) or
+                                    any(code == SLOT and ref in current.summed for code, ref in op.refs)):
             # An effect (an optimiser step, a running statistic: members may read what it changes), or
             # a reader of the group's results that cannot join it: the group runs before it.
             groups.append(current)
@@ -136,7 +148,7 @@ def _size(shape):
 
 def _form(op, values):
     """``((shape, dtype), expression template)`` of an operation a kernel can compute, else ``None``."""
-    if op.kind is None or op.kind[0] == "accumulate" or op.out is None or isinstance(op.out, tuple):
+    if op.kind is None or op.kind[0] not in ("forward", "vjp") or op.out is None or isinstance(op.out, tuple):
         return None
     value = values[op.out]
     if not isinstance(value, backend.ndarray) or value.dtype.name not in ("float32", "float64"):
@@ -156,6 +168,30 @@ def _form(op, values):
     return (value.shape, value.dtype.name), template
 
 
+def _reduction(op, values, group):
+    """The expression template of a VJP that sums a function of ``group``'s values to a broadcast
+    input's shape (a bias's cotangent: ``vjp add[1]`` of ``z + b``), else ``None``."""
+    if op.kind is None or op.kind[0] != "vjp-sum" or op.out is None or isinstance(op.out, tuple) or not op.refs:
+        return None
+    # Only the cotangent itself is summed: with another factor (vjp mul[1] is g * x0) GCC may turn
+    # g * (T)mask * x into a select, and a NaN in x where the mask is 0 would not reach the sum.
+    template = PASSED.get(op.kind[1])
+    code, ref = op.refs[0]
+    value = values[op.out]
+    shape, dtype = group.key
+    if any(c == SLOT and r in group.summed for c, r in op.refs):
+        return None
+    if (template is None or code != SLOT or ref not in group.made or not isinstance(value, backend.ndarray)
+            or value.dtype.name != dtype or not value.flags.c_contiguous or value.shape == shape
+            or not 0 < value.size < _size(shape)):
+        return None
+    try:
+        _access(value.shape, shape, len(shape))  # broadcasts to the group's shape
+    except _NotFusible:
+        return None
+    return template
+
+
 def _clip(kind, params):
     """``clip``'s forward or VJP with its bounds (numbers or ``None``) written into the source."""
     bounds = [params.get("min"), params.get("max")]
@@ -173,12 +209,17 @@ def _clip(kind, params):
 class _Group:
     def __init__(self, key):
         self.key, self.indices, self.ops, self.templates, self.made = key, [], [], [], set()
+        self.reducing, self.summed = [], set()  # the members summed to a smaller shape, their buffers
 
-    def add(self, index, op, template):
+    def add(self, index, op, template, reduces=False):
         self.indices.append(index)
         self.ops.append(op)
         self.templates.append(template)
-        self.made.add(op.out)
+        if reduces:  # complete only once the loop is done: no member may read it
+            self.reducing.append(op)
+            self.summed.add(op.out)
+        else:
+            self.made.add(op.out)
 
     def worth_it(self):
         """A kernel call costs about a NumPy call: fuse two operations or more, or one transcendental
@@ -188,10 +229,16 @@ class _Group:
     def op(self, ops, values, keep, readers):
         """The fused operation, or ``None`` when an input cannot be indexed from the loop."""
         shape, dtype = self.key
-        rows_m = shape[-1] if shape else 1
-        rows = _size(shape) // rows_m if rows_m else 0
         last = self.indices[-1]
-        inputs, params, names, body = [], [], {}, []
+        arrays = [values[ref] if code == SLOT else ref.data if code == TENSOR else ref
+                  for op in self.ops for code, ref in op.refs if not (code == SLOT and ref in self.made)]
+        operand_shapes = [a.shape for a in arrays if isinstance(a, backend.ndarray) and a.size > 1]
+        split = _split(shape, operand_shapes + [values[op.out].shape for op in self.reducing])
+        if split is None:
+            return None
+        m = _size(shape[split:])
+        rows = _size(shape) // m if m else 0
+        inputs, params, names, body, setup, finish = [], [], {}, [], [], []
 
         def operand(code, ref):
             if code == SLOT and ref in self.made:
@@ -208,12 +255,18 @@ class _Group:
                 raise _NotFusible
             key = (code, ref if code == SLOT else id(ref))
             if key not in names:
-                names[key] = f"a{len(inputs)}"
+                name = names[key] = f"a{len(inputs)}"
                 inputs.append((code, ref))
                 params.append(value)
-            index = _index(value.shape, shape)
-            return f"{names[key]}[{index}]"
+                table, index = _access(value.shape, shape, split)
+                if table:  # the operand along the loop's inner block, gathered once per call
+                    setup.append(f"    T *e{name} = malloc({m} * sizeof(T));\n"
+                                 f"    for (long j = 0; j < m; j++) e{name}[j] = {name}[{index}];")
+                    finish.append(f"    free(e{name});")
+            table, index = _access(value.shape, shape, split)
+            return f"e{names[key]}[j]" if table else f"{names[key]}[{index}]"
 
+        sums, after, outs = [], [], []  # per-row sums in registers, their additions after a row, results
         try:
             for op, template in zip(self.ops, self.templates):
                 kind, name = op.kind
@@ -224,30 +277,59 @@ class _Group:
                     args = [operand(code, ref) if not _unsaved(code, ref) else "0" for code, ref in op.refs]
                     expression = template.format(g=args[0], a=args[1], x0=args[2] if len(args) > 2 else "",
                                                  x1=args[3] if len(args) > 3 else "")
-                body.append(f"        T v{op.out} = {expression};")
+                if op not in self.reducing:
+                    body.append(f"        T v{op.out} = {expression};")
+                    continue
+                # Sums are kept in double, then rounded once to the result's dtype.
+                slot, size = op.out, values[op.out].size
+                setup.append(f"    double *acc{slot} = calloc({size}, sizeof(double));")
+                table, index = _access(values[slot].shape, shape, split)
+                if table:  # one sum per place of the inner block, folded into the result at the end
+                    setup.append(f"    double *t{slot} = calloc({m}, sizeof(double));")
+                    body.append(f"        t{slot}[j] += (double){expression};")
+                    finish.append(f"    for (long j = 0; j < m; j++) acc{slot}[{index}] += t{slot}[j];\n"
+                                  f"    free(t{slot});")
+                elif "j" in index:  # a different sum for each j: added in place
+                    body.append(f"        acc{slot}[{index}] += (double){expression};")
+                else:  # one sum per row, in a register, added once the row is done
+                    sums.append(f"s{slot}")
+                    body.append(f"        s{slot} += (double){expression};")
+                    after.append(f"        acc{slot}[{index}] += s{slot};")
+                outs.append((slot, size))
         except _NotFusible:
             return None
-        outputs = [op.out for op in self.ops if op.out in keep or any(
-            reader > last or reader not in self.indices for reader in readers.get(op.out, ()))]
-        if not outputs:
+        outputs = [op.out for op in self.ops if op not in self.reducing and (op.out in keep or any(
+            reader > last or reader not in self.indices for reader in readers.get(op.out, ())))]
+        if not outputs and not outs:
             return None
         stores = [f"        o{k}[i] = v{slot};" for k, slot in enumerate(outputs)]
+        finish += [f"    for (long k = 0; k < {size}; k++) o{len(outputs) + n}[k] = (T)acc{slot}[k];\n"
+                   f"    free(acc{slot});" for n, (slot, size) in enumerate(outs)]
         ctype = "float" if dtype == "float32" else "double"
         name = f"fused_{self.indices[0]}"
-        signature = ", ".join([f"T *restrict o{k}" for k in range(len(outputs))] +
+        signature = ", ".join([f"T *restrict o{k}" for k in range(len(outputs) + len(outs))] +
                               [f"const T *restrict a{k}" for k in range(len(inputs))])
         prelude = _PRELUDE.format(ctype=ctype, f="", s="f" if dtype == "float32" else "")
-        source = (f"{prelude}\n/* {'; '.join(op.name for op in self.ops)} */\n"
-                  f"void {name}(long rows, long m, {signature}) {{\n"
-                  f"    for (long r = 0; r < rows; r++) {{\n"
-                  f"    #pragma omp simd\n"
+        row = [f"    double {', '.join(f'{s} = 0' for s in sums)};"] if sums else []
+        simd = f"    #pragma omp simd{f' reduction(+:{chr(44).join(sums)})' if sums else ''}"
+        source = (f"{prelude}#include <stdlib.h>\n\n/* {'; '.join(op.name for op in self.ops)} */\n"
+                  f"void {name}(long rows, long m, {signature}) {{\n" + "".join(line + "\n" for line in setup) +
+                  f"    for (long r = 0; r < rows; r++) {{\n" + "".join(line + "\n" for line in row) +
+                  f"{simd}\n"
                   f"    for (long j = 0; j < m; j++) {{\n"
-                  f"        long i = r * m + j;\n" + "\n".join(body + stores) + "\n    }\n    }\n}\n")
-        kernel = Kernel(name, source, list(self.ops), params, outputs, shape, dtype)
-        kernel.body = body + stores  # the loop's body, which compile/cuda_backend.py renders for a GPU
-        fn = _caller(kernel, rows, rows_m, len(outputs))
+                  f"        long i = r * m + j;\n" + "\n".join(body + stores) + "\n    }\n" +
+                  "".join(line[4:] + "\n" for line in after) + "    }\n" +
+                  "".join(line + "\n" for line in finish) + "}\n")
+        slots = outputs + [slot for slot, _ in outs]
+        kernel = Kernel(name, source, list(self.ops), params, slots, shape, dtype,
+                        [values[slot].shape for slot in slots])
+        # The loop's body, which compile/cuda_backend.py renders for a GPU: not for a kernel that sums,
+        # gathers an operand or walks rows of more than the last axis.
+        classic = split == max(len(shape) - 1, 0)
+        kernel.body = body + stores if classic and not outs and not setup else None
+        fn = _caller(kernel, rows, m)
         op = Op(self.ops[-1].part, f"fused[{len(self.ops)}]", fn, inputs,
-                outputs[0] if len(outputs) == 1 else tuple(outputs), self.ops[-1].site, values[outputs[0]])
+                slots[0] if len(slots) == 1 else tuple(slots), self.ops[-1].site, values[slots[0]])
         op.kernel = kernel
         return op
 
@@ -260,31 +342,91 @@ def _unsaved(code, ref):
     return code == CONSTANT and not isinstance(ref, (int, float, backend.ndarray))
 
 
-def _index(operand_shape, shape):
-    """How the loop (``r`` over rows, ``j`` along the last axis, ``i`` overall) reads an operand."""
-    size = _size(operand_shape)
-    if size == _size(shape) and tuple(operand_shape) == tuple(shape):
-        return "i"
-    if size == 1:
-        return "0"
-    stripped = tuple(operand_shape)
-    while stripped and stripped[0] == 1:
-        stripped = stripped[1:]
-    if shape and stripped == tuple(shape[-1:]):
-        return "j"
-    if shape and tuple(operand_shape) == tuple(shape[:-1]) + (1,):
-        return "r"
-    raise _NotFusible
+SHORT = 32
+"""A last axis shorter than this leaves too little for a vector loop: the loop then walks rows of more
+axes when the operands allow it (a convolution's ``(N, C, L)`` with a bias ``(C, 1)`` walks ``C * L``)."""
 
 
-def _caller(kernel, rows, m, count):
+def _split(shape, operand_shapes):
+    """Where the loop's rows end and its inner block begins: the last axis alone (``r`` over rows, ``j``
+    along it), or when that is short and an operand broadcasts, the fewest leading axes that let every
+    operand be read; ``None`` when none does."""
+    classic = max(len(shape) - 1, 0)
+
+    def readable(split, tables):
+        try:
+            return all(not _access(s, shape, split)[0] or tables for s in operand_shapes)
+        except _NotFusible:
+            return False
+    broadcast = any(tuple(s) != tuple(shape) for s in operand_shapes)
+    if readable(classic, False) and (not broadcast or not shape or shape[-1] >= SHORT):
+        return classic
+    for split in range(1, classic):
+        if readable(split, True):
+            return split
+    return classic if readable(classic, False) else None
+
+
+def _access(operand_shape, shape, split):
+    """How the loop (``r`` over the rows made of the axes before ``split``, ``j`` over the inner block of
+    the others, ``i`` overall) reads an operand that broadcasts to ``shape``: ``(False, index)``, or
+    ``(True, index of j)`` when the operand varies inside the block in another way than the block does
+    and not at all along the rows (a bias ``(C, 1)`` in the block ``(C, L)``): the kernel gathers it
+    into a block-long table once per call."""
+    padded = tuple(operand_shape)
+    while len(padded) > len(shape) and padded[0] == 1:
+        padded = padded[1:]
+    if len(padded) > len(shape):
+        raise _NotFusible
+    padded = (1,) * (len(shape) - len(padded)) + padded
+    if any(n != 1 and n != full for n, full in zip(padded, shape)):
+        raise _NotFusible
+    if padded == tuple(shape):
+        return False, "i"
+    if _size(padded) == 1:
+        return False, "0"
+    inner, outer = padded[split:], padded[:split]
+    block = _size(inner)
+    if outer == tuple(shape[:split]):
+        lead = "r" if block == 1 else f"r * {block}L"
+    else:
+        lead = _offset(padded, shape, range(split), "r", shape[:split])
+    if inner == tuple(shape[split:]):
+        return False, f"{lead} + j" if lead != "0" else "j"
+    if block == 1:
+        return False, lead
+    if lead != "0":
+        raise _NotFusible
+    return True, _offset(padded, shape, range(split, len(shape)), "j", shape[split:])
+
+
+def _offset(padded, shape, axes, counter, counted):
+    """The C expression of an operand's offset from a loop counter over the axes ``axes`` of ``shape``
+    (``counted``: their extents), reading only the axes the operand does not broadcast along."""
+    terms, first = [], axes[0] if len(axes) else 0
+    for axis in axes:
+        n = padded[axis]
+        if n == 1:
+            continue
+        inner = _size(shape[axis + 1:first + len(counted)])
+        coordinate = counter if inner == 1 else f"({counter} / {inner}L)"
+        coordinate = coordinate if axis == first else f"({coordinate} % {n}L)"
+        stride = _size(padded[axis + 1:])
+        terms.append(coordinate if stride == 1 else f"{coordinate} * {stride}L")
+    return " + ".join(terms) or "0"
+
+
+def _caller(kernel, rows, m):
     """The Python function a replay calls: fresh output arrays, then the kernel on pointers."""
     library = c_backend.build(kernel.source)
     function = getattr(library, kernel.name)
+    count = len(kernel.outputs)
     function.argtypes = [ctypes.c_long, ctypes.c_long] + [ctypes.c_void_p] * (count + len(kernel.inputs))
     function.restype = None
-    empty, shape, dtype, pointer = backend.xp.empty, kernel.shape, kernel.dtype, c_backend.pointer
+    empty, shapes, dtype, pointer = backend.xp.empty, kernel.out_shapes, kernel.dtype, c_backend.pointer
     if count == 1:
+        shape = shapes[0]
+
         def run(*inputs):
             out = empty(shape, dtype)
             function(rows, m, pointer(out), *map(pointer, inputs))
@@ -292,7 +434,7 @@ def _caller(kernel, rows, m, count):
         return run
 
     def run_many(*inputs):
-        outs = [empty(shape, dtype) for _ in range(count)]
+        outs = [empty(shape, dtype) for shape in shapes]
         function(rows, m, *map(pointer, outs), *map(pointer, inputs))
         return tuple(outs)
     return run_many

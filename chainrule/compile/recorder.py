@@ -251,8 +251,9 @@ class Recorder:
             g_input, fn = backend.asarray(g_input), _as_array(fn)
         count = len(self.ops)
         slot = self._emit("backward", f"vjp {prim.name}[{i}]", fn, refs, g_input, node.site or user_site())
-        if len(self.ops) > count and not dynamic and g_input is g_full:
-            self.ops[-1].kind, self.ops[-1].params = ("vjp", f"{prim.name}[{i}]"), params
+        if len(self.ops) > count and not dynamic:  # "vjp-sum": the rule's result summed to x's shape
+            self.ops[-1].kind = ("vjp" if g_input is g_full else "vjp-sum", f"{prim.name}[{i}]")
+            self.ops[-1].params = params
         return g_full, self.values[slot]
 
     def add(self, a, b):

@@ -204,6 +204,8 @@ def replacement(op, values):
     if op.kind is None or op.out is None or isinstance(op.out, tuple):
         return None
     kind, name = op.kind
+    if kind not in ("forward", "vjp"):  # "vjp-sum": a rule's result summed to a broadcast input's shape
+        return None
     read = [values[ref] if code == SLOT else ref for code, ref in op.refs]
     if kind == "forward" and name in ("softmax", "log_softmax"):
         x = read[0]

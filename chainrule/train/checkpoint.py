@@ -14,9 +14,12 @@ FORMAT = "chainrule training checkpoint"
 VERSION = 1
 
 
-def save_checkpoint(state, path):
-    """Write ``state`` (a dict such as :meth:`Trainer.state_dict` returns) to ``path``, atomically."""
-    serialization.save({"format": FORMAT, "version": VERSION, **state}, path)
+def save_checkpoint(state, *paths):
+    """Write ``state`` (a dict such as :meth:`Trainer.state_dict` returns) to each of ``paths`` in turn,
+    atomically (encoded once)."""
+    payload = serialization.encode({"format": FORMAT, "version": VERSION, **state})
+    for path in paths:
+        serialization.write_atomic(path, payload)
 
 
 def load_checkpoint(path):

@@ -74,7 +74,8 @@ class CompiledStep:
         self.seconds += time.perf_counter() - started
         if recordings == 0:
             program = next(reversed(self.step.programs.values()))
-            kernels = len(program.kernels())
+            # elementwise groups, row kernels, attention, optimiser updates: every operation named "fused"
+            kernels = sum(op.name.startswith("fused") for op in program.ops)
             how = (f"{kernels} fused kernel{'s' * (kernels != 1)}" if kernels
                    else "NumPy replay (no fused kernels)")
             self.say(f"compile: the training step is compiled ({len(program.ops)} operations, {how}, "

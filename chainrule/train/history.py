@@ -5,7 +5,7 @@ import io
 import json
 from pathlib import Path
 
-from ..serialization import write_atomic
+from ..serialization import Plain, write_atomic
 
 
 class History:
@@ -26,10 +26,20 @@ class History:
 
     def __init__(self, records=()):
         self.records = [dict(record) for record in records]
+        self._plain = []
 
     def append(self, record):
-        """Add the record of one epoch."""
+        """Add the record of one epoch (a copy; records are not changed once added)."""
         self.records.append(dict(record))
+
+    def plain(self):
+        """The records as :class:`~chainrule.serialization.Plain` values, each described once: a
+        checkpoint saves them without describing the whole history again at every epoch."""
+        kept = self._plain
+        if len(kept) > len(self.records) or any(p.value is not r for p, r in zip(kept, self.records)):
+            kept.clear()
+        kept.extend(Plain(record) for record in self.records[len(kept):])
+        return list(kept)
 
     def __len__(self):
         return len(self.records)

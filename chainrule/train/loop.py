@@ -67,13 +67,11 @@ class Loop:
             self.stop_training = True
         if writes and self.checkpoint_dir is not None:
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            state = self.state_dict()
+            state = {**self.state_dict(), "history": self.history.plain()}  # each record described once
             # Best before last: a kill between the two leaves a best checkpoint one record ahead of the
             # last one, which the resumed run writes again; never a last one naming a best record whose
             # weights were not saved.
-            if improved:
-                save_checkpoint(state, self.checkpoint_dir / BEST)
-            save_checkpoint(state, self.checkpoint_dir / LAST)
+            save_checkpoint(state, *[self.checkpoint_dir / BEST] * improved, self.checkpoint_dir / LAST)
         self._call("on_record", self, logs)
         return improved
 

@@ -118,11 +118,17 @@ def test_100_fused_steps_agree_with_100_eager_steps_to_float32_rounding(family):
     assert eager_losses[-1] < eager_losses[0]
 
 
+def _gelu_chain(x):
+    """The exact GELU as five elementwise operations (``F.gelu`` on the CPU is one primitive with its
+    own kernels, chainrule/ops/gelu.py; composed, it is fused, as on a device)."""
+    return 0.5 * x * (1 + cr.erf(x * 2 ** -0.5))
+
+
 def test_a_gelu_chain_and_its_gradient_become_one_kernel_each_shown_in_the_listing():
     w = cr.tensor(RNG.standard_normal((5, 7)).astype(np.float32), requires_grad=True)
 
     def step(x):
-        loss = F.gelu(x @ w).sum()
+        loss = _gelu_chain(x @ w).sum()
         loss.backward()
         return loss
     compiled = cr.compile(step)
@@ -141,7 +147,7 @@ def test_a_gelu_chain_and_its_gradient_become_one_kernel_each_shown_in_the_listi
     assert kernels[0].bytes_read == 4 * 7 * 4 and kernels[0].bytes_written == 4 * 7 * 4 * 4
     listing = str(program)
     assert f"kernel {kernels[0].name}: reads 112 B, writes 448 B (5 operations in one loop)" in listing
-    assert "loss = F.gelu(x @ w).sum()  (test_fusion.py:" in listing
+    assert "loss = _gelu_chain(x @ w).sum()  (test_fusion.py:" in listing
     source = program.source()
     assert source.startswith("def replay(") and "ERF(v" in source and "#pragma omp simd" in source
 
@@ -327,3 +333,36 @@ def test_a_tied_weight_whose_gradient_has_another_layout_is_updated_by_the_kerne
     assert calls == []
     for p, q in zip(model.parameters(), fused.parameters()):
         np.testing.assert_allclose(q.data, p.data, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["adam", "adamw"])
+def test_one_update_call_per_dtype_takes_every_group_and_its_own_step_counts(kind):
+    from chainrule.compile.fused_updates import fused_step
+    rng = np.random.default_rng(5)
+    shapes = [((3, 4), np.float32), ((5,), np.float64), ((2, 2), np.float32), ((7,), np.float64)]
+
+    def made():
+        params = [cr.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+                  for shape, dtype in shapes]
+        groups = [{"params": params[:2], "lr": 0.01}, {"params": params[2:], "lr": 0.003, "weight_decay": 0.1}]
+        return params, (optim.Adam if kind == "adam" else optim.AdamW)(groups, betas=(0.8, 0.95))
+    state = rng.bit_generator.state
+    params, optimizer = made()
+    rng.bit_generator.state = state
+    fused_params, fused_optimizer = made()
+    fused = fused_step(fused_optimizer)
+    for step in range(4):
+        for i, (p, q) in enumerate(zip(params, fused_params)):
+            p.grad = cr.tensor(rng.standard_normal(p.data.shape).astype(p.data.dtype))
+            q.grad = cr.tensor(p.grad.data.copy())
+            if step == 2 and i == 3:  # no gradient: skipped, its step count one behind the others'
+                p.grad = q.grad = None
+        optimizer.step()
+        fused()  # the first step makes the state through the optimiser's own step
+    assert fused_optimizer.state[fused_params[3]]["step"] == 3
+    for p, q in zip(params, fused_params):
+        rtol = 1e-6 if p.data.dtype == np.float32 else 1e-13
+        np.testing.assert_allclose(q.data, p.data, rtol=rtol, atol=rtol)
+        for key in ("exp_avg", "exp_avg_sq"):
+            np.testing.assert_allclose(fused_optimizer.state[q][key], optimizer.state[p][key], rtol=rtol, atol=rtol)
+        assert fused_optimizer.state[q]["step"] == optimizer.state[p]["step"]

@@ -5,7 +5,7 @@ import pytest
 
 from chainrule import nn, optim, serialization
 from chainrule.errors import CheckpointError
-from chainrule.train import Trainer, load_checkpoint, save_checkpoint
+from chainrule.train import History, Trainer, load_checkpoint, save_checkpoint
 
 
 DATA = (np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32),
@@ -80,3 +80,19 @@ def test_a_checkpoint_round_trips_nested_state(tmp_path):
 def test_a_missing_checkpoint_is_named(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint at .*nothing.safetensors"):
         load_checkpoint(tmp_path / "nothing.safetensors")
+
+
+def test_every_checkpoint_holds_the_whole_history_though_records_are_described_once(tmp_path):
+    history = History()
+    for epoch in range(1, 4):
+        history.append({"epoch": epoch, "loss": 1.0 / epoch, "per_class_accuracy": [0.5, epoch / 4]})
+        plain = history.plain()
+        save_checkpoint({"epoch": epoch, "history": plain}, tmp_path / "a.safetensors", tmp_path / "b.safetensors")
+        for name in ("a", "b"):
+            assert load_checkpoint(tmp_path / f"{name}.safetensors")["history"] == history.records
+    assert [p.structure for p in history.plain()] == [p.structure for p in plain]
+    assert all(p is q for p, q in zip(history.plain(), plain))  # described once, kept
+    history.records = history.records[:1]  # replaced: described again
+    assert [p.value for p in history.plain()] == history.records
+    with pytest.raises(TypeError, match="plain data"):
+        serialization.Plain({"w": np.ones(2)})
