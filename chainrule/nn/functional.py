@@ -25,7 +25,9 @@ from ..errors import ShapeError
 from ..pytorch_compat import module_getattr, pytorch_keywords
 from ..validation import check_number
 from .rng import as_generator
-from ..ops import erf
+from ..ops import erf, layer_kernels as _layer_kernels
+from ..ops.gelu import gelu as _gelu
+from ..ops.layer_norm import layer_norm as _layer_norm
 from ..ops.checks import check_probability
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401  (re-exported)
 from .functional_conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d,  # noqa: F401
@@ -80,7 +82,9 @@ def gelu(x, approximate="none"):
         approximate: ``"none"`` for the exact ``x/2 (1 + erf(x/√2))``, ``"tanh"`` for
             ``x/2 (1 + tanh(√(2/π) (x + 0.044715 x³)))``.
     """
-    if approximate == "none":
+    if _layer_kernels.available() and isinstance(unwrap(x), np.ndarray):
+        return _gelu(x, approximate=approximate)  # one kernel each way (ops/gelu.py)
+    if approximate == "none":  # composed: fused by a compiled step on a device
         return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
     if approximate == "tanh":
         return 0.5 * x * (1 + ops.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
@@ -133,6 +137,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     if shape[len(shape) - len(normalized_shape):] != normalized_shape:
         raise ShapeError(f"layer_norm: input of shape {shape} does not end in normalized_shape "
                          f"{normalized_shape}")
+    if len(normalized_shape) == 1 and _layer_kernels.available() and isinstance(unwrap(x), np.ndarray):
+        return _layer_norm(x, weight, bias, eps=eps)  # one kernel each way (ops/layer_norm.py)
     axes = tuple(range(len(shape) - len(normalized_shape), len(shape)))
     return _affine(_normalize(x, ops.mean(x, axes, keepdims=True), ops.var(x, axes, keepdims=True), eps),
                    weight, bias)
