@@ -74,6 +74,13 @@ void sgd(long n, T *restrict p, const T *restrict grad, T *restrict buf, double 
         }}
     }}
 }}
+
+/* SGD on `count` parameters in one call: lr, l2, momentum, dampening, nesterov at h[5 k]. */
+void sgd_many(long count, const long *restrict n, T *const *p, T *const *g, T *const *buf,
+              const double *restrict h) {{
+    for (long k = 0; k < count; k++)
+        sgd(n[k], p[k], g[k], buf[k], h[5 * k], h[5 * k + 1], h[5 * k + 2], h[5 * k + 3], (int)h[5 * k + 4]);
+}}
 """
 
 _P, _L, _D, _I = ctypes.c_void_p, ctypes.c_long, ctypes.c_double, ctypes.c_int
@@ -88,6 +95,8 @@ def _library(dtype):
     library.sgd.restype = None
     library.adam_many.argtypes = [_L] + [_P] * 6
     library.adam_many.restype = None
+    library.sgd_many.argtypes = [_L] + [_P] * 5
+    library.sgd_many.restype = None
     return library
 
 
@@ -164,27 +173,26 @@ def fused_step(optimizer):
                 if found is None:  # the first step makes the state: the optimiser's own step
                     return optimizer.step()
                 work.append((group, p, *found))
-        if kind == "sgd":
-            for group, p, arrays, _ in work:
-                libraries[p.data.dtype].sgd(p.data.size, *arrays, group["lr"], group["weight_decay"],
-                                            group["momentum"], group["dampening"], int(bool(group["nesterov"])))
-            return
-        batches = {}  # dtype -> (sizes, addresses, numbers): one call of adam_many per dtype
+        batches = {}  # dtype -> (sizes, addresses, numbers): one kernel call per dtype
         for group, p, arrays, _ in work:
+            sizes, columns, numbers = batches.setdefault(p.data.dtype, ([], [[] for _ in arrays], []))
+            sizes.append(p.data.size)
+            for column, address in zip(columns, arrays):
+                column.append(address)
+            if kind == "sgd":
+                numbers += (group["lr"], group["weight_decay"], group["momentum"], group["dampening"],
+                            float(bool(group["nesterov"])))
+                continue
             s = state[p]
             s["step"] = t = s.get("step", 0) + 1
             lr, (b1, b2), wd = float(group["lr"]), group["betas"], float(group["weight_decay"])
             decay, l2 = (1 - lr * wd, 0.0) if kind == "adamw" else (1.0, wd)
-            sizes, addresses_, numbers = batches.setdefault(p.data.dtype, ([], [[], [], [], []], []))
-            sizes.append(p.data.size)
-            for column, address in zip(addresses_, arrays):
-                column.append(address)
             numbers += (decay, l2, b1, b2, lr / (1 - b1 ** t), (1 - b2 ** t) ** 0.5, group["eps"])
         for dtype, (sizes, columns, numbers) in batches.items():
             count = len(sizes)
             buffers = [(ctypes.c_long * count)(*sizes), *((ctypes.c_void_p * count)(*c) for c in columns),
                        (ctypes.c_double * len(numbers))(*numbers)]
-            libraries[dtype].adam_many(count, *buffers)
+            (libraries[dtype].sgd_many if kind == "sgd" else libraries[dtype].adam_many)(count, *buffers)
     return step
 
 

@@ -20,7 +20,7 @@ keeps the bit-for-bit replay).
 import ctypes
 
 from .. import backend
-from . import attention_kernel, c_backend, row_kernels, slices
+from . import attention_kernel, c_backend, epilogues, row_kernels, slices
 from .program import CONSTANT, SLOT, TENSOR, Op
 
 # {0}, {1}: the inputs; C macros from _PRELUDE pick the float or double function.
@@ -46,7 +46,8 @@ VJP = {
     "minimum[1]": "({g} * ((T)({x1} < {x0}) + (T)0.5 * (T)({x0} == {x1})))",
 }
 # The VJPs that are the cotangent itself: they only sum it to a broadcast input's shape.
-PASSED = {"add[0]": "{g}", "add[1]": "{g}", "sub[0]": "{g}", "sub[1]": "(-{g})", "identity[0]": "{g}"}
+PASSED = {"add[0]": "{g}", "add[1]": "{g}", "sub[0]": "{g}", "sub[1]": "(-{g})", "identity[0]": "{g}",
+          "linear[2]": "{g}"}  # a dense layer's bias
 TRANSCENDENTAL = ("EXP", "LOG", "TANH", "ERF", "SIN", "COS", "EXPM1", "LOG1P")
 
 # Signed zeros are honoured in these loops: under -fno-signed-zeros GCC turns g * (T)mask (a ReLU's or
@@ -87,7 +88,7 @@ def fuse(ops, values, keep, steps):
     ``values``: each buffer's value while recording (shapes, dtypes); ``keep``: buffers that must stay
     in memory (results, arguments); ``steps``: ``(op, optimiser)`` of the recorded optimiser steps."""
     from .fused_updates import fused_step
-    ops = slices.merge(ops, values, keep)
+    ops = epilogues.merge(slices.merge(ops, values, keep), values, keep)
     for op, optimizer in steps:
         step = fused_step(optimizer)
         if step is not None:
@@ -97,8 +98,16 @@ def fuse(ops, values, keep, steps):
         for code, ref in op.refs:
             if code == SLOT:
                 readers.setdefault(ref, []).append(index)
-    groups, current = [], None
+    producer = {slot: index for index, op in enumerate(ops) for slot in _outs(op)}
+    groups, current, absorbed = [], None, set()
+
+    def close(group, index):
+        _hoist(group, ops, index, values, producer, absorbed)
+        groups.append(group)
+
     for index, op in enumerate(ops):
+        if index in absorbed:
+            continue
         form = _form(op, values)
         if form is None and current is not None:
             template = _reduction(op, values, current)
@@ -111,24 +120,24 @@ def fuse(ops, values, keep, steps):
                                     any(code == SLOT and ref in current.summed for code, ref in op.refs)):
             # An effect (an optimiser step, a running statistic: members may read what it changes), or
             # a reader of the group's results that cannot join it: the group runs before it.
-            groups.append(current)
+            close(current, index)
             current = None
         if form is None:
             continue
         if current is None or current.key != form[0]:
             if current is not None:
-                groups.append(current)
+                close(current, index)
             current = _Group(form[0])
         current.add(index, op, form[1])
     if current is not None:
-        groups.append(current)
+        close(current, len(ops))
     replaced = {}
     for group in groups:
         if group.worth_it():
             op = group.op(ops, values, keep, readers)
             if op is not None:
                 replaced.update({index: None for index in group.indices})
-                replaced[group.indices[-1]] = op
+                replaced[group.anchor] = op
     for index, op in enumerate(ops):
         fn = None if index in replaced else (row_kernels.replacement(op, values)
                                              or attention_kernel.replacement(op, values))
@@ -137,6 +146,31 @@ def fuse(ops, values, keep, steps):
     if not replaced:
         return ops
     return [replaced.get(index, op) for index, op in enumerate(ops) if replaced.get(index, op) is not None]
+
+
+LOOK_AHEAD = 6
+"""How many operations after a group's end :func:`_hoist` looks at for sums of its values."""
+
+
+def _hoist(group, ops, end, values, producer, absorbed):
+    """Move into ``group`` the sums of its values to a broadcast input's shape found among the next
+    operations (a dense layer's bias gradient, ``vjp linear[2]``, comes after the ``vjp linear[0]`` that
+    reads the same cotangent and ends the group): pure operations whose every input exists where the
+    group runs."""
+    for index in range(end, min(end + LOOK_AHEAD, len(ops))):
+        op = ops[index]
+        if not op.pure and op.kind != ("accumulate", None):
+            return
+        if index in absorbed or _reduction(op, values, group) is None:
+            continue
+        if all(code != SLOT or ref in group.made or producer.get(ref, -1) < group.anchor
+               for code, ref in op.refs):
+            group.add(index, op, _reduction(op, values, group), reduces=True, hoisted=True)
+            absorbed.add(index)
+
+
+def _outs(op):
+    return op.out if isinstance(op.out, tuple) else () if op.out is None else (op.out,)
 
 
 def _size(shape):
@@ -211,7 +245,9 @@ class _Group:
         self.key, self.indices, self.ops, self.templates, self.made = key, [], [], [], set()
         self.reducing, self.summed = [], set()  # the members summed to a smaller shape, their buffers
 
-    def add(self, index, op, template, reduces=False):
+    def add(self, index, op, template, reduces=False, hoisted=False):
+        if not hoisted:  # where the fused operation takes the place of its members
+            self.anchor = index
         self.indices.append(index)
         self.ops.append(op)
         self.templates.append(template)
@@ -231,7 +267,8 @@ class _Group:
         shape, dtype = self.key
         last = self.indices[-1]
         arrays = [values[ref] if code == SLOT else ref.data if code == TENSOR else ref
-                  for op in self.ops for code, ref in op.refs if not (code == SLOT and ref in self.made)]
+                  for op, template in zip(self.ops, self.templates) for code, ref in _read(op, template)
+                  if not (code == SLOT and ref in self.made)]
         operand_shapes = [a.shape for a in arrays if isinstance(a, backend.ndarray) and a.size > 1]
         split = _split(shape, operand_shapes + [values[op.out].shape for op in self.reducing])
         if split is None:
@@ -274,9 +311,10 @@ class _Group:
                     args = [operand(code, ref) for code, ref in op.refs]
                     expression = template.format(*args)
                 else:
-                    args = [operand(code, ref) if not _unsaved(code, ref) else "0" for code, ref in op.refs]
-                    expression = template.format(g=args[0], a=args[1], x0=args[2] if len(args) > 2 else "",
-                                                 x1=args[3] if len(args) > 3 else "")
+                    read = _read_positions(op, template)
+                    args = [operand(code, ref) if k in read else "0" for k, (code, ref) in enumerate(op.refs)]
+                    args += [""] * (4 - len(args))
+                    expression = template.format(g=args[0], a=args[1], x0=args[2], x1=args[3])
                 if op not in self.reducing:
                     body.append(f"        T v{op.out} = {expression};")
                     continue
@@ -336,6 +374,19 @@ class _Group:
 
 class _NotFusible(Exception):
     pass
+
+
+def _read(op, template):
+    """The inputs of ``op`` its C expression reads: a VJP reads the saved ones its template names (a dense
+    layer's bias gradient, ``{g}``, reads the cotangent alone)."""
+    return [op.refs[k] for k in _read_positions(op, template)]
+
+
+def _read_positions(op, template):
+    if op.kind[0] == "forward":
+        return set(range(len(op.refs)))
+    return {k for k, (key, (code, ref)) in enumerate(zip(("g", "a", "x0", "x1"), op.refs))
+            if f"{{{key}}}" in template and not _unsaved(code, ref)}
 
 
 def _unsaved(code, ref):

@@ -139,3 +139,24 @@ def test_large_windows_and_other_dtypes_use_numpy():
     y = pooling._max_pool_impl(np, x, **geometry)
     assert y.tolist() == [[[[80.0]]]]
     assert pooling._max_scatter_impl(np, np.ones_like(y), x, y, **geometry)[0, 0, 8, 8] == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", [TILED_2X2, {"kernel_size": (3, 3), "stride": (2, 2),
+                                                  "padding": ((1, 1), (1, 1)), "dilation": (1, 1)}])
+def test_short_rows_in_blocks_equal_numpy(monkeypatch, dtype, geometry):
+    """Rows of 2 to 20 outputs (the Fashion-MNIST CNN's are 7 and 14): blocks of 8 or 4 outputs, the last
+    one overlapping its neighbour, give NumPy's numbers, with ties, -inf and NaN in the input."""
+    rng = np.random.default_rng(4)
+    for width in range(4, 41, 3):
+        x = rng.integers(-2, 3, size=(2, 3, 6, width)).astype(dtype)
+        x.flat[rng.integers(0, x.size, 2)] = -np.inf
+        x.flat[rng.integers(0, x.size, 1)] = np.nan
+        out = pooling._out(x.shape, **geometry)
+        g = rng.normal(size=(2, 3) + out).astype(dtype)
+        t = rng.normal(size=x.shape).astype(dtype)
+        fast, slow = _both_ways(monkeypatch, x, g, t, geometry)
+        for a, b in zip(fast, slow):
+            assert a.dtype == b.dtype == dtype
+            np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == np.float32 else 1e-13, atol=1e-6,
+                                       equal_nan=True)
