@@ -23,6 +23,8 @@ import functools
 
 import numpy as np
 
+from .kernel_dtypes import NAMES
+
 MAX_WORK = 2048
 """The most multiply-adds per output position and example (``C · K · O``) for which the direct loops
 replace im2col: there BLAS's speed on im2col's larger products wins over the saved copies (measured
@@ -173,7 +175,7 @@ KERNELS(float, float32, vf32)
 KERNELS(double, float64, vf64)
 """
 
-DTYPES = ("float32", "float64")
+DTYPES = tuple(NAMES.values())
 
 
 @functools.cache
@@ -192,12 +194,12 @@ def applies(a, b, channels, out_channels, kernel, groups):
         return False
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype:
         return False
-    return a.dtype.name in DTYPES and _library() is not None
+    return a.dtype in NAMES and _library() is not None
 
 
 def _run(name, x_shape, weight_shape, out_size, stride, padding, dilation, first, second, into):
     (n, channels, length), (out_channels, _, kernel) = x_shape, weight_shape
-    function = getattr(_library(), f"{name}_{into.dtype.name}")
+    function = getattr(_library(), f"{name}_{NAMES[into.dtype]}")
     first, second = np.ascontiguousarray(first), np.ascontiguousarray(second)
     if function(n, channels, length, out_channels, kernel, out_size, stride[0], padding[0][0], dilation[0],
                 first.ctypes.data, second.ctypes.data, into.ctypes.data):

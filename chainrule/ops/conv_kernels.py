@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from .kernel_dtypes import NAMES
+
 _SOURCE = r"""
 /* Rows are short (10 positions for MNIST-1D): the loops are left scalar (no aliasing checks, no
    gathers for strided rows). */
@@ -80,8 +82,6 @@ KERNELS(float, float32)
 KERNELS(double, float64)
 """
 
-DTYPES = ("float32", "float64")
-
 
 @functools.cache
 def _library():
@@ -95,7 +95,7 @@ def available(*arrays, spatial=1):
     axes (1 to 3)."""
     if not 1 <= spatial <= 3 or not all(type(a) is np.ndarray for a in arrays):
         return False
-    if len({a.dtype for a in arrays}) != 1 or arrays[0].dtype.name not in DTYPES:
+    if len({a.dtype for a in arrays}) != 1 or arrays[0].dtype not in NAMES:
         return False
     return _library() is not None
 
@@ -117,7 +117,7 @@ def col2im(cols, kernel, out, stride, padding, dilation, into):
     array (overwritten): each element to the input position it was read from, none for padding."""
     cols = np.ascontiguousarray(cols)
     into[...] = 0
-    function = getattr(_library(), f"col2im_{cols.dtype.name}")
+    function = getattr(_library(), f"col2im_{NAMES[cols.dtype]}")
     function(*_arguments(into.shape[0], into.shape[1], into.shape[2:], kernel, out, stride, padding,
                          dilation),
              ctypes.c_void_p(cols.ctypes.data), ctypes.c_void_p(into.ctypes.data))

@@ -28,6 +28,8 @@ import functools
 
 import numpy as np
 
+from .kernel_dtypes import NAMES
+
 _TEMPLATE = r"""
 #define T {ctype}
 #define ERF {erf}
@@ -206,7 +208,7 @@ _SOURCE = "#include <math.h>\n" + _FAST_MATH + "".join(
     for ctype, name, suffix, erf, exp in (("float", "float32", "f", "erff", "fast_expf_neg"),
                                           ("double", "float64", "", "erf", "exp")))
 
-DTYPES = ("float32", "float64")
+DTYPES = tuple(NAMES.values())
 
 
 @functools.cache
@@ -233,7 +235,7 @@ def applies(*arrays):
     """Whether the kernels compute on these arrays: NumPy float32 or float64 arrays of one dtype (or
     ``None``; a compiled step's recording passes its arguments as an ndarray subclass), a compiler."""
     present = [a for a in arrays if a is not None]
-    return (all(isinstance(a, np.ndarray) for a in present) and present[0].dtype.name in DTYPES
+    return (all(isinstance(a, np.ndarray) for a in present) and present[0].dtype in NAMES
             and all(a.dtype == present[0].dtype for a in present) and _library() is not None)
 
 
@@ -257,10 +259,10 @@ def gelu(x, tanh_form=False, keep=True):
     y = flat[:x.size].reshape(x.shape)
     form = "tanh" if tanh_form else "erf"
     if keep:
-        getattr(_library(), f"gelu_keep_{form}_{x.dtype.name}")(x.size, _address(y), _address(flat[x.size:]),
+        getattr(_library(), f"gelu_keep_{form}_{NAMES[x.dtype]}")(x.size, _address(y), _address(flat[x.size:]),
                                                                  _address(x))
     else:
-        getattr(_library(), f"gelu_{form}_{x.dtype.name}")(x.size, _address(y), _address(x))
+        getattr(_library(), f"gelu_{form}_{NAMES[x.dtype]}")(x.size, _address(y), _address(x))
     return y
 
 
@@ -277,7 +279,7 @@ def gelu_vjp(g, x, tanh_form=False, cdf=None):
     """``g · dGELU/dx``, reading ``Φ(x)`` from ``cdf`` (:func:`kept_cdf`) when given."""
     x, g = np.ascontiguousarray(x), np.ascontiguousarray(g, dtype=x.dtype)
     dx = np.empty_like(x)
-    getattr(_library(), f"gelu_vjp_{'tanh' if tanh_form else 'erf'}_{x.dtype.name}")(
+    getattr(_library(), f"gelu_vjp_{'tanh' if tanh_form else 'erf'}_{NAMES[x.dtype]}")(
         x.size, _address(dx), _address(g), _address(x), _address(cdf))
     return dx
 
@@ -295,7 +297,7 @@ def layer_norm(x, weight, bias, eps):
     weight, bias = _affine(weight, n, 1, x.dtype), _affine(bias, n, 0, x.dtype)
     y = np.empty_like(x)
     epsilon = np.array([eps], np.float64)
-    getattr(_library(), f"layer_norm_{x.dtype.name}")(rows, n, _address(y), _address(x), _address(weight),
+    getattr(_library(), f"layer_norm_{NAMES[x.dtype]}")(rows, n, _address(y), _address(x), _address(weight),
                                                        _address(bias), _address(epsilon))
     return y
 
@@ -315,7 +317,7 @@ def layer_norm_vjp(g, x, weight, eps, wanted=(0, 1, 2)):
     dx = np.empty_like(x) if 0 in wanted else None
     dw, db = np.zeros(n, x.dtype), np.zeros(n, x.dtype)
     epsilon = np.array([eps], np.float64)
-    getattr(_library(), f"layer_norm_vjp_{x.dtype.name}")(
+    getattr(_library(), f"layer_norm_vjp_{NAMES[x.dtype]}")(
         rows, n, _address(dx), _address(dw), _address(db), _address(g), _address(x), _address(weight),
         _address(epsilon))
     out = {0: dx, 1: dw, 2: db}

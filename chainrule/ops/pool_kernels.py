@@ -37,6 +37,7 @@ import math
 import numpy as np
 
 from . import conv_threads
+from .kernel_dtypes import NAMES
 
 _SOURCE = r"""
 #include <math.h>
@@ -217,7 +218,7 @@ KERNELS(double, float64)
 MAX_WINDOW = 64
 """The largest window (``prod(kernel_size)``) the C loops serve: each window is unrolled in the loops."""
 
-DTYPES = ("float32", "float64")
+DTYPES = tuple(NAMES.values())
 SPLIT_ELEMENTS = 1 << 16
 """The fewest input elements for which the second thread (:mod:`.conv_threads`, when two threads are
 allowed) takes half of the planes (about 0.1 ms of work on one core)."""
@@ -243,7 +244,7 @@ def available(*arrays, kernel_size, stride, padding, dilation):
     compiler."""
     if not all(type(a) is np.ndarray for a in arrays) or not 3 <= arrays[0].ndim <= 5:
         return False
-    if len({a.dtype for a in arrays}) != 1 or arrays[0].dtype.name not in DTYPES:
+    if len({a.dtype for a in arrays}) != 1 or arrays[0].dtype not in NAMES:
         return False
     if math.prod(kernel_size) > MAX_WINDOW:
         return False
@@ -259,7 +260,7 @@ def _run(name, x, out, kernel_size, stride, padding, dilation, arrays, extra=())
     between two threads when allowed (:func:`.conv_threads.runner`); ``arrays`` are C-contiguous, the
     inputs first, the result last."""
     library = _library(_as_3d(kernel_size, 1), _as_3d(stride, 1), _as_3d(dilation, 1))
-    function = getattr(library, f"{name}_{x.dtype.name}")
+    function = getattr(library, f"{name}_{NAMES[x.dtype]}")
     geometry = (*_as_3d(x.shape[2:], 1), *_as_3d(out, 1), *_as_3d([before for before, _ in padding], 0))
     planes = math.prod(x.shape[:2])
     run = conv_threads.runner(x.size, SPLIT_ELEMENTS) if planes >= 2 else None

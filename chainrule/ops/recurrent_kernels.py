@@ -24,6 +24,8 @@ import threading
 
 import numpy as np
 
+from .kernel_dtypes import NAMES
+
 _FAST_TANH = r"""
 /* tanh in float32 as Eigen's rational function (a degree 13/6 minimax fit on [-c, c], beyond which
    tanh rounds to ±1; x itself below 4e-4): a few ulp (measured in docs/compile.md), vectorised without
@@ -185,7 +187,7 @@ _SOURCE = "#include <math.h>\n" + _FAST_TANH + "".join(
 MODES = {"lstm": (4, 2, 5), "gru": (3, 1, 4)}
 """Per cell: gates, state width and saved width (in units of H)."""
 
-DTYPES = ("float32", "float64")
+DTYPES = tuple(NAMES.values())
 
 
 @functools.cache
@@ -210,7 +212,7 @@ def tanh_float32(x):
 
 def applies(mode, dtype, *arrays):
     """Whether the kernels compute this scan: LSTM or GRU, float32 or float64 NumPy arrays, a compiler."""
-    return (mode in MODES and np.dtype(dtype).name in DTYPES
+    return (mode in MODES and np.dtype(dtype) in NAMES
             and all(isinstance(a, np.ndarray) for a in arrays) and _library() is not None)
 
 
@@ -313,7 +315,7 @@ def reverse(g, states, ws, state0, weight_hh, mode, mask=None, initial=True):
     dxw = dhw if mode == "lstm" else _buffer(count, dtype).reshape(dhw.shape)
     carry = np.zeros((batch, width * H), dtype=dtype)
     gemm = np.zeros((batch, H), dtype=dtype)
-    backward = getattr(_library(), f"{mode}_reverse_{dtype.name}")
+    backward = getattr(_library(), f"{mode}_reverse_{NAMES[dtype]}")
     g_at, ws_at, state_at, dxw_at, dhw_at, active_at = (_steps(a) for a in (g, ws, states, dxw, dhw, mask))
     gemm_address, carry_address, first = _steps(gemm)(0), _steps(carry)(0), _steps(state0)(0)
     # each step's arguments made before the loop: the kernel's are ~10 Python calls a step otherwise

@@ -30,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .kernel_dtypes import NAMES
+
 CHUNK_TILES = 512
 """Tiles transformed and multiplied at once (2 MiB of float32 transformed tiles for 64 channels)."""
 
@@ -167,7 +169,6 @@ KERNELS(float, float32)
 KERNELS(double, float64)
 """
 
-DTYPES = ("float32", "float64")
 _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 
 
@@ -188,7 +189,7 @@ def applies(x, other, out_channels, kernel, stride, padding, dilation, groups):
         return False
     if type(x) is not np.ndarray or type(other) is not np.ndarray or x.dtype != other.dtype:
         return False
-    if x.dtype.name not in DTYPES or min(x.shape[1], out_channels) < MIN_CHANNELS:
+    if x.dtype not in NAMES or min(x.shape[1], out_channels) < MIN_CHANNELS:
         return False
     return _library() is not None
 
@@ -256,7 +257,7 @@ def _call(function, *arguments):
 
 def _input_tiles(x, padding, tiles, t0, count, into):
     n, channels, h, w = x.shape
-    function = getattr(_library(), f"input_{x.dtype.name}")
+    function = getattr(_library(), f"input_{NAMES[x.dtype]}")
     v = into[:16 * channels * count]
     _call(function, n, channels, h, w, *tiles, padding[0][0], padding[1][0], t0, count, x, v)
     return v.reshape(16, channels, count)
@@ -272,7 +273,7 @@ def conv(x, weight, padding):
                              .reshape(16, out_channels, -1))
     ans = np.empty((n, out_channels) + out, dtype=x.dtype)
     total = n * tiles[0] * tiles[1]
-    output = getattr(_library(), f"output_{x.dtype.name}")
+    output = getattr(_library(), f"output_{NAMES[x.dtype]}")
 
     def work(part):
         scratch_v = np.empty(16 * x.shape[1] * min(total, CHUNK_TILES), dtype=x.dtype)
@@ -293,7 +294,7 @@ def conv_weight(x, y, padding):
     n, channels, out_channels = x.shape[0], x.shape[1], y.shape[1]
     out, tiles = _geometry(x.shape[2:], padding)
     total = n * tiles[0] * tiles[1]
-    adjoint = getattr(_library(), f"output_adjoint_{x.dtype.name}")
+    adjoint = getattr(_library(), f"output_adjoint_{NAMES[x.dtype]}")
 
     def work(part):
         scratch_v = np.empty(16 * channels * min(total, CHUNK_TILES), dtype=x.dtype)
