@@ -13,21 +13,12 @@ One thread, medians; run it under ``compute --both`` and quote the load average.
 
 import math
 import os
-import time
 
 import numpy as np
 
+from .kernels import median_time
+
 POINTS = 10_000_000
-
-
-def median_time(fn, repeats=51):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def _ulp(got, want):
@@ -106,11 +97,11 @@ def timings():
         layer_kernels.applies = lambda *arrays: False
         try:
             kept["y"] = gelu._gelu(np, x)
-            slow = median_time(fn)
+            slow = median_time(fn, repeats=51)
         finally:
             layer_kernels.applies = real
         kept["y"] = gelu._gelu(np, x)
-        results[what] = (slow, median_time(fn))
+        results[what] = (slow, median_time(fn, repeats=51))
     return results
 
 
