@@ -12,6 +12,7 @@ and calls ``MPI_Abort``, and :func:`abort_on_error` does the same for errors a c
 import contextlib
 import os
 import sys
+import time
 import traceback
 
 from ..errors import ChainruleError
@@ -113,11 +114,19 @@ def describe():
     return f"rank {rank()} of {world_size()}"
 
 
+ABORT_GRACE_SECONDS = 0.5
+"""How long a failing rank waits between printing its message and ``MPI_Abort``: the abort ends
+mpiexec's forwarding of the processes' output, so without the wait a busy machine could lose the one
+line that says which rank failed and why."""
+
+
 def abort(code=1, message=None):
     """Print ``message`` under this rank's name and end every process of the job with ``code``."""
     if message:
         print(f"chainrule.distributed: {describe()}: {message}", file=sys.stderr, flush=True)
     sys.stdout.flush()
+    if world_size() > 1:
+        time.sleep(ABORT_GRACE_SECONDS)
     init().Abort(code)
 
 
