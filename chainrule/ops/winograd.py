@@ -23,13 +23,13 @@ cache between the transform and the products; with two BLAS threads allowed, two
 half of the chunks each (:func:`workers`).
 """
 
-import contextlib
 import ctypes
 import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import blas_threads
 from .kernel_dtypes import NAMES
 
 CHUNK_TILES = 512
@@ -194,35 +194,12 @@ def applies(x, other, out_channels, kernel, stride, padding, dilation, groups):
     return _library() is not None
 
 
-@functools.cache
-def _blas():
-    """NumPy's BLAS thread controllers (threadpoolctl), or an empty list without threadpoolctl."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return []
-    return [c for c in ThreadpoolController().select(user_api="blas").lib_controllers]
-
-
 def workers():
     """How many threads share the tiles: the BLAS thread count (at most 2). The transforms (ctypes)
     and the products (BLAS) release the GIL, so two Python threads each running a half of the tiles,
     with one BLAS thread each, use two cores for the whole convolution, where two BLAS threads would
     share only its small products."""
-    return max(1, min(2, max((c.num_threads for c in _blas()), default=1)))
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    controllers = _blas()
-    before = [c.num_threads for c in controllers]
-    for c in controllers:
-        c.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for c, n in zip(controllers, before):
-            c.set_num_threads(n)
+    return max(1, min(2, blas_threads.allowed()))
 
 
 @functools.cache
@@ -236,7 +213,7 @@ def shared(work, chunks):
     if workers() == 1 or len(chunks) < 2:
         return [work(chunks)]
     halves = [chunks[:len(chunks) // 2], chunks[len(chunks) // 2:]]
-    with _one_blas_thread():
+    with blas_threads.one_thread():
         return list(_pool().map(work, halves))
 
 
