@@ -19,6 +19,7 @@ here also takes one thread.
 
 import contextlib
 import functools
+import os
 
 import numpy as np
 
@@ -58,14 +59,23 @@ def one_thread():
             c.set_num_threads(n)
 
 
+def _numpy_library(found):
+    """Of the BLAS controllers ``found``, the one of the library NumPy calls: the one shipped inside
+    NumPy's wheel (``numpy.libs``; SciPy's wheel brings a second OpenBLAS), else the only one."""
+    home = os.path.dirname(os.path.realpath(np.__file__))
+    own = [c for c in found if os.path.realpath(c.filepath).startswith(home)]
+    if len(own) == 1:
+        return own[0]
+    return found[0] if len(found) == 1 else None
+
+
 @functools.cache
 def _openblas():
     """``(get, set)``: OpenBLAS's ``openblas_get_num_threads`` and ``openblas_set_num_threads`` as
     ctypes functions, where NumPy's BLAS is OpenBLAS with its own (pthreads) threads; else ``None``."""
-    found = [c for c in controllers() if c.internal_api == "openblas"]
-    if len(found) != 1 or getattr(found[0], "threading_layer", None) != "pthreads":
+    lib = _numpy_library(controllers())
+    if lib is None or lib.internal_api != "openblas" or getattr(lib, "threading_layer", None) != "pthreads":
         return None
-    lib = found[0]
     prefix, suffix = lib._find_affixes()
     try:
         return (getattr(lib.dynlib, f"{prefix}openblas_get_num_threads{suffix}"),

@@ -122,3 +122,16 @@ def _child_product():
     finally:
         np.matmul = product
     return float(ans.sum()), seen[0], _count()
+
+
+def test_numpys_own_library_is_chosen_beside_scipys():
+    """SciPy's wheel loads a second OpenBLAS: the one switched is the one inside NumPy's wheel (a
+    regression: with two libraries loaded, no product was switched)."""
+    class Library:
+        def __init__(self, filepath):
+            self.filepath = filepath
+    home = blas_threads.os.path.dirname(blas_threads.os.path.realpath(np.__file__))
+    scipys, numpys = Library("/elsewhere/scipy.libs/libscipy_openblas.so"), Library(home + ".libs/libopenblas.so")
+    assert blas_threads._numpy_library([scipys, numpys]) is numpys
+    assert blas_threads._numpy_library([scipys]) is scipys
+    assert blas_threads._numpy_library([scipys, Library("/other/libopenblas.so")]) is None
