@@ -23,7 +23,7 @@ from ..core.graph import is_recording
 from ..core.tensor import Tensor, numeric_array, unwrap
 from ..errors import ShapeError
 from ..pytorch_compat import module_getattr, pytorch_keywords
-from ..validation import check_number
+from ..validation import check_choice, check_number
 from .rng import as_generator
 from ..ops import erf, layer_kernels as _layer_kernels
 from ..ops.gelu import gelu as _gelu
@@ -83,13 +83,12 @@ def gelu(x, approximate="none"):
         approximate: ``"none"`` for the exact ``x/2 (1 + erf(x/√2))``, ``"tanh"`` for
             ``x/2 (1 + tanh(√(2/π) (x + 0.044715 x³)))``.
     """
+    check_choice(approximate, "approximate", ("none", "tanh"), owner="gelu")
     if _layer_kernels.available() and isinstance(unwrap(x), np.ndarray):
         return _gelu(x, approximate=approximate)  # one kernel each way (ops/gelu.py)
     if approximate == "none":  # composed: fused by a compiled step on a device
         return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
-    if approximate == "tanh":
-        return 0.5 * x * (1 + ops.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
+    return 0.5 * x * (1 + ops.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
 @pytorch_keywords
@@ -138,6 +137,10 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     if shape[len(shape) - len(normalized_shape):] != normalized_shape:
         raise ShapeError(f"layer_norm: input of shape {shape} does not end in normalized_shape "
                          f"{normalized_shape}")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and np.shape(unwrap(value)) != normalized_shape:
+            raise ShapeError(f"layer_norm: {name} must have normalized_shape {normalized_shape}, not "
+                             f"{np.shape(unwrap(value))}")
     if len(normalized_shape) == 1 and _layer_kernels.available() and isinstance(unwrap(x), np.ndarray):
         return _layer_norm(x, weight, bias, eps=eps)  # one kernel each way (ops/layer_norm.py)
     axes = tuple(range(len(shape) - len(normalized_shape), len(shape)))

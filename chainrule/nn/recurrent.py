@@ -22,7 +22,7 @@ from .. import backend, ops
 from ..core.graph import is_recording
 from ..core.tensor import Tensor, unwrap
 from ..errors import ShapeError
-from ..ops.recurrent import CELLS, recurrent_scan
+from ..ops.recurrent import CELLS, recurrent_hidden, recurrent_scan
 from . import functional as F
 from . import init as initializers
 from .layers import _cast, _positive_int
@@ -260,7 +260,7 @@ class _RNNBase(Module):
         recorded = isinstance(lengths, Tensor)
         states = _scan(xw, state0, getattr(self, f"weight_hh_{suffix}"), bias_hh, self.mode.lower(),
                        None if recorded else lengths)
-        output = states[..., :self.hidden_size] if self.mode == "LSTM" else states
+        output = recurrent_hidden(states, hidden=self.hidden_size) if self.mode == "LSTM" else states
         if direction:
             output = _reverse_in_time(output, lengths)
         final = states[lengths - 1, np.arange(np.shape(unwrap(state0))[0])] if recorded else states[-1]

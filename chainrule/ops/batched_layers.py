@@ -6,12 +6,12 @@ weight gradient ``conv_weight``) becomes one grouped convolution with ``B·group
 ``b``'s channels form its own groups, which see only its own kernels.
 """
 
-from ..core.batching import defbatch, defbroadcasting, lift, materialize
+from ..core.batching import defbatch, defbroadcasting, defvectorized, lift, materialize
 from .attention import attention
 from .conv import conv, conv_transpose, conv_weight
 from .matrix import moveaxis
 from .pooling import _out, max_pool_gather, max_pool_primitive, max_pool_scatter, window_scatter, window_sum
-from .recurrent import recurrent_scan
+from .recurrent import recurrent_hidden, recurrent_scan
 from .shape import broadcast_to, reshape
 
 
@@ -113,4 +113,5 @@ defbatch(max_pool_primitive, lambda args, dims, size, **p: _unfold(max_pool_prim
 defbatch(max_pool_scatter, _max_rule_batched(max_pool_scatter))
 defbatch(max_pool_gather, _max_rule_batched(max_pool_gather))
 defbatch(recurrent_scan, _recurrent_scan_batched)
+defvectorized(recurrent_hidden)
 defbroadcasting(attention)  # leading axes of query, key, value and masks broadcast against each other

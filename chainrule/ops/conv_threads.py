@@ -157,7 +157,7 @@ def _library():
 
 
 def threads():
-    """How many threads the kernels use (1 or 2): the BLAS thread count, as :func:`.winograd.workers`."""
+    """How many threads the kernels use (1 or 2): the BLAS thread count at most 2, as :func:`.winograd.workers`."""
     from . import winograd
     return winograd.workers()
 

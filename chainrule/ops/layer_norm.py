@@ -40,6 +40,9 @@ def _layer_norm(xp, x, weight, bias, eps=1e-5):
         >>> layer_norm(np.array([1.0, 2.0, 3.0]), None, None, eps=0.0).numpy().round(4).tolist()
         [-1.2247, 0.0, 1.2247]
     """
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and value.shape != x.shape[-1:]:
+            raise ValueError(f"{name} must have the last axis' shape {x.shape[-1:]}, not {value.shape}")
     if _fast(x, weight, bias) and x.ndim:
         return layer_kernels.layer_norm(x, weight, bias, eps)
     mean = xp.mean(x, axis=-1, keepdims=True)

@@ -326,7 +326,8 @@ def _vjp(wanted, ns, g, states, xw, state0, weight_hh, bias_hh, mode="lstm", len
                                                       _rows(_mask(lengths, states.shape[0])), 1 in wanted)
         results = {0: dxw, 1: dstate0}
         if 2 in wanted:
-            results[2] = recurrent_kernels.weight_gradient(dhw, states, state0, weight_hh.shape[1])
+            results[2] = recurrent_kernels.weight_gradient(dhw, states, state0, weight_hh.shape[1],
+                                                           recurrent_kernels.saved_hidden(states, mode))
         if 3 in wanted:
             results[3] = dhw.sum(axis=(0, 1))
         return tuple(results[i] for i in wanted)
@@ -407,3 +408,24 @@ recurrent_scan.defjvp(
     lambda ns, t, ans, xw, state0, weight_hh, bias_hh, mode="lstm", lengths=None:
         _forward_scan(ns, ans, xw, state0, weight_hh, bias_hh, mode, lengths,
                       t_hw=ns.broadcast_to(t, shape=(*ans.shape[:2], t.shape[0]))))
+
+
+def _hidden_impl(xp, states, *, hidden):
+    plane = recurrent_kernels.saved_hidden(states, "lstm")
+    return states[..., :hidden] if plane is None or plane.shape[-1] != hidden else plane
+
+
+recurrent_hidden = primitive("recurrent_hidden", _hidden_impl, saves=())
+recurrent_hidden.__doc__ = """An LSTM scan's hidden states, ``states[..., :hidden]`` (``h`` of ``[h, c]``).
+
+The same values as indexing; where the scan's kernels wrote them once more as a contiguous block beside
+the states, that block (no copy): the layer's output then feeds fused kernels and products without a
+strided read. Its rules are indexing's.
+
+Args:
+    states: a :func:`recurrent_scan`'s LSTM states, ``(..., 2H)``.
+    hidden: ``H``.
+"""
+recurrent_hidden.defvjp(lambda ns, g, ans, states, hidden:
+                        ns.scatter_add(g, index=(Ellipsis, slice(0, hidden)), shape=states.shape))
+recurrent_hidden.defjvp_linear()

@@ -6,7 +6,10 @@ slices, products, sums), each a Python call; here one kernel per step reads the 
 ``h_{t-1} W_hhᵀ`` and writes the state. The forward keeps what the reverse scan reads, as PyTorch's
 workspace does: LSTM ``(i, f, g, o, tanh c_t)``, GRU ``(r, z, n, hw_n)`` per step, in the same
 allocation as the states, after them (:func:`saved_gates` finds them from the states alone, and they
-live exactly as long as the states). The reverse scan then needs no product to recompute ``hw``, and
+live exactly as long as the states). An LSTM's states interleave ``h`` and ``c`` in each row, so its
+kernel also writes ``h`` once more as one contiguous ``(T, B, H)`` block after the gates
+(:func:`saved_hidden`): the layer's output (``recurrent_hidden``), which fused kernels can then read,
+and the operand of ``dW_hh``. The reverse scan then needs no product to recompute ``hw``, and
 one kernel per step gives the cotangents of ``xw`` and ``hw`` (:mod:`.recurrent`'s equations, with
 ``σ' = σ(1 - σ)``, ``tanh' = 1 - tanh²``) and the carry to the step before; ``dh_{t-1}`` is one product
 ``dhw_t W_hh`` added by the next kernel.
@@ -59,16 +62,17 @@ _TEMPLATE = r"""
 #define SIG(x) ((T)0.5 + (T)0.5 * TANH((T)0.5 * (x)))
 
 /* One LSTM step for rows b: z = xw + hw + bias (gates i, f, g, o), c = f c' + i g, h = o tanh c.
-   prev, out: rows of stride 2H ([h, c]); ws: rows of 5H (i, f, g, o, tanh c); a row whose
-   active flag is 0 copies its previous state. */
+   prev, out: rows of stride 2H ([h, c]); ws: rows of 5H (i, f, g, o, tanh c); hid: rows of H, h
+   once more, contiguous; a row whose active flag is 0 copies its previous state. */
 void lstm_forward_{name}(long B, long H, const T *restrict xw, const T *restrict hw,
                          const T *restrict bias, const T *restrict prev, T *restrict out,
-                         T *restrict ws, const unsigned char *restrict active) {{
+                         T *restrict ws, T *restrict hid, const unsigned char *restrict active) {{
     for (long b = 0; b < B; b++) {{
         const T *x = xw + b * 4 * H, *p = hw + b * 4 * H, *cp = prev + b * 2 * H + H;
-        T *h = out + b * 2 * H, *c = h + H;
+        T *h = out + b * 2 * H, *c = h + H, *hh = hid + b * H;
         if (active && !active[b]) {{
             for (long j = 0; j < 2 * H; j++) h[j] = prev[b * 2 * H + j];
+            for (long j = 0; j < H; j++) hh[j] = h[j];
             continue;
         }}
         T *w = ws + b * 5 * H;
@@ -81,7 +85,7 @@ void lstm_forward_{name}(long B, long H, const T *restrict xw, const T *restrict
             T cn = f * cp[j] + i * g;
             T tc = TANH(cn);
             c[j] = cn;
-            h[j] = o * tc;
+            h[j] = hh[j] = o * tc;
             w[j] = i; w[H + j] = f; w[2 * H + j] = g; w[3 * H + j] = o; w[4 * H + j] = tc;
         }}
     }}
@@ -187,6 +191,11 @@ _SOURCE = "#include <math.h>\n" + _FAST_TANH + "".join(
 MODES = {"lstm": (4, 2, 5), "gru": (3, 1, 4)}
 """Per cell: gates, state width and saved width (in units of H)."""
 
+HIDDEN_PLANE = {"lstm": True, "gru": False}
+"""Whether the forward writes the hidden states once more as a contiguous ``(T, B, H)`` block after the
+gates (LSTM: its states interleave ``h`` and ``c``; :func:`saved_hidden` gives the layer's output and
+``dW_hh``'s operand without a strided read)."""
+
 DTYPES = tuple(NAMES.values())
 
 
@@ -197,7 +206,7 @@ def _library():
     signatures = {"tanh_float32": (1, 2)}
     for mode in MODES:
         for dtype in DTYPES:
-            signatures[f"{mode}_forward_{dtype}"] = (2, 7)
+            signatures[f"{mode}_forward_{dtype}"] = (2, 8 if HIDDEN_PLANE[mode] else 7)
             signatures[f"{mode}_reverse_{dtype}"] = (2, 8 if mode == "gru" else 7)
     return c_backend.build_or_none(_SOURCE, signatures)
 
@@ -263,21 +272,26 @@ def scan(xw, state0, weight_hh, bias_hh, mode, dtype, mask=None, save=True):
     H = weight_hh.shape[1]
     xw, state0, bias = (np.ascontiguousarray(a, dtype=dtype) for a in (xw, state0, bias_hh))
     weight_t = np.ascontiguousarray(np.asarray(weight_hh, dtype=dtype).T)
+    plane = HIDDEN_PLANE[mode]
     if save:
-        size = steps * batch * width * H
-        flat = _buffer(size + steps * batch * saved * H, dtype)
+        size, kept = steps * batch * width * H, steps * batch * saved * H
+        flat = _buffer(size + kept + plane * steps * batch * H, dtype)
         states = flat[:size].reshape(steps, batch, width * H)
-        ws = flat[size:].reshape(steps, batch, saved * H)
+        ws = flat[size:size + kept].reshape(steps, batch, saved * H)
+        hidden_plane = flat[size + kept:].reshape(steps, batch, H) if plane else None
     else:  # every step writes its gates into one scratch block (unconditional stores vectorise better)
         states = np.empty((steps, batch, width * H), dtype=dtype)
         ws = np.empty((1, batch, saved * H), dtype=dtype)
+        hidden_plane = np.empty((1, batch, H), dtype=dtype) if plane else None
     hw = np.empty((batch, gates * H), dtype=dtype)
     forward = getattr(_library(), f"{mode}_forward_{np.dtype(dtype).name}")
     x_at, state_at, ws_at, active_at = _steps(xw), _steps(states), _steps(ws), _steps(mask)
+    plane_at = _steps(hidden_plane)
     hw_address, bias_address = _steps(hw)(0), _steps(bias)(0)
     # each step's arguments made before the loop, as in reverse
     calls = [(batch, H, x_at(t), hw_address, bias_address, state_at(t - 1) if t else _steps(state0)(0),
-              state_at(t), ws_at(t if save else 0), active_at(t)) for t in range(steps)]
+              state_at(t), ws_at(t if save else 0)) + ((plane_at(t if save else 0),) if plane else ())
+             + (active_at(t),) for t in range(steps)]
     hidden, matmul = [state0[:, :H]] + [state[:, :H] for state in states[:-1]], np.matmul
     for t in range(steps):
         matmul(hidden[t], weight_t, out=hw)
@@ -285,18 +299,43 @@ def scan(xw, state0, weight_hh, bias_hh, mode, dtype, mask=None, save=True):
     return states
 
 
-def saved_gates(states, mode):
-    """The gates :func:`scan` kept after ``states`` (the same allocation), or ``None`` when ``states``
-    was made otherwise."""
+def _saved(states, mode):
+    """``(base, gates' width)`` of what :func:`scan` kept after ``states`` (the same allocation), or
+    ``None`` when ``states`` was made otherwise."""
     base = states.base if isinstance(states, np.ndarray) and type(states) is np.ndarray else None
-    if mode not in MODES or base is None or base.ndim != 1 or base.dtype != states.dtype:
+    if mode not in MODES or base is None or base.ndim != 1 or base.dtype != states.dtype or states.ndim != 3:
         return None
     steps, batch, width_h = states.shape
-    saved = MODES[mode][2] * width_h // MODES[mode][1]
-    if (base.size != states.size + steps * batch * saved or not states.flags.c_contiguous
+    hidden = width_h // MODES[mode][1]
+    saved = MODES[mode][2] * hidden
+    if (base.size != states.size + steps * batch * (saved + HIDDEN_PLANE[mode] * hidden)
+            or not states.flags.c_contiguous
             or base.__array_interface__["data"][0] != states.__array_interface__["data"][0]):
         return None
-    return base[states.size:].reshape(steps, batch, saved)
+    return base, saved
+
+
+def saved_gates(states, mode):
+    """The gates :func:`scan` kept after ``states``, ``(T, B, saved·H)``, or ``None`` when ``states``
+    was made otherwise."""
+    found = _saved(states, mode)
+    if found is None:
+        return None
+    base, saved = found
+    steps, batch, _ = states.shape
+    return base[states.size:states.size + steps * batch * saved].reshape(steps, batch, saved)
+
+
+def saved_hidden(states, mode):
+    """The hidden states :func:`scan` wrote once more, contiguous, after the gates, ``(T, B, H)`` (the
+    same values as ``states[..., :H]``), or ``None`` (not made by :func:`scan` with ``save``, or a cell
+    whose states are its hidden states)."""
+    found = _saved(states, mode) if HIDDEN_PLANE.get(mode) else None
+    if found is None:
+        return None
+    base, saved = found
+    steps, batch, width_h = states.shape
+    return base[states.size + steps * batch * saved:].reshape(steps, batch, width_h // MODES[mode][1])
 
 
 def reverse(g, states, ws, state0, weight_hh, mode, mask=None, initial=True):
@@ -333,13 +372,15 @@ def reverse(g, states, ws, state0, weight_hh, mode, mask=None, initial=True):
     return dxw, dhw, carry
 
 
-def weight_gradient(dhw, states, state0, H):
-    """``dW_hh = Σ_t dhw_tᵀ h_{t-1}``: one product over steps 1..T-1 and one for step 0."""
+def weight_gradient(dhw, states, state0, H, hidden=None):
+    """``dW_hh = Σ_t dhw_tᵀ h_{t-1}``: one product over steps 1..T-1 and one for step 0; ``hidden``: the
+    contiguous hidden states (:func:`saved_hidden`), else they are read from ``states``."""
     steps, batch, columns = dhw.shape
     dtype = dhw.dtype
     dw = np.zeros((columns, H), dtype=dtype)
     if steps > 1:
-        previous = states[:-1, :, :H].reshape(-1, H)  # a view: BLAS reads LSTM's h with c between rows
+        # a view; from the states, BLAS reads LSTM's h with c between rows
+        previous = (states if hidden is None else hidden)[:-1, :, :H].reshape(-1, H)
         np.matmul(dhw[1:].reshape(-1, columns).T, previous, out=dw)
     dw += dhw[0].T @ np.asarray(state0[:, :H], dtype=dtype)
     return dw

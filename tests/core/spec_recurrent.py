@@ -2,7 +2,7 @@
 without lengths, short sequences (T = 3, B = 2, H = 2). Second order runs through the rules written on
 ``ns`` (the reverse and forward scans are recorded like user code)."""
 
-from chainrule.ops.recurrent import CELLS, recurrent_scan
+from chainrule.ops.recurrent import CELLS, recurrent_hidden, recurrent_scan
 from tests.core.domains import positive, real
 
 
@@ -16,4 +16,5 @@ def _case(mode, lengths=None):
 
 SPECS = {
     "recurrent_scan": [_case(mode, lengths) for mode in CELLS for lengths in (None, (3, 1))],
+    "recurrent_hidden": [(lambda states: recurrent_hidden(states, hidden=2), [real(3, 2, 4)])],
 }

@@ -50,6 +50,21 @@ def test_functional_norms_check_eps():
         F.batch_norm(cr.ones(2, 3), None, None, training=True, eps=0)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["weight", "bias"])
+def test_layer_norm_refuses_a_weight_or_bias_not_of_the_normalized_shape(name, dtype):
+    """Before, the one-kernel path read past a too-short weight and returned memory as values."""
+    import chainrule as cr
+    import chainrule.nn.functional as F
+    from chainrule.ops.layer_norm import layer_norm
+    x = cr.ones(4, 8, dtype=dtype)
+    with pytest.raises(ValueError, match=rf"layer_norm: {name} must have normalized_shape \(8,\), not \(7,\)"):
+        F.layer_norm(x, (8,), **{name: cr.ones(7, dtype=dtype)})
+    with pytest.raises(ValueError, match=rf"layer_norm: .* do not fit: {name} must have the last axis' shape "
+                                         r"\(8,\), not \(1, 8\)"):
+        layer_norm(x.numpy(), *((np.ones((1, 8), dtype), None) if name == "weight" else (None, np.ones((1, 8), dtype))))
+
+
 def test_integer_parameters_say_how_to_convert():
     with pytest.raises(TypeError, match=r"only floating-point tensors can require gradients, not int32; "
                                         r"convert first"):

@@ -150,7 +150,7 @@ def test_leaky_relu_and_gelu_values():
     phi = 0.5 * (1 + np.array([math.erf(v / math.sqrt(2)) for v in x]))
     np.testing.assert_allclose(F.gelu(x).data, x * phi, rtol=1e-12)
     np.testing.assert_allclose(F.gelu(x, approximate="tanh").data, x * phi, atol=1e-3)
-    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
+    with pytest.raises(ValueError, match="gelu: approximate must be one of 'none', 'tanh', not 'erf'"):
         F.gelu(x, approximate="erf")
 
 

@@ -84,6 +84,29 @@ def test_gates_are_kept_only_for_a_backward_pass():
                                rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lengths", [None, (6, 2, 1, 4)])
+def test_the_lstm_hidden_states_come_contiguous_from_the_kernels(dtype, lengths):
+    args, _ = _case("lstm", dtype, lengths, 4)
+    states = recurrent._scan_impl(np, *args, mode="lstm", lengths=lengths)
+    hidden = recurrent.recurrent_hidden(states, hidden=5).data
+    assert hidden.flags.c_contiguous and np.shares_memory(hidden, states.base)
+    np.testing.assert_array_equal(hidden, states[..., :5])  # the masked rows' copies too
+    assert recurrent_kernels.saved_hidden(states.copy(), "lstm") is None
+    with cr.no_grad():
+        bare = recurrent._scan_impl(np, *args, mode="lstm", lengths=lengths)
+    np.testing.assert_array_equal(bare, states)
+    assert recurrent.recurrent_hidden(bare, hidden=5).data.base is bare  # no plane kept: a view
+
+
+def test_the_weight_gradient_reads_the_contiguous_hidden_states():
+    args, g = _case("lstm", np.float32, None, 5)
+    states, (_, _, dweight, _) = _scan_and_vjp(args, g, "lstm", None)
+    recurrent_kernels.saved_hidden(states, "lstm")[...] = np.nan  # what dW_hh reads, poisoned after the fact
+    _, _, poisoned, _ = recurrent._vjp((0, 1, 2, 3), BARE.ns, g, states, *args, mode="lstm")
+    assert np.isfinite(dweight).all() and np.isnan(poisoned).all()
+
+
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 def test_a_compiled_training_step_follows_the_eager_one_over_steps(kind):
     def run(compiled):
