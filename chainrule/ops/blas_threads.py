@@ -8,7 +8,8 @@ it. Two threads do run a small product faster in isolation (a 128x400x120 float3
 instead of 180 µs on the 2-vCPU AMD EPYC of docs/vision.md), but after each threaded call OpenBLAS's
 idle thread spins for ~0.1 s on the second core before it sleeps, where the convolution kernels'
 worker (:mod:`.conv_threads`) needs it: the LeNet-5 step at batch 128 took 18-23 ms a step with its
-linear layers' products on two threads against 16-18 ms on one.
+linear layers' products on two threads against 16-18 ms on one. While those kernels split their work
+(:func:`kernels_split`), the bound is :data:`SHARED_CORE_MACS` instead.
 
 Only OpenBLAS built with its own threads (pthreads: NumPy's wheels) is switched; with another BLAS
 (MKL, an OpenMP build) or without threadpoolctl every product runs as the library decides. Switching
@@ -20,6 +21,7 @@ here also takes one thread.
 import contextlib
 import functools
 import os
+import time
 
 import numpy as np
 
@@ -28,6 +30,19 @@ ONE_THREAD_MACS = 16 * 2**20
 one BLAS thread. Below, two threads save at most ~0.2 ms a product on the 2-vCPU machine and cost the
 convolution kernels their second core; LeNet-5's largest product (128x400x120, 6.1M) stays below, the
 MLP benchmark's and the GPT step's (37.7M and up) above."""
+
+SHARED_CORE_MACS = 256 * 2**20
+"""The bound instead of :data:`ONE_THREAD_MACS` while the convolution and pooling kernels split their
+work between two threads (:func:`kernels_split` called in the last :data:`SHARED_CORE_SECONDS`): the
+second core is theirs then, and a threaded product's spinning thread would take it for 0.1 s. The
+Fashion-MNIST CNN's hidden layer (128x1568x128, 25.7M) then runs on one thread: its compiled step
+(channels 16,32, batch 128) at two threads took 38 ms against 43-50 ms with the bound at 16M, 46-52
+ms with every product threaded and 41-43 ms at one thread (two runs, load 1.7-2.1). Steps without
+such kernels (the GPT step's products, 12.6-50M) keep :data:`ONE_THREAD_MACS`."""
+
+SHARED_CORE_SECONDS = 1.0
+
+_split_at = float("-inf")
 
 
 @functools.cache
@@ -84,6 +99,19 @@ def _openblas():
         return None
 
 
+def kernels_split():
+    """Called by a kernel that runs on two threads (:mod:`.conv_threads`, :func:`.winograd.shared`):
+    for :data:`SHARED_CORE_SECONDS`, products up to :data:`SHARED_CORE_MACS` take one thread."""
+    global _split_at
+    _split_at = time.monotonic()
+
+
+def _bound():
+    if time.monotonic() - _split_at < SHARED_CORE_SECONDS:
+        return SHARED_CORE_MACS
+    return ONE_THREAD_MACS
+
+
 def macs(x, y):
     """The multiply-adds of one matrix product of ``matmul(x, y)`` (of one pair in a stack)."""
     if x.ndim == 0 or y.ndim == 0:
@@ -95,8 +123,9 @@ def macs(x, y):
 
 def matmul(xp, x, y, out=None):
     """``xp.matmul(x, y)``, on one BLAS thread when ``x`` and ``y`` are NumPy arrays whose product has
-    fewer than :data:`ONE_THREAD_MACS` multiply-adds (see the module's notes)."""
-    if xp is not np or type(x) is not np.ndarray or type(y) is not np.ndarray or macs(x, y) >= ONE_THREAD_MACS:
+    fewer than :data:`ONE_THREAD_MACS` multiply-adds, or :data:`SHARED_CORE_MACS` while the kernels
+    split their work (see the module's notes)."""
+    if xp is not np or type(x) is not np.ndarray or type(y) is not np.ndarray or macs(x, y) >= _bound():
         return xp.matmul(x, y) if out is None else xp.matmul(x, y, out=out)
     switch = _openblas()
     if switch is None:

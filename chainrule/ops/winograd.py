@@ -217,6 +217,7 @@ def shared(work, chunks):
     if workers() == 1 or len(chunks) < 2:
         return [work(chunks)]
     halves = [chunks[:len(chunks) // 2], chunks[len(chunks) // 2:]]
+    blas_threads.kernels_split()
     with blas_threads.one_thread():
         return list(_pool().map(work, halves))
 

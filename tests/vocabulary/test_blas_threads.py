@@ -14,6 +14,12 @@ needs_openblas = pytest.mark.skipif(blas_threads._openblas() is None,
                                     reason="NumPy's BLAS is not OpenBLAS with pthreads")
 
 
+@pytest.fixture(autouse=True)
+def no_recent_split(monkeypatch):
+    """No kernel split its work just before (an earlier test's convolution would raise the bound)."""
+    monkeypatch.setattr(blas_threads, "_split_at", float("-inf"))
+
+
 def _count():
     return blas_threads._openblas()[0]()
 
@@ -135,3 +141,31 @@ def test_numpys_own_library_is_chosen_beside_scipys():
     assert blas_threads._numpy_library([scipys, numpys]) is numpys
     assert blas_threads._numpy_library([scipys]) is scipys
     assert blas_threads._numpy_library([scipys, Library("/other/libopenblas.so")]) is None
+
+
+@needs_openblas
+def test_while_kernels_split_larger_products_take_one_thread(monkeypatch, spy):
+    monkeypatch.setattr(blas_threads, "ONE_THREAD_MACS", 100)
+    monkeypatch.setattr(blas_threads, "SHARED_CORE_MACS", 10_000)
+    monkeypatch.setattr(blas_threads, "_split_at", float("-inf"))
+    a = np.ones((10, 10))  # 1,000 multiply-adds: between the two bounds
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        blas_threads.matmul(np, a, a)
+        blas_threads.kernels_split()
+        blas_threads.matmul(np, a, a)
+        blas_threads.matmul(np, np.ones((100, 100)), np.ones((100, 100)))  # 1M: above both
+        monkeypatch.setattr(blas_threads, "_split_at", blas_threads.time.monotonic()
+                            - blas_threads.SHARED_CORE_SECONDS - 0.01)
+        blas_threads.matmul(np, a, a)
+    assert spy == [2, 1, 2, 2]
+
+
+def test_a_split_kernel_call_marks_the_second_core_taken(monkeypatch):
+    from chainrule.ops import conv_threads, winograd
+    if conv_threads._library() is None:
+        pytest.skip("no C compiler")
+    monkeypatch.setattr(blas_threads, "_split_at", float("-inf"))
+    monkeypatch.setattr(winograd, "workers", lambda: 1)
+    assert conv_threads.runner(10**9, 1) is None and blas_threads._split_at == float("-inf")
+    monkeypatch.setattr(winograd, "workers", lambda: 2)
+    assert conv_threads.runner(10**9, 1) is not None and blas_threads._bound() == blas_threads.SHARED_CORE_MACS
