@@ -8,6 +8,7 @@ by the ReLU alone. The sum ``out + b`` rounds as NumPy's does; ``MAX`` keeps Num
 """
 
 from .. import backend
+from ..ops import blas_threads
 from . import c_backend
 from .program import SLOT, TENSOR, Op
 
@@ -76,12 +77,12 @@ def _epilogue(op, values):
     library = _library(dtype)
     if library is None:
         return None
-    function, matmul, reshape, pointer = library.bias_relu, backend.xp.matmul, backend.xp.reshape, c_backend.pointer
+    function, xp, reshape, pointer = library.bias_relu, backend.xp, backend.xp.reshape, c_backend.pointer
     m = weight.shape[0]
 
     def linear_relu(x, weight, bias):
         rows = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
-        result = matmul(rows, weight.T)
+        result = blas_threads.matmul(xp, rows, weight.T)  # small ones on one BLAS thread
         if not result.flags.c_contiguous or bias.shape != (m,) or not bias.flags.c_contiguous:
             result = backend.xp.ascontiguousarray(result)
             result += bias

@@ -20,6 +20,8 @@ library holds it (``--threads``, ``OPENBLAS_NUM_THREADS``, threadpoolctl's limit
 import ctypes
 import functools
 
+from . import blas_threads
+
 SPIN_NS = 300_000
 """How long the worker spins for the next task before it sleeps. Measured on the LeNet-5 step at batch
 128 (2 vCPUs, AMD EPYC): with one BLAS thread, 0.3 ms gave 15.8-16.4 ms a step against 17.5-18.6 ms
@@ -157,7 +159,7 @@ def _library():
 
 
 def threads():
-    """How many threads the kernels use (1 or 2): the BLAS thread count, as :func:`.winograd.workers`."""
+    """How many threads the kernels use (1 or 2): the BLAS thread count at most 2, as :func:`.winograd.workers`."""
     from . import winograd
     return winograd.workers()
 
@@ -169,7 +171,10 @@ def runner(work, least):
     if work < least or threads() < 2:
         return None
     library = _library()
-    return None if library is None else ctypes.cast(library.conv_threads_run, ctypes.c_void_p).value
+    if library is None:
+        return None
+    blas_threads.kernels_split()
+    return ctypes.cast(library.conv_threads_run, ctypes.c_void_p).value
 
 
 def worker_halves():

@@ -2,6 +2,7 @@
 
 from ..core.batching import defbatch, lift
 from ..core.primitive import primitive
+from .blas_threads import matmul as _product
 from .elementwise import add
 from .shape import reshape, squeeze, swapaxes, transpose, unsqueeze
 
@@ -30,16 +31,20 @@ def _matmul_vjp_y(ns, g, ans, x, y):
     return ns.squeeze(dy, axis=-1) if y.ndim == 1 else dy
 
 
-matmul = primitive("matmul", lambda xp, x, y: xp.matmul(x, y), saves=("inputs",))
+def _matmul_impl(xp, x, y):
+    return _product(xp, x, y)  # small products on one BLAS thread (see .blas_threads)
+
+
+matmul = primitive("matmul", _matmul_impl, saves=("inputs",))
 matmul.defbilinear(_matmul_vjp_x, _matmul_vjp_y)
 
 
 def _linear_impl(xp, x, weight, bias):
     if x.ndim > 2:  # one product of all rows: a stack of small (L, in) products is ~1.5x slower in BLAS
-        rows = xp.matmul(xp.reshape(x, (-1, x.shape[-1])), weight.T)
+        rows = _product(xp, xp.reshape(x, (-1, x.shape[-1])), weight.T)
         out = xp.reshape(rows, (*x.shape[:-1], weight.shape[0]))
     else:
-        out = xp.matmul(x, weight.T)
+        out = _product(xp, x, weight.T)
     out += bias
     return out
 

@@ -8,7 +8,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.ops import conv as conv_module
-from chainrule.ops import winograd
+from chainrule.ops import blas_threads, winograd
 from chainrule.testing import check_grads
 
 pytestmark = pytest.mark.skipif(winograd._library() is None, reason="no C compiler: im2col alone runs")
@@ -93,9 +93,9 @@ def test_two_threads_give_one_threads_numbers(monkeypatch):
     padding = ((1, 1), (1, 1))
     monkeypatch.setattr(winograd, "workers", lambda: 1)
     one = winograd.conv(x, w, padding), winograd.conv_weight(x, g, padding)
-    before = [c.num_threads for c in winograd._blas()]
+    before = [c.num_threads for c in blas_threads.controllers()]
     monkeypatch.setattr(winograd, "workers", lambda: 2)
     two = winograd.conv(x, w, padding), winograd.conv_weight(x, g, padding)
     np.testing.assert_array_equal(one[0], two[0])  # each tile computed alike, by either thread
     np.testing.assert_allclose(one[1], two[1], rtol=1e-12, atol=1e-12)  # the sum split in two
-    assert [c.num_threads for c in winograd._blas()] == before
+    assert [c.num_threads for c in blas_threads.controllers()] == before
