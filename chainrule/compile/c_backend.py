@@ -176,7 +176,13 @@ def build(source, flags=FLAGS):
 
 def pointer(array):
     """The address of ``array``'s first element, as a ctypes argument."""
-    return array.__array_interface__["data"][0]
+    try:  # 0.4 µs, where the array interface (a dict made per call) takes 2-3 µs
+        return _addressof(_from_buffer(array))
+    except (TypeError, ValueError, BufferError):  # read-only, not C-contiguous, empty, not a buffer
+        return array.__array_interface__["data"][0]
+
+
+_addressof, _from_buffer = ctypes.addressof, ctypes.c_char.from_buffer
 
 
 C_TYPES = {"float32": "float", "float64": "double", "int64": "long", "int32": "int", "bool": "_Bool"}

@@ -117,7 +117,6 @@ def fused_step(optimizer):
     if not dtypes <= {backend.xp.dtype("float32"), backend.xp.dtype("float64")}:
         return None
     libraries = {dtype: _library(dtype) for dtype in dtypes}
-    state = optimizer.state
     pointer = c_backend.pointer
     keys = ("momentum_buffer",) if kind == "sgd" else ("exp_avg", "exp_avg_sq")
 
@@ -141,58 +140,103 @@ def fused_step(optimizer):
                 return None
         return arrays
 
-    known = {}  # id(p) -> (its array, its state's arrays, their addresses, the layout): checked once
+    plan = []  # [make_plan()]: what a step found, reused while every array is the same
 
-    def addresses(p, s, group):
-        """``(addresses, gradient)``: the addresses of ``p``'s array, gradient and state arrays, and the
-        gradient read (kept alive until the kernel has run), or ``None`` (see ``ready``); an address
-        costs a microsecond, so those of the arrays seen at the last step are kept."""
-        grad, saved = p.grad.data, known.get(id(p))
-        if saved is not None and saved[0] is p.data and all(s.get(k) is a for k, a in zip(keys, saved[1])):
-            layout = saved[3]
-            if grad.shape == p.data.shape and grad.dtype == p.data.dtype:
-                if not _laid_out(grad, layout):
-                    grad = backend.xp.asarray(grad, order=layout)
-                return (saved[2][0], pointer(grad), *saved[2][1:]), grad
-        arrays = ready(p, s, group)
-        if arrays is None:
-            known.pop(id(p), None)
-            return None
-        fixed = (pointer(arrays[0]), *map(pointer, arrays[2:]))
-        known[id(p)] = (p.data, tuple(s.get(k) for k in keys), fixed,
-                        "C" if p.data.flags.c_contiguous else "F")
-        return (fixed[0], pointer(arrays[1]), *fixed[1:]), arrays[1]
-
-    def step():
-        work = []
+    def make_plan():
+        """``(entries, rest, batches, numbers)``: each parameter with a gradient checked once (``ready``),
+        its sizes and addresses in ctypes arrays, one set per dtype (the gradients' addresses are
+        written at each step), and the parameters without one; ``None`` when a state is not made yet."""
+        entries, rest, found, owners, state = [], [], {}, {}, optimizer.state
         for group in optimizer.param_groups:
             for p in group["params"]:
                 if p.grad is None:
+                    rest.append(p)
                     continue
-                found = addresses(p, state[p], group)
-                if found is None:  # the first step makes the state: the optimiser's own step
-                    return optimizer.step()
-                work.append((group, p, *found))
-        batches = {}  # dtype -> (sizes, addresses, numbers): one kernel call per dtype
-        for group, p, arrays, _ in work:
-            sizes, columns, numbers = batches.setdefault(p.data.dtype, ([], [[] for _ in arrays], []))
-            sizes.append(p.data.size)
-            for column, address in zip(columns, arrays):
-                column.append(address)
+                s = state[p]
+                arrays = ready(p, s, group)
+                if arrays is None:
+                    return None
+                rows = found.setdefault(p.data.dtype, [])
+                rows.append((p.data.size, [pointer(a) for a in arrays]))
+                owners.setdefault(p.data.dtype, []).append((group, p))
+                saved = tuple(s.get(key) for key in keys)
+                unbuffered = group if kind == "sgd" and saved[0] is None else None  # momentum 0
+                entries.append([p, p.data, saved, p.data.flags.c_contiguous, p.data.dtype, len(rows) - 1,
+                                unbuffered])
+        batches = {}
+        for dtype, rows in found.items():
+            count = len(rows)
+            columns = [(ctypes.c_void_p * count)(*column) for column in zip(*(a for _, a in rows))]
+            numbers = (ctypes.c_double * (count * (5 if kind == "sgd" else 7)))()
+            batches[dtype] = (count, (ctypes.c_long * count)(*(n for n, _ in rows)), columns, numbers)
+        for entry in entries:  # its dtype becomes the column its gradient's address goes to
+            entry[4] = batches[entry[4]][2][1]
+        last = {}
+
+        def numbers(dtype):
+            """The kernel's numbers for the parameters of ``dtype``, or ``None`` when SGD's are those of
+            the last step (hyperparameters are read at every step: a scheduler's ``lr`` is followed)."""
             if kind == "sgd":
-                numbers += (group["lr"], group["weight_decay"], group["momentum"], group["dampening"],
-                            float(bool(group["nesterov"])))
-                continue
-            s = state[p]
-            s["step"] = t = s.get("step", 0) + 1
-            lr, (b1, b2), wd = float(group["lr"]), group["betas"], float(group["weight_decay"])
-            decay, l2 = (1 - lr * wd, 0.0) if kind == "adamw" else (1.0, wd)
-            numbers += (decay, l2, b1, b2, lr / (1 - b1 ** t), (1 - b2 ** t) ** 0.5, group["eps"])
-        for dtype, (sizes, columns, numbers) in batches.items():
-            count = len(sizes)
-            buffers = [(ctypes.c_long * count)(*sizes), *((ctypes.c_void_p * count)(*c) for c in columns),
-                       (ctypes.c_double * len(numbers))(*numbers)]
-            (libraries[dtype].sgd_many if kind == "sgd" else libraries[dtype].adam_many)(count, *buffers)
+                values = [x for group, _ in owners[dtype] for x in (
+                    group["lr"], group["weight_decay"], group["momentum"], group["dampening"],
+                    float(bool(group["nesterov"])))]
+                if last.get(dtype) == values:
+                    return None
+                last[dtype] = values
+                return values
+            values, state = [], optimizer.state
+            for group, p in owners[dtype]:
+                s = state[p]
+                s["step"] = t = s.get("step", 0) + 1
+                lr, (b1, b2), wd = float(group["lr"]), group["betas"], float(group["weight_decay"])
+                decay, l2 = (1 - lr * wd, 0.0) if kind == "adamw" else (1.0, wd)
+                values += (decay, l2, b1, b2, lr / (1 - b1 ** t), (1 - b2 ** t) ** 0.5, group["eps"])
+            return values
+        return entries, rest, batches, numbers
+
+    def gradients(entries, rest):
+        """The gradients in the plan's order (each kept alive until the kernels have run) after their
+        addresses are written into the plan, or ``None`` when the parameters, their state arrays or
+        which of them have a gradient changed (``rest``: the parameters the plan left out)."""
+        grads, states = [], optimizer.state
+        for p, data, saved, c_order, column, index, unbuffered in entries:
+            grad = p.grad
+            if grad is None or p.data is not data:
+                return None
+            if unbuffered is not None and unbuffered["momentum"]:
+                return None  # momentum turned on: the optimiser's own step makes the buffer
+            s = states[p]
+            for key, a in zip(keys, saved):
+                if s.get(key) is not a:
+                    return None
+            grad = grad.data
+            if grad.shape != data.shape or grad.dtype != data.dtype:
+                return None
+            if not (grad.flags.c_contiguous if c_order else grad.flags.f_contiguous):
+                grad = backend.xp.asarray(grad, order="C" if c_order else "F")
+            column[index] = pointer(grad if c_order else grad.T)  # the same address, read faster C-ordered
+            grads.append(grad)
+        for p in rest:
+            if p.grad is not None:
+                return None
+        return grads
+
+    def step():
+        grads = gradients(*plan[0][:2]) if plan else None
+        if grads is None:
+            plan.clear()
+            made = make_plan()
+            if made is None:  # the first step makes the state: the optimiser's own step
+                return optimizer.step()
+            plan.append(made)
+            grads = gradients(*made[:2])
+        _, _, batches, numbers_of = plan[0]
+        for dtype, (count, sizes, columns, numbers) in batches.items():
+            values = numbers_of(dtype)
+            if values is not None:
+                numbers[:] = values
+            (libraries[dtype].sgd_many if kind == "sgd" else libraries[dtype].adam_many)(
+                count, sizes, *columns, numbers)
     return step
 
 

@@ -115,6 +115,52 @@ void sce_vjp(long rows, long m, T *restrict dz, const T *restrict g, const T *re
     }}
 }}
 
+/* the mean cross-entropy of the rows whose label is kept (not `ignore`, when `ignoring`), the rows'
+   losses summed in double; 0 / 0 = NaN when none is kept (ops/cross_entropy.py) */
+void sce_mean(long rows, long m, T *restrict loss, const T *restrict z, const long *restrict y, long ignore,
+              int ignoring) {{
+    double total = 0;
+    long count = 0;
+    for (long r = 0; r < rows; r++) {{
+        if (ignoring && y[r] == ignore) continue;
+        const T *zr = z + r * m;
+        count++;
+        total += y[r] >= 0 && y[r] < m ? (double)(row_logsumexp(m, zr) - zr[y[r]]) : (double)NAN;
+    }}
+    *loss = (T)(total / (double)count);
+}}
+
+/* its VJP: g (softmax(z) - onehot(y)) / count on a kept row, 0 on an ignored one */
+void sce_mean_vjp(long rows, long m, T *restrict dz, double g, const T *restrict z, const long *restrict y,
+                  long ignore, int ignoring) {{
+    long count = 0;
+    for (long r = 0; r < rows; r++) count += !(ignoring && y[r] == ignore);
+    const T scale = (T)g / (T)count;
+    for (long r = 0; r < rows; r++) {{
+        T *out = dz + r * m;
+        if (ignoring && y[r] == ignore) {{
+            for (long j = 0; j < m; j++) out[j] = 0;
+            continue;
+        }}
+        softmax_row(m, out, z + r * m);
+        if (y[r] >= 0 && y[r] < m) out[y[r]] -= 1; else out[0] = (T)NAN;
+        #pragma omp simd
+        for (long j = 0; j < m; j++) out[j] *= scale;
+    }}
+}}
+
+/* a cotangent summed over its leading axes (a dense layer's bias gradient): row by row, as NumPy adds
+   them, from the first row */
+void column_sum(long rows, long m, T *restrict out, const T *restrict g) {{
+    #pragma omp simd
+    for (long j = 0; j < m; j++) out[j] = g[j];
+    for (long r = 1; r < rows; r++) {{
+        const T *gr = g + r * m;
+        #pragma omp simd
+        for (long j = 0; j < m; j++) out[j] += gr[j];
+    }}
+}}
+
 /* mean and variance of each row (var: sum (x - mean)^2 / (m - ddof), as np.var) */
 static inline T row_sum(long m, const T *restrict x) {{
     T total = 0;
@@ -157,11 +203,12 @@ void var_vjp(long rows, long m, T *restrict dx, const T *restrict g, const T *re
 }}
 """
 
-_P, _L, _D = ctypes.c_void_p, ctypes.c_long, ctypes.c_double
+_P, _L, _D, _I = ctypes.c_void_p, ctypes.c_long, ctypes.c_double, ctypes.c_int
 _SIGNATURES = {"softmax": [_L, _L, _P, _P], "log_softmax": [_L, _L, _P, _P],
                "softmax_vjp": [_L, _L, _P, _P, _P], "log_softmax_vjp": [_L, _L, _P, _P, _P],
                "sce": [_L, _L, _P, _P, _P], "sce_vjp": [_L, _L, _P, _P, _P, _P],
-               "row_mean": [_L, _L, _P, _P], "row_var": [_L, _L, _P, _P, _D], "mean_vjp": [_L, _L, _P, _P],
+               "sce_mean": [_L, _L, _P, _P, _P, _L, _I], "sce_mean_vjp": [_L, _L, _P, _D, _P, _P, _L, _I],
+               "column_sum": [_L, _L, _P, _P], "row_mean": [_L, _L, _P, _P], "row_var": [_L, _L, _P, _P, _D], "mean_vjp": [_L, _L, _P, _P],
                "var_vjp": [_L, _L, _P, _P, _P, _D]}
 _libraries = {}
 
@@ -204,9 +251,11 @@ def replacement(op, values):
     if op.kind is None or op.out is None or isinstance(op.out, tuple):
         return None
     kind, name = op.kind
-    if kind not in ("forward", "vjp"):  # "vjp-sum": a rule's result summed to a broadcast input's shape
-        return None
     read = [values[ref] if code == SLOT else ref for code, ref in op.refs]
+    if kind == "vjp-sum":  # a rule's result summed to a broadcast input's shape
+        return _column_sum(op, read, values[op.out]) if name in PASSED_ON else None
+    if kind not in ("forward", "vjp"):
+        return None
     if kind == "forward" and name in ("softmax", "log_softmax"):
         x = read[0]
         if not (_float_rows(x) and _last_axis(op.params, x.ndim)):
@@ -223,7 +272,34 @@ def replacement(op, values):
         return _moment(op, read, kind, name[:-3] if kind == "vjp" else name)
     if name in ("softmax_cross_entropy", "softmax_cross_entropy[0]"):
         return _cross_entropy(op, read, kind)
+    if name in ("softmax_cross_entropy_mean", "softmax_cross_entropy_mean[0]"):
+        return _cross_entropy_mean(op, read, kind)
     return None
+
+
+PASSED_ON = ("add[0]", "add[1]", "sub[0]", "identity[0]", "linear[2]")
+"""The VJPs that are the cotangent itself, so that summed to an input's shape they are a column sum."""
+
+
+def _column_sum(op, read, result):
+    """The cotangent ``g`` summed over its leading axes to ``result``'s shape (its trailing axes)."""
+    g = read[0] if op.refs and op.refs[0][0] == SLOT else None
+    if not (_float_rows(g) and isinstance(result, backend.ndarray) and result.dtype == g.dtype
+            and result.size and g.size % result.size == 0):
+        return None
+    shape = tuple(result.shape)
+    while shape and shape[0] == 1:
+        shape = shape[1:]
+    if g.shape[len(g.shape) - len(shape):] != shape or g.size == result.size:
+        return None
+    function, m = library(g.dtype).column_sum, result.size
+    rows, out_shape, dtype, empty, pointer = g.size // m, result.shape, g.dtype, backend.xp.empty, c_backend.pointer
+
+    def column_sum(g, *_):
+        out = empty(out_shape, dtype)
+        function(rows, m, pointer(out), pointer(g))
+        return out
+    return column_sum
 
 
 def _unary(function, shape, dtype):
@@ -342,3 +418,37 @@ def _cross_entropy(op, read, kind):
         return out
     return vjp
 
+
+
+def _cross_entropy_mean(op, read, kind):
+    """``softmax_cross_entropy_mean``'s forward (inputs ``logits, labels``) or logits VJP (``g, ans,
+    logits, labels``) for int64 labels along the last axis."""
+    logits, labels = (read[0], read[1]) if kind == "forward" else (read[2], read[3])
+    ignore = (op.params or {}).get("ignore_index", -100)
+    if not (_float_rows(logits) and _last_axis(op.params, logits.ndim) and isinstance(labels, backend.ndarray)
+            and labels.dtype == backend.xp.int64 and labels.flags.c_contiguous
+            and labels.shape == logits.shape[:-1] and (ignore is None or type(ignore) is int)):
+        return None
+    if op.refs[1 if kind == "forward" else 3][0] not in (SLOT, CONSTANT):
+        return None
+    lib, shape, dtype = library(logits.dtype), logits.shape, logits.dtype
+    m, rows, empty, pointer = shape[-1], _rows(shape), backend.xp.empty, c_backend.pointer
+    ignoring, ignore = int(ignore is not None), ignore or 0
+    if kind == "forward":
+        function = lib.sce_mean
+
+        def forward(z, y):
+            loss = empty((), dtype)
+            function(rows, m, pointer(loss), pointer(z), pointer(y), ignore, ignoring)
+            return loss
+        return forward
+    g = read[0]
+    if not (isinstance(g, float) or isinstance(g, backend.ndarray) and g.shape == () and g.dtype == dtype):
+        return None
+    function = lib.sce_mean_vjp
+
+    def vjp(g, ans, z, y):
+        out = empty(shape, dtype)
+        function(rows, m, pointer(out), float(g), pointer(z), pointer(y), ignore, ignoring)
+        return out
+    return vjp

@@ -27,6 +27,7 @@ from ..validation import check_choice, check_number
 from .rng import as_generator
 from ..ops import erf, layer_kernels as _layer_kernels
 from ..ops.gelu import gelu as _gelu
+from ..ops.cross_entropy import softmax_cross_entropy_mean
 from ..ops.layer_norm import layer_norm as _layer_norm
 from ..ops.checks import check_probability
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401  (re-exported)
@@ -237,6 +238,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if class_weight is None and label_smoothing == 0:
             return _reduce(ops.softmax_cross_entropy(logits, target, axis), reduction)
         return _reduce(_soft_cross_entropy(logits, target, class_weight, label_smoothing, axis), reduction)
+    if class_weight is None and label_smoothing == 0 and reduction == "mean":
+        # One primitive, forward and VJP each one pass (a compiled step's row kernels), where the
+        # masked mean of the per-row losses is nine operations and as many VJPs.
+        return softmax_cross_entropy_mean(logits, _checked_labels(target, classes, ignore_index), axis=axis,
+                                          ignore_index=ignore_index)
     labels, keep = _labels(target, classes, ignore_index, "cross_entropy")
     if class_weight is None and label_smoothing == 0:
         losses = ops.softmax_cross_entropy(logits, labels, axis)
@@ -382,9 +388,16 @@ def _per_example(weights, labels):
     return Tensor(weights)[labels]
 
 
-def _labels(target, classes, ignore_index, where):
-    """Integer labels with ignored entries replaced by 0, and the mask of the kept ones."""
+def _checked_labels(target, classes, ignore_index):
+    """Integer labels (a tensor stays one: a compiled step reads each batch's) after checking that the
+    kept ones name a class."""
     labels = backend.asarray(unwrap(target))
+    _check_labels(labels, classes, ignore_index, "cross_entropy")
+    return target if isinstance(target, Tensor) else labels
+
+
+def _check_labels(labels, classes, ignore_index, where):
+    """The mask of the kept labels, after checking that they name a class."""
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{where}: target must be integer class labels, not {labels.dtype}")
     keep = labels != ignore_index if ignore_index is not None else np.ones(labels.shape, bool)
@@ -393,6 +406,13 @@ def _labels(target, classes, ignore_index, where):
         allowed = f"[0, {classes})" + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
         found = sorted(set(labels[bad].tolist()))
         raise ValueError(f"{where}: target labels must lie in {allowed}, found {found}")
+    return keep
+
+
+def _labels(target, classes, ignore_index, where):
+    """Integer labels with ignored entries replaced by 0, and the mask of the kept ones."""
+    labels = backend.asarray(unwrap(target))
+    keep = _check_labels(labels, classes, ignore_index, where)
     if ignore_index is not None and is_recording():  # masks as operations: each replay masks its batch
         target = target if isinstance(target, Tensor) else Tensor(labels)
         keep = target != ignore_index

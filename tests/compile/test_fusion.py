@@ -373,3 +373,31 @@ def test_one_update_call_per_dtype_takes_every_group_and_its_own_step_counts(kin
             assert (want is None) == (got is None), key
             if want is not None:
                 np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.skipif(c_backend.unavailable() is not None, reason="no C compiler")
+def test_the_update_kernels_follow_a_new_lr_momentum_turned_on_and_a_loaded_state():
+    # The kernels' addresses and numbers are kept from step to step: a changed hyperparameter, a
+    # momentum buffer that did not exist, and state arrays replaced by load_state_dict are all seen.
+    from chainrule.compile.fused_updates import fused_step
+    rng = np.random.default_rng(8)
+    params, fused_params = ([cr.tensor(a.copy(), requires_grad=True) for a in start]
+                            for start in [[rng.standard_normal((3, 2)).astype(np.float32)] * 2] * 2)
+    optimizer, fused_optimizer = (optim.SGD(p, lr=0.1, momentum=0.0) for p in (params, fused_params))
+    fused = fused_step(fused_optimizer)
+    for step in range(6):
+        for p, q in zip(params, fused_params):
+            p.grad = cr.tensor(rng.standard_normal(p.data.shape).astype(np.float32))
+            q.grad = cr.tensor(p.grad.data.copy())
+        if step == 2:
+            for o in (optimizer, fused_optimizer):
+                o.param_groups[0]["lr"], o.param_groups[0]["momentum"] = 0.05, 0.9
+        if step == 4:
+            saved = optimizer.state_dict()
+            saved["state"][0]["momentum_buffer"] = np.ones((3, 2), np.float32)
+            optimizer.load_state_dict(saved)
+            fused_optimizer.load_state_dict(saved)
+        optimizer.step()
+        fused()
+        for p, q in zip(params, fused_params):
+            np.testing.assert_allclose(q.data, p.data, rtol=1e-6, atol=1e-7, err_msg=f"step {step}")

@@ -110,3 +110,67 @@ def test_a_mean_over_every_axis_stays_a_numpy_call():
     compiled(x)
     assert compiled(x).shape == ()
     np.testing.assert_allclose(compiled(x).numpy(), step(x).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("labels", [[0, 6, 2, 3, 1, 5], [0, -100, 2, -100, 1, 5], [-100] * 6],
+                         ids=["all kept", "two ignored", "all ignored"])
+def test_the_mean_cross_entropy_and_its_gradient_are_one_row_kernel_each_and_agree_with_eager_mode(labels, dtype):
+    # F.cross_entropy's mean with ignore_index is one primitive: one kernel forward, one backward, where
+    # the masked mean made of the primitives was nine operations and their VJPs. An ignored row adds
+    # nothing even with NaN logits; every label ignored gives NaN (0 / 0), as in PyTorch.
+    w = cr.tensor(np.ones(7, dtype), requires_grad=True)
+
+    def step(x, y):
+        loss = F.cross_entropy(x * w * 3, y)
+        loss.backward()
+        return loss, w.grad
+    x = RNG.standard_normal((6, 7)).astype(dtype)
+    x[1, 3] = np.nan  # in a row ignored in the second case
+    compiled = _compare(step, (x, np.array(labels)), dtype, "softmax_cross_entropy_mean", w)
+    ops = [op.name for op in compiled.program(x, np.array(labels)).ops]
+    assert {"fused softmax_cross_entropy_mean", "fused vjp softmax_cross_entropy_mean[0]"} <= set(ops)
+    assert not {"not_equal (!=)", "where", "astype", "sum", "div"} & set(ops)
+    with np.errstate(all="ignore"):
+        value = compiled(x, np.array(labels))[0].item()
+    assert np.isnan(value) == (labels[1] != -100 or labels == [-100] * 6)
+
+
+def test_the_mean_cross_entropy_kernel_matches_finite_differences():
+    w = cr.tensor(RNG.standard_normal(5), requires_grad=True)
+    x, y = RNG.standard_normal((4, 5)), np.array([4, -1, 0, 2])
+
+    def loss(v):
+        return F.cross_entropy(x * v, y, ignore_index=-1)
+
+    def step(v):
+        value = loss(v)
+        value.backward()
+        return value, v.grad
+    compiled = cr.compile(step)
+    for _ in range(3):  # recorded, then replayed
+        w.grad = None
+        _, gradient = compiled(w)
+    assert "fused vjp softmax_cross_entropy_mean[0]" in str(compiled.program(w))
+    step_size = 1e-6
+    numeric = [(loss(w.data + step_size * e).item() - loss(w.data - step_size * e).item()) / (2 * step_size)
+               for e in np.eye(5)]
+    np.testing.assert_allclose(gradient.data, numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_bias_gradient_outside_a_fused_loop_is_a_column_sum_kernel_equal_to_numpys(dtype):
+    # vjp linear[2] after a GELU's VJP (which no elementwise loop takes) sums the cotangent over its
+    # leading axes: row by row, as NumPy adds them, so the bits are NumPy's.
+    layer = cr.nn.Linear(5, 3, generator=0, dtype=dtype)
+
+    def step(x):
+        layer.zero_grad()
+        F.gelu(layer(x)).sum().backward()
+        return layer.bias.grad
+    x = RNG.standard_normal((2, 9, 5)).astype(dtype)
+    compiled = cr.compile(step)
+    compiled(x)
+    got = compiled(x).data.copy()
+    np.testing.assert_array_equal(got, step(x).data)
+    assert "fused vjp linear[2]" in str(compiled.program(x))

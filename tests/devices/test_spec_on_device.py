@@ -18,7 +18,8 @@ from tests.core.test_spec_table import CASES
 
 HOST_CONSTANTS = {"where-0", "softmax_cross_entropy-0", "attention-1", "attention-2", "attention-5",
                   "window_sum-1", "window_scatter-0", "fmax-1", "fmin-1", "nan_to_num-0",
-                  "max_pool_scatter-0", "max_pool_scatter-1", "max_pool_gather-0", "max_pool_gather-1"}
+                  "max_pool_scatter-0", "max_pool_scatter-1", "max_pool_gather-0", "max_pool_gather-1",
+                  "softmax_cross_entropy_mean-0", "softmax_cross_entropy_mean-1", "softmax_cross_entropy_mean-2"}
 """Cases whose spec passes a NumPy array of its own beside the tensors: on a device, a DeviceError."""
 
 NOT_YET_ON_DEVICE = {
