@@ -24,6 +24,7 @@ with NaN and infinities where NumPy puts them. Without a C compiler (or with ``C
 import functools
 import sys
 import threading
+from itertools import repeat
 
 import numpy as np
 
@@ -225,13 +226,18 @@ def applies(mode, dtype, *arrays):
             and all(isinstance(a, np.ndarray) for a in arrays) and _library() is not None)
 
 
-def _steps(array):
-    """``address(t)``: where step ``t`` of a C-contiguous ``(T, ...)`` array starts (``None``: none);
-    reading ``array[t].ctypes.data`` costs microseconds a call, more than a small step's kernel."""
-    if array is None:
-        return lambda t: None
-    start, stride = array.__array_interface__["data"][0], array.strides[0]
-    return lambda t: start + t * stride
+def _address(array):
+    return array.__array_interface__["data"][0]
+
+
+def _steps(array, steps):
+    """Where each of the first ``steps`` steps of a C-contiguous ``(T, ...)`` array starts, a list
+    (``None`` for every step: none; a ``(1, ...)`` array: its one step every time). Reading
+    ``array[t].ctypes.data`` costs microseconds a call, more than a small step's kernel."""
+    if array is None or len(array) == 1:
+        return [None if array is None else _address(array)] * steps
+    start, stride = _address(array), array.strides[0]
+    return list(range(start, start + steps * stride, stride))
 
 
 POOL_SIZE = 8
@@ -285,13 +291,11 @@ def scan(xw, state0, weight_hh, bias_hh, mode, dtype, mask=None, save=True):
         hidden_plane = np.empty((1, batch, H), dtype=dtype) if plane else None
     hw = np.empty((batch, gates * H), dtype=dtype)
     forward = getattr(_library(), f"{mode}_forward_{np.dtype(dtype).name}")
-    x_at, state_at, ws_at, active_at = _steps(xw), _steps(states), _steps(ws), _steps(mask)
-    plane_at = _steps(hidden_plane)
-    hw_address, bias_address = _steps(hw)(0), _steps(bias)(0)
+    out = _steps(states, steps)
     # each step's arguments made before the loop, as in reverse
-    calls = [(batch, H, x_at(t), hw_address, bias_address, state_at(t - 1) if t else _steps(state0)(0),
-              state_at(t), ws_at(t if save else 0)) + ((plane_at(t if save else 0),) if plane else ())
-             + (active_at(t),) for t in range(steps)]
+    calls = list(zip(repeat(batch), repeat(H), _steps(xw, steps), repeat(_address(hw)),
+                     repeat(_address(bias)), [_address(state0)] + out[:-1], out, _steps(ws, steps),
+                     *([_steps(hidden_plane, steps)] if plane else []), _steps(mask, steps)))
     hidden, matmul = [state0[:, :H]] + [state[:, :H] for state in states[:-1]], np.matmul
     for t in range(steps):
         matmul(hidden[t], weight_t, out=hw)
@@ -355,11 +359,11 @@ def reverse(g, states, ws, state0, weight_hh, mode, mask=None, initial=True):
     carry = np.zeros((batch, width * H), dtype=dtype)
     gemm = np.zeros((batch, H), dtype=dtype)
     backward = getattr(_library(), f"{mode}_reverse_{NAMES[dtype]}")
-    g_at, ws_at, state_at, dxw_at, dhw_at, active_at = (_steps(a) for a in (g, ws, states, dxw, dhw, mask))
-    gemm_address, carry_address, first = _steps(gemm)(0), _steps(carry)(0), _steps(state0)(0)
     # each step's arguments made before the loop: the kernel's are ~10 Python calls a step otherwise
-    calls = [(batch, H, g_at(t), gemm_address, carry_address, ws_at(t), state_at(t - 1) if t else first,
-              dxw_at(t)) + (() if mode == "lstm" else (dhw_at(t),)) + (active_at(t),) for t in range(steps)]
+    calls = list(zip(repeat(batch), repeat(H), _steps(g, steps), repeat(_address(gemm)),
+                     repeat(_address(carry)), _steps(ws, steps), [_address(state0)] + _steps(states, steps)[:-1],
+                     _steps(dxw, steps),
+                     *([] if mode == "lstm" else [_steps(dhw, steps)]), _steps(mask, steps)))
     rows, matmul = list(dhw), np.matmul
     for t in range(steps - 1, 0, -1):
         backward(*calls[t])
